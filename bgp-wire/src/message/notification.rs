@@ -158,3 +158,17 @@ pub struct NotificationMsg {
     /// Data, as defined per error.
     pub data: Vec<u8>,
 }
+
+// PLACEHOLDER(helper-open): replace with the real codec.
+impl NotificationMsg {
+    /// Decodes a NOTIFICATION body.
+    pub fn decode(r: &mut crate::codec::Reader<'_>) -> Result<Self, crate::codec::Short> {
+        let _ = r;
+        unimplemented!("NOTIFICATION decode")
+    }
+    /// Appends the NOTIFICATION body.
+    pub fn encode_body(&self, out: &mut Vec<u8>) {
+        let _ = out;
+        unimplemented!("NOTIFICATION encode")
+    }
+}

@@ -81,3 +81,17 @@ impl OpenMsg {
             .unwrap_or(self.my_as as u32)
     }
 }
+
+// PLACEHOLDER(helper-open): replace with the real codec.
+impl OpenMsg {
+    /// Decodes an OPEN body (the header already checked).
+    pub fn decode(r: &mut crate::codec::Reader<'_>) -> Result<OpenMsg, crate::error::OpenError> {
+        let _ = r;
+        unimplemented!("OPEN decode")
+    }
+    /// Appends the OPEN body.
+    pub fn encode_body(&self, out: &mut Vec<u8>) -> Result<(), super::EncodeError> {
+        let _ = out;
+        unimplemented!("OPEN encode")
+    }
+}

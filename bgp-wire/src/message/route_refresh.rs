@@ -38,3 +38,18 @@ pub struct RouteRefreshMsg {
     /// Subsequent address family.
     pub safi: Safi,
 }
+
+// PLACEHOLDER(helper-open): replace with the real codec.
+impl RouteRefreshMsg {
+    /// Decodes a ROUTE-REFRESH body; `Err(())` when its length is not 4 (RFC 7313 §5).
+    #[allow(clippy::result_unit_err)]
+    pub fn decode(r: &mut crate::codec::Reader<'_>) -> Result<Self, ()> {
+        let _ = r;
+        unimplemented!("ROUTE-REFRESH decode")
+    }
+    /// Appends the ROUTE-REFRESH body.
+    pub fn encode_body(&self, out: &mut Vec<u8>) {
+        let _ = out;
+        unimplemented!("ROUTE-REFRESH encode")
+    }
+}

@@ -1,0 +1,1 @@
+//! Pure IP address management: pools, allocation, sharing. No Kubernetes types.

@@ -1,0 +1,7 @@
+//! porter: a load balancer for bare-metal Kubernetes with its own BGP-4 speaker.
+//!
+//! Data flows one way: sources (Kubernetes watches or the standalone file) → desired state
+//! (which IP, which next hops, to which peers) → speaker / layer-2 announcer → wire. Status
+//! flows back from the speaker to one status writer.
+
+pub mod ipam;
