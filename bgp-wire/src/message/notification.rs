@@ -172,3 +172,48 @@ impl NotificationMsg {
         unimplemented!("NOTIFICATION encode")
     }
 }
+
+impl ErrorKind {
+    /// The wire (code, subcode).
+    pub fn code_subcode(self) -> (u8, u8) {
+        match self {
+            ErrorKind::MessageHeader(s) => (1, s.0),
+            ErrorKind::Open(s) => (2, s.0),
+            ErrorKind::Update(s) => (3, s.0),
+            ErrorKind::HoldTimerExpired => (4, 0),
+            ErrorKind::FiniteStateMachine(s) => (5, s.0),
+            ErrorKind::Cease(s) => (6, s.0),
+            ErrorKind::RouteRefresh(s) => (7, s.0),
+            ErrorKind::Unknown { code, subcode } => (code, subcode),
+        }
+    }
+
+    /// The typed kind for a wire (code, subcode).
+    pub fn from_code_subcode(code: u8, subcode: u8) -> Self {
+        match code {
+            1 => ErrorKind::MessageHeader(HeaderSubcode(subcode)),
+            2 => ErrorKind::Open(OpenSubcode(subcode)),
+            3 => ErrorKind::Update(UpdateSubcode(subcode)),
+            4 if subcode == 0 => ErrorKind::HoldTimerExpired,
+            5 => ErrorKind::FiniteStateMachine(FsmSubcode(subcode)),
+            6 => ErrorKind::Cease(CeaseSubcode(subcode)),
+            7 => ErrorKind::RouteRefresh(RouteRefreshSubcode(subcode)),
+            _ => ErrorKind::Unknown { code, subcode },
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for NotificationMsg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (code, subcode) = self.error.code_subcode();
+        let mut st = s.serialize_struct("NotificationMsg", 4)?;
+        st.serialize_field("code", &code)?;
+        st.serialize_field("subcode", &subcode)?;
+        st.serialize_field("error", &format!("{:?}", self.error))?;
+        let hex: String = self.data.iter().map(|b| format!("{b:02x}")).collect();
+        st.serialize_field("data", &hex)?;
+        st.end()
+    }
+}
