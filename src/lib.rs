@@ -4,4 +4,5 @@
 //! (which IP, which next hops, to which peers) → speaker / layer-2 announcer → wire. Status
 //! flows back from the speaker to one status writer.
 
+pub mod decode;
 pub mod ipam;

@@ -97,13 +97,10 @@ impl Message {
         };
         let len = out.len() - start;
         let max = max_len(self.message_type(), ctx);
-        let res = body.and_then(|()| {
-            if len > max {
-                Err(EncodeError::TooLong { len, max })
-            } else {
-                Ok(())
-            }
-        });
+        let res = match body {
+            Ok(()) if len > max => Err(EncodeError::TooLong { len, max }),
+            other => other,
+        };
         match res {
             Ok(()) => {
                 out[start + 16..start + 18].copy_from_slice(&(len as u16).to_be_bytes());

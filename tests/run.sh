@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs all of porter's tests on a fresh Debian machine, as root: installs the real routers
+# (BIRD 2, FRR 8, gobgpd, exabgp) the interop tests peer with, checks format and lints, runs
+# unit, property, golden, interop and envtest-style tests, then fuzzes each target briefly.
+#
+#   bash tests/run.sh            everything (what CI runs)
+#   FUZZ_SECONDS=0 bash tests/run.sh   skip fuzzing
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source tests/deps.sh
+porter_install_deps
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+# Interop tests create network namespaces with distinct names per test, so they may run in
+# parallel; envtest-style tests skip loudly unless KUBEBUILDER_ASSETS is set.
+mkdir -p target
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
+grep -h '^SKIPPED' target/test-output.txt | sort | uniq >&2 || true
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+if [[ $FUZZ_SECONDS != 0 ]]; then
+  step "fuzz (${FUZZ_SECONDS}s per target)"
+  bash fuzz/run.sh "$FUZZ_SECONDS"
+fi
+step "all tests passed"
