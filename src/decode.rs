@@ -113,7 +113,8 @@ pub fn decode_stream(input: &[u8], ctx: &CodecContext) -> Vec<Value> {
         let frame = &rest[..len];
         match decode_message(frame, ctx) {
             Ok(m) => {
-                let mut v = serde_json::to_value(&m).unwrap_or_else(|e| json!({ "serializeError": e.to_string() }));
+                let mut v = serde_json::to_value(&m)
+                    .unwrap_or_else(|e| json!({ "serializeError": e.to_string() }));
                 if let Value::Object(map) = &mut v {
                     map.insert("offset".into(), json!(at));
                     map.insert("length".into(), json!(len));
@@ -121,7 +122,9 @@ pub fn decode_stream(input: &[u8], ctx: &CodecContext) -> Vec<Value> {
                 out.push(v);
             }
             Err(e) => {
-                let notification = e.notification().map(|n| serde_json::to_value(&n).unwrap_or(Value::Null));
+                let notification = e
+                    .notification()
+                    .map(|n| serde_json::to_value(&n).unwrap_or(Value::Null));
                 out.push(json!({
                     "offset": at,
                     "length": len,
@@ -145,8 +148,14 @@ mod tests {
 
     #[test]
     fn parses_hex_with_separators_and_comments() {
-        assert_eq!(parse_hex("0xff ff:01 # comment\n 0A").unwrap(), vec![0xff, 0xff, 0x01, 0x0a]);
-        assert!(matches!(parse_hex("fg"), Err(InputError::NotHex { found: 'g', .. })));
+        assert_eq!(
+            parse_hex("0xff ff:01 # comment\n 0A").unwrap(),
+            vec![0xff, 0xff, 0x01, 0x0a]
+        );
+        assert!(matches!(
+            parse_hex("fg"),
+            Err(InputError::NotHex { found: 'g', .. })
+        ));
         assert!(matches!(parse_hex("fff"), Err(InputError::OddHex(3))));
     }
 

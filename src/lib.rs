@@ -6,3 +6,4 @@
 
 pub mod decode;
 pub mod ipam;
+pub mod speaker;

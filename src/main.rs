@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use porter::decode::{self, DecodeOptions};
 
 #[derive(Parser)]
-#[command(name = "porter", version, about = "Load balancer for bare-metal Kubernetes with its own BGP-4 speaker")]
+#[command(
+    name = "porter",
+    version,
+    about = "Load balancer for bare-metal Kubernetes with its own BGP-4 speaker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,18 +47,28 @@ fn parse_family(s: &str) -> Result<bgp_wire::Family, String> {
     match s {
         "ipv4-unicast" => Ok(bgp_wire::Family::IPV4_UNICAST),
         "ipv6-unicast" => Ok(bgp_wire::Family::IPV6_UNICAST),
-        _ => Err(format!("unknown family '{s}' (ipv4-unicast or ipv6-unicast)")),
+        _ => Err(format!(
+            "unknown family '{s}' (ipv4-unicast or ipv6-unicast)"
+        )),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Decode { file, hex, two_octet_as, add_path, extended_message } => {
+        Command::Decode {
+            file,
+            hex,
+            two_octet_as,
+            add_path,
+            extended_message,
+        } => {
             let mut input = Vec::new();
             let read = match file.as_deref() {
                 None => std::io::stdin().read_to_end(&mut input).map(|_| ()),
-                Some(p) if p.as_os_str() == "-" => std::io::stdin().read_to_end(&mut input).map(|_| ()),
+                Some(p) if p.as_os_str() == "-" => {
+                    std::io::stdin().read_to_end(&mut input).map(|_| ())
+                }
                 Some(p) => std::fs::read(p).map(|b| input = b),
             };
             if let Err(e) = read {
@@ -70,7 +84,12 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            let opts = DecodeOptions { hex, two_octet_as, add_path, extended_message };
+            let opts = DecodeOptions {
+                hex,
+                two_octet_as,
+                add_path,
+                extended_message,
+            };
             match decode::run(&input, &opts, &mut std::io::stdout().lock()) {
                 Ok(0) => ExitCode::SUCCESS,
                 Ok(_) => ExitCode::from(1),
