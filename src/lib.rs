@@ -7,3 +7,4 @@
 pub mod decode;
 pub mod ipam;
 pub mod speaker;
+pub mod sys;
