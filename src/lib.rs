@@ -8,3 +8,4 @@ pub mod decode;
 pub mod ipam;
 pub mod speaker;
 pub mod sys;
+pub mod telemetry;

@@ -1,0 +1,315 @@
+//! Logs, metrics and the read-only HTTP endpoint (`/metrics`, `/healthz`, `/readyz`,
+//! `/status`).
+//!
+//! The endpoint only reads: there is no route that changes state, whatever the method.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Installs the tracing subscriber: `RUST_LOG` filter (default `info`), to stderr.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Labels of per-peer series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerLabels {
+    /// BgpPeer name.
+    pub peer: String,
+}
+
+/// Labels of the session-state gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerStateLabels {
+    /// BgpPeer name.
+    pub peer: String,
+    /// RFC 4271 state name, as gobgp spells it (IDLE … ESTABLISHED).
+    pub state: String,
+}
+
+/// Labels of message counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MessageLabels {
+    /// BgpPeer name.
+    pub peer: String,
+    /// `sent` or `received`.
+    pub direction: String,
+    /// Message type (open, update, notification, keepalive, refresh).
+    pub kind: String,
+}
+
+/// Labels of per-pool series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    /// Eip name.
+    pub pool: String,
+}
+
+/// Labels of config reload outcomes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `ok` or `error`.
+    pub result: String,
+}
+
+/// Every porter metric.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// 1 for the state each peer's session is in, 0 for the others.
+    pub session_state: Family<PeerStateLabels, Gauge>,
+    /// BGP messages sent and received.
+    pub messages: Family<MessageLabels, Counter>,
+    /// Paths currently advertised to each peer.
+    pub prefixes_advertised: Family<PeerLabels, Gauge>,
+    /// Established → down transitions per peer.
+    pub session_flaps: Family<PeerLabels, Counter>,
+    /// Connections refused because no configured neighbor has the remote address.
+    pub connections_rejected: Counter,
+    /// Addresses in each pool.
+    pub pool_size: Family<PoolLabels, Gauge>,
+    /// Addresses in use in each pool.
+    pub pool_used: Family<PoolLabels, Gauge>,
+    /// Configuration reloads by outcome.
+    pub config_reloads: Family<ResultLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `porter_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("porter");
+        let m = Metrics {
+            registry: Mutex::new(Registry::default()),
+            session_state: Family::default(),
+            messages: Family::default(),
+            prefixes_advertised: Family::default(),
+            session_flaps: Family::default(),
+            connections_rejected: Counter::default(),
+            pool_size: Family::default(),
+            pool_used: Family::default(),
+            config_reloads: Family::default(),
+        };
+        registry.register(
+            "bgp_session_state",
+            "1 for the current state of each peer's session",
+            m.session_state.clone(),
+        );
+        registry.register(
+            "bgp_messages",
+            "BGP messages by peer, direction and type",
+            m.messages.clone(),
+        );
+        registry.register(
+            "bgp_prefixes_advertised",
+            "Paths advertised to each peer",
+            m.prefixes_advertised.clone(),
+        );
+        registry.register(
+            "bgp_session_flaps",
+            "Established sessions that went down",
+            m.session_flaps.clone(),
+        );
+        registry.register(
+            "bgp_connections_rejected",
+            "Incoming connections from addresses that are not configured neighbors",
+            m.connections_rejected.clone(),
+        );
+        registry.register(
+            "ipam_pool_size",
+            "Addresses in each Eip pool",
+            m.pool_size.clone(),
+        );
+        registry.register(
+            "ipam_pool_used",
+            "Addresses allocated from each Eip pool",
+            m.pool_used.clone(),
+        );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by result",
+            m.config_reloads.clone(),
+        );
+        *m.registry.lock().expect("fresh mutex") = registry;
+        m
+    }
+
+    /// Sets the session-state gauge of `peer` to `state` (every other state to 0).
+    pub fn set_session_state(&self, peer: &str, state: &str) {
+        for s in [
+            "IDLE",
+            "CONNECT",
+            "ACTIVE",
+            "OPENSENT",
+            "OPENCONFIRM",
+            "ESTABLISHED",
+        ] {
+            let v = i64::from(s == state);
+            self.session_state
+                .get_or_create(&PeerStateLabels {
+                    peer: peer.into(),
+                    state: s.into(),
+                })
+                .set(v);
+        }
+    }
+
+    /// Drops every series of a removed peer.
+    pub fn remove_peer(&self, peer: &str) {
+        for s in [
+            "IDLE",
+            "CONNECT",
+            "ACTIVE",
+            "OPENSENT",
+            "OPENCONFIRM",
+            "ESTABLISHED",
+        ] {
+            self.session_state.remove(&PeerStateLabels {
+                peer: peer.into(),
+                state: s.into(),
+            });
+        }
+        self.prefixes_advertised
+            .remove(&PeerLabels { peer: peer.into() });
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        prometheus_client::encoding::text::encode(&mut out, &reg).expect("writing to a String");
+        out
+    }
+}
+
+/// What the HTTP endpoint reads.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Metrics to expose.
+    pub metrics: Arc<Metrics>,
+    /// Produces the `/status` document.
+    pub status: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+    /// Set once the first configuration is applied.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Serves the endpoint on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, state: HttpState) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/status", get(status))
+        .with_state(state);
+    axum::serve(listener, app).await
+}
+
+/// Binds `addr` for [`serve`], with a message that names the address on failure.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}"))
+}
+
+async fn metrics(State(s): State<HttpState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn readyz(State(s): State<HttpState>) -> Response {
+    if s.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: configuration not applied yet\n",
+        )
+            .into_response()
+    }
+}
+
+async fn status(State(s): State<HttpState>) -> Response {
+    let body = serde_json::to_string_pretty(&(s.status)())
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    ([(header::CONTENT_TYPE, "application/json")], body + "\n").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_carry_the_porter_prefix_and_one_state_per_peer() {
+        let m = Metrics::new();
+        m.set_session_state("r1", "ESTABLISHED");
+        m.set_session_state("r1", "IDLE");
+        let text = m.encode();
+        assert!(
+            text.contains("porter_bgp_session_state{peer=\"r1\",state=\"IDLE\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("porter_bgp_session_state{peer=\"r1\",state=\"ESTABLISHED\"} 0"),
+            "{text}"
+        );
+        m.remove_peer("r1");
+        assert!(!m.encode().contains("peer=\"r1\""));
+    }
+
+    #[tokio::test]
+    async fn endpoint_serves_reads_and_refuses_writes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let ready = Arc::new(AtomicBool::new(false));
+        let state = HttpState {
+            metrics: Arc::new(Metrics::new()),
+            status: Arc::new(|| serde_json::json!({"bgpPeers": {}})),
+            ready: ready.clone(),
+        };
+        tokio::spawn(serve(listener, state));
+        let get = |path: &'static str, method: &'static str| async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(format!("{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out
+        };
+        assert!(get("/readyz", "GET").await.starts_with("HTTP/1.1 503"));
+        ready.store(true, Ordering::Relaxed);
+        assert!(get("/readyz", "GET").await.starts_with("HTTP/1.1 200"));
+        assert!(get("/status", "GET").await.contains("\"bgpPeers\""));
+        assert!(get("/metrics", "GET").await.contains("porter_"));
+        assert!(get("/status", "POST").await.starts_with("HTTP/1.1 405"));
+        assert!(get("/metrics", "DELETE").await.starts_with("HTTP/1.1 405"));
+    }
+}
