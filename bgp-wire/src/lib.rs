@@ -10,6 +10,7 @@
 
 pub mod attribute;
 pub mod capability;
+pub mod check;
 pub mod codec;
 pub mod context;
 pub mod error;

@@ -55,3 +55,21 @@ fn there_are_golden_vectors_for_every_message_type() {
         );
     }
 }
+
+/// Writes every golden vector, prefixed with its context byte (bgp_wire::check), into
+/// `$FUZZ_SEED_DIR` for fuzz/run.sh. Without the variable it only checks that each vector's
+/// context is one a fuzzer can express.
+#[test]
+fn write_fuzz_seed_corpus() {
+    let dir = std::env::var_os("FUZZ_SEED_DIR");
+    for v in vectors::all() {
+        let byte = (0u8..16)
+            .find(|b| bgp_wire::check::context_from_byte(*b) == v.ctx)
+            .unwrap_or_else(|| panic!("{}: context {:?} has no fuzz byte", v.name, v.ctx));
+        if let Some(dir) = &dir {
+            let mut data = vec![byte];
+            data.extend(v.bytes());
+            std::fs::write(std::path::Path::new(dir).join(v.name), data).expect("write seed");
+        }
+    }
+}
