@@ -550,6 +550,22 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "serde")]
+    #[test]
+    fn json_names_the_error_and_the_communication() {
+        let v = serde_json::to_value(NotificationMsg::admin_shutdown("bye")).unwrap();
+        assert_eq!(v["code"], 6);
+        assert_eq!(v["subcode"], 2);
+        assert_eq!(v["codeName"], "Cease");
+        assert_eq!(v["subcodeName"], "Administrative Shutdown");
+        assert_eq!(v["data"], "03627965");
+        assert_eq!(v["shutdownCommunication"], "bye");
+        let v = serde_json::to_value(NotificationMsg::hold_timer_expired()).unwrap();
+        assert_eq!(v["codeName"], "Hold Timer Expired");
+        assert!(v["subcodeName"].is_null());
+        assert!(v.get("shutdownCommunication").is_none());
+    }
+
     #[test]
     fn decode_needs_code_and_subcode() {
         let e = NotificationMsg::decode(&mut Reader::new(&[6])).unwrap_err();
