@@ -10,7 +10,10 @@
 //! +------------------------------+
 //! ```
 
-use crate::iana::{Afi, CapabilityCode, Family};
+use crate::codec::{put_u16, put_u32, Reader};
+use crate::error::OpenError;
+use crate::iana::{Afi, CapabilityCode, Family, Safi};
+use crate::message::EncodeError;
 
 /// One capability. Unknown codes keep their raw value so they can be shown and re-sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,11 +155,6 @@ pub struct ExtendedNextHopEntry {
     /// Next hop AFI.
     pub next_hop_afi: Afi,
 }
-
-use crate::codec::{put_u16, put_u32, Reader};
-use crate::error::OpenError;
-use crate::iana::Safi;
-use crate::message::EncodeError;
 
 /// Largest capability value: its length field is one octet (RFC 5492 §4).
 pub const MAX_CAPABILITY_VALUE_LEN: usize = 0xff;

@@ -20,7 +20,22 @@
 
 use std::net::Ipv4Addr;
 
-use crate::capability::Capability;
+use super::EncodeError;
+use crate::capability::{
+    decode_capabilities, encode_capabilities, AddPathEntry, AddPathMode, Capability,
+    ExtendedNextHopEntry, GracefulRestartCap, MAX_CAPABILITY_VALUE_LEN,
+};
+use crate::codec::{len_placeholder, patch_len, put_u16, put_u32, Reader};
+use crate::error::OpenError;
+use crate::iana::{Family, AS_TRANS};
+
+/// The BGP version this crate speaks.
+pub const BGP_VERSION: u8 = 4;
+/// Optional parameter type of capabilities (RFC 5492 §4).
+pub const CAPABILITIES_PARAM: u8 = 2;
+/// Value of the one-octet length and the first type octet that mark the RFC 9072 extended
+/// optional parameters form.
+pub const EXTENDED_PARAMS_MARKER: u8 = 0xff;
 
 /// An OPEN message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,8 +123,8 @@ impl OpenMsg {
     }
 
     /// [`OpenMsg::families`], or IPv4 unicast alone when the sender announced no
-    /// multiprotocol capability: a speaker without RFC 4760 carries only IPv4 unicast in
-    /// the RFC 4271 fields of UPDATE (what FRR, BIRD and gobgp assume too).
+    /// multiprotocol capability: a speaker without RFC 4760 can carry only IPv4 unicast,
+    /// in the RFC 4271 fields of UPDATE.
     pub fn families_or_ipv4_unicast(&self) -> Vec<Family> {
         let f = self.families();
         if f.is_empty() {
@@ -392,6 +407,7 @@ impl OptionalParam {
 /// ADD-PATH, extended next hop, FQDN, then any others) packed into as few capability
 /// parameters as fit 255 octets each, so the classic encoding is used whenever possible.
 #[derive(Clone, Debug)]
+#[must_use = "an OpenBuilder does nothing until build() is called"]
 pub struct OpenBuilder {
     asn: u32,
     bgp_id: Ipv4Addr,
@@ -537,24 +553,6 @@ impl OpenBuilder {
         }
     }
 }
-
-use crate::capability::{
-    decode_capabilities, encode_capabilities, AddPathEntry, AddPathMode, ExtendedNextHopEntry,
-    GracefulRestartCap, MAX_CAPABILITY_VALUE_LEN,
-};
-use crate::codec::{len_placeholder, patch_len, put_u16, put_u32, Reader};
-use crate::error::OpenError;
-use crate::iana::{Family, AS_TRANS};
-
-use super::EncodeError;
-
-/// The BGP version this crate speaks.
-pub const BGP_VERSION: u8 = 4;
-/// Optional parameter type of capabilities (RFC 5492 §4).
-pub const CAPABILITIES_PARAM: u8 = 2;
-/// Value of the one-octet length and the first type octet that mark the RFC 9072 extended
-/// optional parameters form.
-pub const EXTENDED_PARAMS_MARKER: u8 = 0xff;
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
 pub(crate) fn truncate_utf8(s: &str, max: usize) -> &str {
