@@ -63,6 +63,13 @@ pub enum EncodeError {
         /// The field.
         field: &'static str,
     },
+    /// A value does not fit the bits the wire gives it (a graceful restart time above the
+    /// 12-bit maximum of 4095 …).
+    #[error("{field} is out of range")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+    },
 }
 
 impl Message {
