@@ -6,7 +6,7 @@
 //! variant cannot compile until someone decides what it sends.
 
 use crate::codec::Short;
-use crate::iana::{AttrType, Family};
+use crate::iana::{AttrType, CapabilityCode, Family};
 use crate::message::notification::{
     ErrorKind, HeaderSubcode, NotificationMsg, OpenSubcode, RouteRefreshSubcode, UpdateSubcode,
 };
@@ -106,6 +106,37 @@ pub enum OpenError {
     /// The body does not parse (a length that overruns, a truncated field).
     #[error("malformed OPEN: {0}")]
     Malformed(Short),
+    /// A known capability's value does not parse: wrong length for its code, an ADD-PATH
+    /// send/receive value outside 1..=3, FQDN names overrunning the value. Sent as 2/0; see
+    /// [`crate::capability::Capability::decode`] for why.
+    #[error("malformed {code:?} capability at offset {offset}: {reason}")]
+    MalformedCapability {
+        /// The capability code.
+        code: CapabilityCode,
+        /// Offset of the capability's code octet in the message.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Bytes follow the optional parameters: the Optional Parameters Length does not
+    /// account for the whole body.
+    #[error("{trailing} bytes after the optional parameters at offset {offset}")]
+    TrailingBytes {
+        /// Offset of the first byte after the optional parameters.
+        offset: usize,
+        /// How many bytes follow.
+        trailing: usize,
+    },
+}
+
+impl OpenError {
+    /// 2/7 Unsupported Capability listing `caps` (those of the peer we refuse, or ours it
+    /// lacks), encoded as in an OPEN (RFC 5492 §5).
+    pub fn unsupported_capabilities(caps: &[crate::capability::Capability]) -> Self {
+        OpenError::UnsupportedCapability {
+            data: crate::capability::unsupported_capability_data(caps),
+        }
+    }
 }
 
 /// UPDATE errors that end the session (after RFC 7606 triage), and the per-attribute errors
@@ -235,6 +266,14 @@ impl DecodeError {
                     data.clone(),
                 ),
                 OpenError::Malformed(_) => (ErrorKind::Open(OpenSubcode::UNSPECIFIC), vec![]),
+                // RFC 5492 has no subcode for a malformed capability; FRR and BIRD send
+                // 2/0 too.
+                OpenError::MalformedCapability { .. } => {
+                    (ErrorKind::Open(OpenSubcode::UNSPECIFIC), vec![])
+                }
+                OpenError::TrailingBytes { .. } => {
+                    (ErrorKind::Open(OpenSubcode::UNSPECIFIC), vec![])
+                }
             },
             D::Update(u) => {
                 let (sub, data) = match u {

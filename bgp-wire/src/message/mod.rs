@@ -63,6 +63,13 @@ pub enum EncodeError {
         /// The field.
         field: &'static str,
     },
+    /// A value does not fit the bits the wire gives it (a graceful restart time above the
+    /// 12-bit maximum of 4095 …).
+    #[error("{field} is out of range")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+    },
 }
 
 impl Message {
@@ -97,12 +104,10 @@ impl Message {
         };
         let len = out.len() - start;
         let max = max_len(self.message_type(), ctx);
-        let res = body.and_then(|()| {
-            if len > max {
-                Err(EncodeError::TooLong { len, max })
-            } else {
-                Ok(())
-            }
+        let res = body.and(if len > max {
+            Err(EncodeError::TooLong { len, max })
+        } else {
+            Ok(())
         });
         match res {
             Ok(()) => {
