@@ -79,19 +79,15 @@ impl StopReason {
 
     /// The Cease NOTIFICATION this stop sends.
     pub fn notification(&self) -> NotificationMsg {
-        let (subcode, text) = match self {
-            StopReason::AdministrativeShutdown(t) => (CeaseSubcode::ADMINISTRATIVE_SHUTDOWN, t),
-            StopReason::AdministrativeReset(t) => (CeaseSubcode::ADMINISTRATIVE_RESET, t),
+        match self {
+            StopReason::AdministrativeShutdown(text) => NotificationMsg::admin_shutdown(text),
+            StopReason::AdministrativeReset(text) => NotificationMsg::admin_reset(text),
             StopReason::PeerDeconfigured => {
-                return notification(ErrorKind::Cease(CeaseSubcode::PEER_DECONFIGURED))
+                NotificationMsg::cease(CeaseSubcode::PEER_DECONFIGURED, Vec::new())
             }
             StopReason::ConfigurationChange => {
-                return notification(ErrorKind::Cease(CeaseSubcode::OTHER_CONFIGURATION_CHANGE))
+                NotificationMsg::cease(CeaseSubcode::OTHER_CONFIGURATION_CHANGE, Vec::new())
             }
-        };
-        NotificationMsg {
-            error: ErrorKind::Cease(subcode),
-            data: shutdown_communication(text),
         }
     }
 }
@@ -239,42 +235,15 @@ pub(crate) fn notification(error: ErrorKind) -> NotificationMsg {
     }
 }
 
-/// The data of an RFC 9003 shutdown communication: a length octet and at most 255 octets of
-/// UTF-8, cut at a character boundary. Empty text sends no data at all.
-fn shutdown_communication(text: &str) -> Vec<u8> {
-    if text.is_empty() {
-        return Vec::new();
-    }
-    let mut end = text.len().min(255);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut data = Vec::with_capacity(end + 1);
-    data.push(end as u8);
-    data.extend_from_slice(&text.as_bytes()[..end]);
-    data
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn shutdown_communication_is_length_prefixed_and_cut_at_a_char_boundary() {
-        assert_eq!(shutdown_communication(""), Vec::<u8>::new());
-        assert_eq!(shutdown_communication("bye"), b"\x03bye".to_vec());
-        let long = "é".repeat(200); // 400 bytes
-        let d = shutdown_communication(&long);
-        assert_eq!(d[0] as usize, d.len() - 1);
-        assert_eq!(d.len() - 1, 254);
-        assert!(std::str::from_utf8(&d[1..]).is_ok());
-    }
-
-    #[test]
     fn stop_reasons_map_to_cease_subcodes() {
         let n = StopReason::AdministrativeShutdown("maintenance".into()).notification();
         assert_eq!(n.error.code_subcode(), (6, 2));
-        assert_eq!(&n.data[1..], b"maintenance");
+        assert_eq!(n.shutdown_communication().as_deref(), Some("maintenance"));
         assert_eq!(
             StopReason::PeerDeconfigured
                 .notification()

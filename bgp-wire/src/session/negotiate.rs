@@ -91,21 +91,22 @@ impl Negotiated {
 
 /// Our OPEN for this configuration. `restarting` sets graceful restart's R bit.
 pub(crate) fn local_open(config: &SessionConfig, restarting: bool) -> OpenMsg {
-    let mut caps = Vec::new();
+    let mut b =
+        OpenMsg::builder(config.local_as, config.router_id).hold_time(config.hold_time.seconds());
     for f in &config.families {
-        caps.push(Capability::Multiprotocol(*f));
+        b = b.family(*f);
     }
     if config.route_refresh {
-        caps.push(Capability::RouteRefresh);
+        b = b.route_refresh();
     }
     if config.enhanced_route_refresh {
-        caps.push(Capability::EnhancedRouteRefresh);
+        b = b.enhanced_route_refresh();
     }
     if config.extended_message {
-        caps.push(Capability::ExtendedMessage);
+        b = b.extended_message();
     }
     if let Some(gr) = &config.graceful_restart {
-        caps.push(Capability::GracefulRestart(GracefulRestartCap {
+        b = b.graceful_restart(GracefulRestartCap {
             restart_state: restarting,
             notification: false,
             restart_time: gr.restart_time,
@@ -117,20 +118,12 @@ pub(crate) fn local_open(config: &SessionConfig, restarting: bool) -> OpenMsg {
                     forwarding_preserved: gr.forwarding_preserved,
                 })
                 .collect(),
-        }));
+        });
     }
-    caps.push(Capability::FourOctetAs(config.local_as));
-    if !config.add_path.is_empty() {
-        caps.push(Capability::AddPath(config.add_path.clone()));
+    for e in &config.add_path {
+        b = b.add_path(e.family, e.mode);
     }
-    OpenMsg {
-        version: 4,
-        // RFC 6793 §4.1: a speaker whose AS does not fit 2 octets puts AS_TRANS here.
-        my_as: u16::try_from(config.local_as).unwrap_or(AS_TRANS),
-        hold_time: config.hold_time.seconds(),
-        bgp_id: config.router_id,
-        params: vec![OptionalParam::Capabilities(caps)],
-    }
+    b.build()
 }
 
 /// The checks of RFC 4271 §6.2 that depend on configuration, in the RFC's order. Version
@@ -182,21 +175,9 @@ pub(crate) fn negotiate(
     open: &OpenMsg,
     theirs: HoldTime,
 ) -> Negotiated {
-    let caps: Vec<Capability> = open.capabilities().cloned().collect();
-    let has = |pred: fn(&Capability) -> bool| caps.iter().any(pred);
-
     // RFC 4760 §8 and gobgp: a peer that sends no multiprotocol capability speaks IPv4
     // unicast only.
-    let mut peer_families: Vec<Family> = caps
-        .iter()
-        .filter_map(|c| match c {
-            Capability::Multiprotocol(f) => Some(*f),
-            _ => None,
-        })
-        .collect();
-    if peer_families.is_empty() {
-        peer_families.push(Family::IPV4_UNICAST);
-    }
+    let peer_families = open.families_or_ipv4_unicast();
     let families: Vec<Family> = config
         .families
         .iter()
@@ -206,21 +187,13 @@ pub(crate) fn negotiate(
 
     // RFC 7911 §4: we send path identifiers for F when we offered Send (or Both) and the
     // peer Receive (or Both); we receive them when the reverse holds.
-    let peer_add_path = |family: Family| {
-        caps.iter().find_map(|c| match c {
-            Capability::AddPath(entries) => {
-                entries.iter().find(|e| e.family == family).map(|e| e.mode)
-            }
-            _ => None,
-        })
-    };
     let mut tx_add_path = AddPathFamilies::NONE;
     let mut rx_add_path = AddPathFamilies::NONE;
     for ours in &config.add_path {
         if !families.contains(&ours.family) {
             continue;
         }
-        let Some(theirs) = peer_add_path(ours.family) else {
+        let Some(theirs) = open.add_path_mode(ours.family) else {
             continue;
         };
         if ours.mode.can_send() && theirs.can_receive() {
@@ -231,28 +204,25 @@ pub(crate) fn negotiate(
         }
     }
 
-    let four_octet_as = has(|c| matches!(c, Capability::FourOctetAs(_)));
-    let extended_message = config.extended_message && has(|c| *c == Capability::ExtendedMessage);
-    let route_refresh = config.route_refresh
-        && has(|c| matches!(c, Capability::RouteRefresh | Capability::RouteRefreshCisco));
-    let enhanced_route_refresh =
-        config.enhanced_route_refresh && has(|c| *c == Capability::EnhancedRouteRefresh);
+    // RFC 6793 §4.1, RFC 8654 §3, RFC 2918 §4, RFC 7313 §3: each takes effect only when
+    // both sides sent the capability.
+    let four_octet_as = open.four_octet_as().is_some();
+    let extended_message = config.extended_message && open.extended_message();
+    let route_refresh = config.route_refresh && open.route_refresh();
+    let enhanced_route_refresh = config.enhanced_route_refresh && open.enhanced_route_refresh();
 
     let graceful_restart = config.graceful_restart.and_then(|_| {
-        caps.iter().find_map(|c| match c {
-            Capability::GracefulRestart(gr) => Some(NegotiatedGracefulRestart {
-                peer_restart_time: gr.restart_time,
-                peer_restarting: gr.restart_state,
-                peer_notification: gr.notification,
-                peer_families: gr
-                    .families
-                    .iter()
-                    .copied()
-                    .filter(|f| families.contains(&f.family))
-                    .collect(),
-                local_restarting: restarting,
-            }),
-            _ => None,
+        open.graceful_restart().map(|gr| NegotiatedGracefulRestart {
+            peer_restart_time: gr.restart_time,
+            peer_restarting: gr.restart_state,
+            peer_notification: gr.notification,
+            peer_families: gr
+                .families
+                .iter()
+                .copied()
+                .filter(|f| families.contains(&f.family))
+                .collect(),
+            local_restarting: restarting,
         })
     });
 
@@ -275,7 +245,7 @@ pub(crate) fn negotiate(
         graceful_restart,
         rx: ctx(rx_add_path),
         tx: ctx(tx_add_path),
-        peer_capabilities: caps,
+        peer_capabilities: open.capabilities().cloned().collect(),
     }
 }
 

@@ -516,7 +516,7 @@ impl Session {
     /// NOTIFICATION messages within the period specified in the Hold Time field …, then
     /// the NOTIFICATION message with the Hold Timer Expired Error Code is sent".
     fn hold_expired(&mut self, now: Instant) -> State {
-        let n = notification(ErrorKind::HoldTimerExpired);
+        let n = NotificationMsg::hold_timer_expired();
         self.down(now, DownReason::HoldTimerExpired, Some(n), None)
     }
 
