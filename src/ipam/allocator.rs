@@ -245,6 +245,11 @@ impl Allocator {
     /// that still satisfies the request. Idempotent. On error nothing changes.
     pub fn allocate(&mut self, req: &ServiceRequest) -> Result<Allocation, IpamError> {
         req.validate()?;
+        // A named pool that is missing or invalid is reported even when the request could be
+        // served without it: it is most likely a typo the user wants to see.
+        if let Some(name) = req.pools.iter().find(|p| !self.pools.contains_key(*p)) {
+            return Err(self.missing_pool(name));
+        }
         let key = &req.service;
         let current = self.services.get(key).cloned().unwrap_or_default();
         let mut plan = Vec::new();
@@ -320,6 +325,18 @@ impl Allocator {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Every Service's addresses, by Service (the input of the desired announcements).
+    pub fn allocations(&self) -> impl Iterator<Item = (&ServiceKey, Vec<Assigned>)> + '_ {
+        self.services.iter().map(|(key, held)| {
+            (
+                key,
+                held.iter()
+                    .map(|(family, slot)| self.assigned_of(*family, slot))
+                    .collect(),
+            )
+        })
     }
 
     /// The Services holding `ip`, in order.

@@ -16,6 +16,22 @@
 //! * One default pool per family (OpenELB: one in all).
 //!
 //! See [`allocator`] for the allocation rules.
+//!
+//! ```
+//! use porter::ipam::{Allocator, PoolSpec, ServiceRequest};
+//!
+//! let mut pool = PoolSpec::new("eip-pool", "203.0.113.0/24");
+//! pool.is_default = true;
+//! // After a restart, pass what Services hold as the second argument.
+//! let (mut ipam, conflicts) = Allocator::rebuild([pool], &[]);
+//! assert!(conflicts.is_empty());
+//!
+//! let web = ServiceRequest::new("default", "web");
+//! let got = ipam.allocate(&web).unwrap();
+//! assert_eq!(got.assigned[0].ip.to_string(), "203.0.113.1"); // .0 is the network address
+//! assert_eq!(ipam.pool_status("eip-pool").unwrap().usage, 1);
+//! ipam.release(&web.service);
+//! ```
 
 pub mod address;
 pub mod allocator;

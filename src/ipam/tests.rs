@@ -453,6 +453,40 @@ fn pool_not_found() {
 }
 
 #[test]
+fn bad_named_pool_reported_even_with_requested_ip() {
+    let mut a = Allocator::new([
+        default_pool("a", "203.0.113.0/24"),
+        pool("b", "203.0.113.0/25"),
+    ]);
+    assert_eq!(
+        alloc_err(&mut a, &svc("ns", "x").in_pool("typo").want("203.0.113.5")),
+        "pool \"typo\" not found"
+    );
+    assert!(
+        alloc_err(&mut a, &svc("ns", "x").in_pool("b").want("203.0.113.5"))
+            .starts_with("pool \"b\" is invalid: ")
+    );
+}
+
+#[test]
+fn allocations_lists_every_service() {
+    let mut a = Allocator::new(pools3());
+    alloc(&mut a, &svc("team", "t"));
+    alloc(&mut a, &svc("ns", "d").fam(FamilyRequest::DualStack));
+    let all: Vec<(String, Vec<IpAddr>)> = a
+        .allocations()
+        .map(|(k, v)| (k.to_string(), v.iter().map(|x| x.ip).collect()))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("ns/d".to_owned(), vec![ip("203.0.113.1"), ip("2001:db8::")]),
+            ("team/t".to_owned(), vec![ip("198.51.100.1")]),
+        ]
+    );
+}
+
+#[test]
 fn overlapping_pool_is_unusable() {
     let mut a = Allocator::new([pool("a", "203.0.113.0/24"), pool("b", "203.0.113.128/25")]);
     assert_eq!(a.invalid_pools().len(), 1);
