@@ -412,7 +412,10 @@ impl Allocator {
                 IpFamily::of(b.ip),
             ))
         });
-        claims.dedup_by(|a, b| a.service == b.service && a.ip == b.ip);
+        // The same (Service, address) may come twice (e.g. with different request data):
+        // keep its best-ranked occurrence.
+        let mut seen = std::collections::BTreeSet::new();
+        claims.retain(|c| seen.insert((c.service.clone(), c.ip)));
 
         // One address per (Service, family): the lowest is the claim, whatever its rank.
         let mut firsts: BTreeMap<(ServiceKey, IpFamily), IpAddr> = BTreeMap::new();

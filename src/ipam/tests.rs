@@ -887,6 +887,20 @@ fn rebuild_explicit_requester_wins_contest() {
 }
 
 #[test]
+fn rebuild_tolerates_duplicate_entries() {
+    let existing = vec![
+        (svc("ns", "a"), ip("203.0.113.5")),
+        (svc("ns", "b"), ip("203.0.113.9")),
+        (svc("ns", "a").want("203.0.113.5"), ip("203.0.113.5")),
+        (svc("ns", "a"), ip("203.0.113.5")),
+    ];
+    let (a, conflicts) = Allocator::rebuild(pools3(), &existing);
+    assert!(conflicts.is_empty(), "{conflicts:?}");
+    assert_eq!(a.holders(ip("203.0.113.5")), [key("ns", "a")]);
+    a.check_invariants().unwrap();
+}
+
+#[test]
 fn rebuild_accepts_agreed_sharing() {
     let existing = vec![
         (svc("ns", "a").tcp(80).share("k"), ip("203.0.113.5")),
