@@ -890,7 +890,7 @@ fn rebuild_explicit_requester_wins_contest() {
 fn rebuild_tolerates_duplicate_entries() {
     let existing = vec![
         (svc("ns", "a"), ip("203.0.113.5")),
-        (svc("ns", "b"), ip("203.0.113.9")),
+        (svc("ns", "b").want("203.0.113.9"), ip("203.0.113.9")),
         (svc("ns", "a").want("203.0.113.5"), ip("203.0.113.5")),
         (svc("ns", "a"), ip("203.0.113.5")),
     ];
