@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use bgp_wire::attribute::{AsPath, AsSegment, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute, SegmentType};
+use bgp_wire::attribute::{
+    AsPath, AsSegment, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute, SegmentType,
+};
 use bgp_wire::message::{EncodeError, Message, UpdateMsg};
 use bgp_wire::nlri::{Nlri, Prefix};
 use bgp_wire::{CodecContext, Family};
@@ -43,7 +45,12 @@ fn attributes(sender: &Sender, next_hop: IpAddr, attrs: &RouteAttrs) -> Vec<Path
     let path = if sender.internal {
         AsPath::default()
     } else {
-        AsPath { segments: vec![AsSegment { kind: SegmentType::Sequence, asns: vec![sender.local_as] }] }
+        AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentType::Sequence,
+                asns: vec![sender.local_as],
+            }],
+        }
     };
     out.push(PathAttribute::AsPath(path));
     if let IpAddr::V4(nh) = next_hop {
@@ -61,7 +68,10 @@ fn attributes(sender: &Sender, next_hop: IpAddr, attrs: &RouteAttrs) -> Vec<Path
 fn mp_next_hop(nh: IpAddr) -> MpNextHop {
     match nh {
         IpAddr::V4(a) => MpNextHop::V4(a),
-        IpAddr::V6(a) => MpNextHop::V6 { global: a, link_local: None },
+        IpAddr::V6(a) => MpNextHop::V6 {
+            global: a,
+            link_local: None,
+        },
     }
 }
 
@@ -69,18 +79,33 @@ fn mp_next_hop(nh: IpAddr) -> MpNextHop {
 /// announcements grouped by path (next hop + attributes), each group packed into as few
 /// messages as fit `ctx`. IPv4 prefixes with an IPv4 next hop use the classic NLRI field;
 /// everything else uses MP_REACH/MP_UNREACH (RFC 4760).
-pub fn encode_changes(changes: &[Change], sender: &Sender, ctx: &CodecContext) -> Result<Vec<Vec<u8>>, EncodeError> {
+pub fn encode_changes(
+    changes: &[Change],
+    sender: &Sender,
+    ctx: &CodecContext,
+) -> Result<Vec<Vec<u8>>, EncodeError> {
     let mut withdraw: BTreeMap<Family, Vec<Nlri>> = BTreeMap::new();
     let mut announce: BTreeMap<(Family, &Path), Vec<Nlri>> = BTreeMap::new();
     for c in changes {
         match c {
             Change::Withdraw { prefix, path_id } => {
                 let f = prefix.family();
-                withdraw.entry(f).or_default().push(nlri(*prefix, *path_id, sender.add_path(f)));
+                withdraw
+                    .entry(f)
+                    .or_default()
+                    .push(nlri(*prefix, *path_id, sender.add_path(f)));
             }
-            Change::Announce { prefix, path_id, path } => {
+            Change::Announce {
+                prefix,
+                path_id,
+                path,
+            } => {
                 let f = prefix.family();
-                announce.entry((f, path)).or_default().push(nlri(*prefix, *path_id, sender.add_path(f)));
+                announce.entry((f, path)).or_default().push(nlri(
+                    *prefix,
+                    *path_id,
+                    sender.add_path(f),
+                ));
             }
         }
     }
@@ -90,7 +115,10 @@ pub fn encode_changes(changes: &[Change], sender: &Sender, ctx: &CodecContext) -
             UpdateMsg::default()
         } else {
             UpdateMsg {
-                attributes: vec![PathAttribute::MpUnreach(MpUnreach::Unicast { family, withdrawn: vec![] })],
+                attributes: vec![PathAttribute::MpUnreach(MpUnreach::Unicast {
+                    family,
+                    withdrawn: vec![],
+                })],
                 ..Default::default()
             }
         };
@@ -106,13 +134,24 @@ pub fn encode_changes(changes: &[Change], sender: &Sender, ctx: &CodecContext) -
                 nlri: vec![],
             }));
         }
-        pack(UpdateMsg { attributes: attrs, ..Default::default() }, &list, ctx, &mut out)?;
+        pack(
+            UpdateMsg {
+                attributes: attrs,
+                ..Default::default()
+            },
+            &list,
+            ctx,
+            &mut out,
+        )?;
     }
     Ok(out)
 }
 
 fn nlri(prefix: Prefix, path_id: u32, add_path: bool) -> Nlri {
-    Nlri { path_id: add_path.then_some(path_id), prefix }
+    Nlri {
+        path_id: add_path.then_some(path_id),
+        prefix,
+    }
 }
 
 /// Where a template's prefixes go.
@@ -124,10 +163,23 @@ enum Slot {
 }
 
 /// Fills copies of `template` with `list`, as many prefixes per message as fit.
-fn pack(template: UpdateMsg, list: &[Nlri], ctx: &CodecContext, out: &mut Vec<Vec<u8>>) -> Result<(), EncodeError> {
-    let slot = if template.attributes.iter().any(|a| matches!(a, PathAttribute::MpReach(_))) {
+fn pack(
+    template: UpdateMsg,
+    list: &[Nlri],
+    ctx: &CodecContext,
+    out: &mut Vec<Vec<u8>>,
+) -> Result<(), EncodeError> {
+    let slot = if template
+        .attributes
+        .iter()
+        .any(|a| matches!(a, PathAttribute::MpReach(_)))
+    {
         Slot::MpReach
-    } else if template.attributes.iter().any(|a| matches!(a, PathAttribute::MpUnreach(_))) {
+    } else if template
+        .attributes
+        .iter()
+        .any(|a| matches!(a, PathAttribute::MpUnreach(_)))
+    {
         Slot::MpUnreach
     } else if template.attributes.is_empty() {
         Slot::Withdrawn
@@ -157,8 +209,12 @@ fn pack(template: UpdateMsg, list: &[Nlri], ctx: &CodecContext, out: &mut Vec<Ve
             Slot::MpReach | Slot::MpUnreach => {
                 for a in &mut m.attributes {
                     match a {
-                        PathAttribute::MpReach(MpReach::Unicast { nlri, .. }) => *nlri = chunk.clone(),
-                        PathAttribute::MpUnreach(MpUnreach::Unicast { withdrawn, .. }) => *withdrawn = chunk.clone(),
+                        PathAttribute::MpReach(MpReach::Unicast { nlri, .. }) => {
+                            *nlri = chunk.clone()
+                        }
+                        PathAttribute::MpUnreach(MpUnreach::Unicast { withdrawn, .. }) => {
+                            *withdrawn = chunk.clone()
+                        }
                         _ => {}
                     }
                 }
@@ -176,7 +232,10 @@ pub fn end_of_rib(family: Family, ctx: &CodecContext) -> Result<Vec<u8>, EncodeE
         UpdateMsg::default()
     } else {
         UpdateMsg {
-            attributes: vec![PathAttribute::MpUnreach(MpUnreach::Unicast { family, withdrawn: vec![] })],
+            attributes: vec![PathAttribute::MpUnreach(MpUnreach::Unicast {
+                family,
+                withdrawn: vec![],
+            })],
             ..Default::default()
         }
     };

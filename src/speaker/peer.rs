@@ -14,8 +14,8 @@ use bgp_wire::iana::community::GRACEFUL_SHUTDOWN;
 use bgp_wire::message::route_refresh::RefreshSubtype;
 use bgp_wire::nlri::Prefix;
 use bgp_wire::session::{
-    collision_winner, ConnectionOrigin, DownReason, Event, GracefulRestartConfig, HoldTime, Negotiated, Session,
-    SessionConfig, SessionEvent, SessionSnapshot, SessionState, StopReason,
+    collision_winner, ConnectionOrigin, DownReason, Event, GracefulRestartConfig, HoldTime,
+    Negotiated, Session, SessionConfig, SessionEvent, SessionSnapshot, SessionState, StopReason,
 };
 use bgp_wire::Family;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -101,7 +101,7 @@ pub struct PeerContext {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Where to publish status.
-    pub status: watch::Sender<PeerStatus>,
+    pub status: watch::Sender<Option<PeerStatus>>,
     /// Where to publish advertised paths.
     pub advertised: Advertised,
 }
@@ -125,7 +125,10 @@ pub fn session_config(global: &GlobalConfig, peer: &PeerConfig, seed: u64) -> Se
                 (false, true) => AddPathMode::Send,
                 (false, false) => return None,
             };
-            Some(AddPathEntry { family: *family, mode })
+            Some(AddPathEntry {
+                family: *family,
+                mode,
+            })
         })
         .collect();
     c.route_refresh = true;
@@ -204,7 +207,6 @@ pub struct PeerTask {
     rib: AdjRibOut,
     established: Option<(Negotiated, PeerView)>,
     draining: bool,
-    stopping: bool,
     last_error: Option<LastError>,
     established_at: Option<SystemTime>,
     down_at: Option<SystemTime>,
@@ -230,7 +232,6 @@ impl PeerTask {
             rib: AdjRibOut::new(),
             established: None,
             draining: false,
-            stopping: false,
             last_error: None,
             established_at: None,
             down_at: None,
@@ -242,14 +243,21 @@ impl PeerTask {
     /// Runs until stopped.
     pub async fn run(mut self, mut commands: mpsc::Receiver<PeerCommand>) {
         if !self.ctx.config.admin_down {
-            self.primary.session.handle_event(Instant::now(), Event::Start);
+            self.primary
+                .session
+                .handle_event(Instant::now(), Event::Start);
         }
         self.drive();
         loop {
-            let deadline = [self.primary.session.poll_timeout(), self.secondary.as_ref().and_then(|c| c.session.poll_timeout())]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                self.primary.session.poll_timeout(),
+                self.secondary
+                    .as_ref()
+                    .and_then(|c| c.session.poll_timeout()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match deadline {
                     Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -310,7 +318,9 @@ impl PeerTask {
                     h.abort();
                 }
                 self.attach(true, stream);
-                self.primary.session.handle_event(now, Event::TcpConnected(ConnectionOrigin::Remote));
+                self.primary
+                    .session
+                    .handle_event(now, Event::TcpConnected(ConnectionOrigin::Remote));
             }
             SessionState::OpenSent | SessionState::OpenConfirm if self.secondary.is_none() => {
                 let cfg = self.primary.session.config().clone();
@@ -339,7 +349,11 @@ impl PeerTask {
     /// Gives `stream` to the primary (or secondary) connection: a reader and a writer task.
     fn attach(&mut self, primary: bool, stream: TcpStream) {
         let ttl = self.ttl();
-        let conn = if primary { &mut self.primary } else { self.secondary.as_mut().expect("secondary exists") };
+        let conn = if primary {
+            &mut self.primary
+        } else {
+            self.secondary.as_mut().expect("secondary exists")
+        };
         if !primary {
             // the primary's id stays; the secondary already has its own
         } else {
@@ -396,7 +410,8 @@ impl PeerTask {
     /// TTL for the session's packets: 1 for directly connected eBGP, the multihop TTL when
     /// set, the system default for iBGP.
     fn ttl(&self) -> Option<u8> {
-        let internal = self.ctx.config.local_as.unwrap_or(self.ctx.global.asn) == self.ctx.config.peer_as;
+        let internal =
+            self.ctx.config.local_as.unwrap_or(self.ctx.global.asn) == self.ctx.config.peer_as;
         match self.ctx.config.multihop_ttl {
             Some(t) => Some(t),
             None if !internal => Some(1),
@@ -422,8 +437,13 @@ impl PeerTask {
             Io::Connected(stream) => {
                 conn.connecting = None;
                 self.attach(primary, stream);
-                let conn = if primary { &mut self.primary } else { self.secondary.as_mut().expect("exists") };
-                conn.session.handle_event(now, Event::TcpConnected(ConnectionOrigin::Local));
+                let conn = if primary {
+                    &mut self.primary
+                } else {
+                    self.secondary.as_mut().expect("exists")
+                };
+                conn.session
+                    .handle_event(now, Event::TcpConnected(ConnectionOrigin::Local));
             }
             Io::ConnectFailed(e) => {
                 conn.connecting = None;
@@ -470,7 +490,11 @@ impl PeerTask {
                 break;
             }
         }
-        if self.secondary.as_ref().is_some_and(|c| c.session.state() == SessionState::Idle) {
+        if self
+            .secondary
+            .as_ref()
+            .is_some_and(|c| c.session.state() == SessionState::Idle)
+        {
             self.secondary = None;
         }
         self.publish();
@@ -479,7 +503,11 @@ impl PeerTask {
     fn drain(&mut self, primary: bool) -> bool {
         let mut progressed = false;
         loop {
-            let conn = if primary { &mut self.primary } else { self.secondary.as_mut().expect("exists") };
+            let conn = if primary {
+                &mut self.primary
+            } else {
+                self.secondary.as_mut().expect("exists")
+            };
             while let Some(bytes) = conn.session.poll_transmit() {
                 progressed = true;
                 if let Some(w) = &conn.writer {
@@ -489,15 +517,23 @@ impl PeerTask {
                         conn.writer = None;
                         conn.session.handle_event(
                             Instant::now(),
-                            Event::TcpClosed { error: Some("send queue full: the neighbor stopped reading".into()) },
+                            Event::TcpClosed {
+                                error: Some("send queue full: the neighbor stopped reading".into()),
+                            },
                         );
                         break;
                     }
                     let _ = w.send(bytes);
                 }
             }
-            let conn = if primary { &mut self.primary } else { self.secondary.as_mut().expect("exists") };
-            let Some(event) = conn.session.poll_event() else { break };
+            let conn = if primary {
+                &mut self.primary
+            } else {
+                self.secondary.as_mut().expect("exists")
+            };
+            let Some(event) = conn.session.poll_event() else {
+                break;
+            };
             progressed = true;
             self.event(primary, event);
         }
@@ -513,13 +549,19 @@ impl PeerTask {
                 }
             }
             SessionEvent::Disconnect => {
-                let conn = if primary { &mut self.primary } else { self.secondary.as_mut().expect("exists") };
+                let conn = if primary {
+                    &mut self.primary
+                } else {
+                    self.secondary.as_mut().expect("exists")
+                };
                 conn.close();
             }
             SessionEvent::StateChanged { from, to } => {
                 if primary {
                     info!(peer = %self.ctx.name, "{} → {}", state_name(from), state_name(to));
-                    self.ctx.metrics.set_session_state(&self.ctx.name, state_name(to));
+                    self.ctx
+                        .metrics
+                        .set_session_state(&self.ctx.name, state_name(to));
                 }
             }
             SessionEvent::Established(negotiated) => {
@@ -527,7 +569,11 @@ impl PeerTask {
                     self.on_established(*negotiated);
                 }
             }
-            SessionEvent::Down { reason, sent, received } => {
+            SessionEvent::Down {
+                reason,
+                sent,
+                received,
+            } => {
                 let error = match (&sent, &received) {
                     (Some(n), _) => Some(("sent", n)),
                     (None, Some(n)) => Some(("received", n)),
@@ -549,12 +595,22 @@ impl PeerTask {
                 }
                 if primary {
                     if self.established.take().is_some() {
-                        self.ctx.metrics.session_flaps.get_or_create(&PeerLabels { peer: self.ctx.name.clone() }).inc();
+                        self.ctx
+                            .metrics
+                            .session_flaps
+                            .get_or_create(&PeerLabels {
+                                peer: self.ctx.name.clone(),
+                            })
+                            .inc();
                         self.down_at = Some(SystemTime::now());
                     }
                     warn!(peer = %self.ctx.name, "session down: {text}");
                     self.rib = AdjRibOut::new();
-                    self.ctx.advertised.write().unwrap_or_else(|p| p.into_inner()).clear();
+                    self.ctx
+                        .advertised
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clear();
                 }
                 let _ = now;
             }
@@ -566,7 +622,10 @@ impl PeerTask {
                         direction: "received".into(),
                         code: 0,
                         subcode: 0,
-                        reason: format!("UPDATE handled as {:?} (RFC 7606): {first}", summary.treatment),
+                        reason: format!(
+                            "UPDATE handled as {:?} (RFC 7606): {first}",
+                            summary.treatment
+                        ),
                         time: SystemTime::now(),
                     });
                 }
@@ -602,7 +661,9 @@ impl PeerTask {
 
     /// RFC 4271 §6.8 once both connections have the neighbor's OPEN.
     fn resolve_collision(&mut self) -> bool {
-        let Some(sec) = self.secondary.as_mut() else { return false };
+        let Some(sec) = self.secondary.as_mut() else {
+            return false;
+        };
         let now = Instant::now();
         let (p, s) = (self.primary.session.state(), sec.session.state());
         if p == SessionState::Established {
@@ -616,7 +677,9 @@ impl PeerTask {
         if p != SessionState::OpenConfirm || s != SessionState::OpenConfirm {
             return false;
         }
-        let Some(remote) = self.primary.session.negotiated() else { return false };
+        let Some(remote) = self.primary.session.negotiated() else {
+            return false;
+        };
         let cfg = self.primary.session.config();
         let keep = collision_winner(cfg.router_id, cfg.local_as, remote.peer_id, remote.peer_as);
         let primary_origin = self.primary.session.connection_origin();
@@ -637,10 +700,18 @@ impl PeerTask {
         local_addrs.extend(self.ctx.global.node_addresses.iter().copied());
         let families: BTreeSet<Family> = negotiated.families.iter().copied().collect();
         let view = PeerView {
-            add_path_send: families.iter().copied().filter(|f| negotiated.add_path_send(*f)).collect(),
+            add_path_send: families
+                .iter()
+                .copied()
+                .filter(|f| negotiated.add_path_send(*f))
+                .collect(),
             families,
             local_addrs,
-            extra_communities: if self.draining { vec![GRACEFUL_SHUTDOWN] } else { vec![] },
+            extra_communities: if self.draining {
+                vec![GRACEFUL_SHUTDOWN]
+            } else {
+                vec![]
+            },
         };
         self.established_at = Some(SystemTime::now());
         let fams = view.families.clone();
@@ -648,7 +719,9 @@ impl PeerTask {
         self.rib = AdjRibOut::new();
         self.sync_routes();
         // RFC 4724 §4.1: End-of-RIB after the initial update, for every family
-        let Some((n, _)) = &self.established else { return };
+        let Some((n, _)) = &self.established else {
+            return;
+        };
         let ctx = n.tx.clone();
         for f in fams {
             match end_of_rib(f, &ctx) {
@@ -671,7 +744,9 @@ impl PeerTask {
 
     /// Brings the neighbor's Adj-RIB-Out to the desired routes.
     fn sync_routes(&mut self) {
-        let Some((n, view)) = &self.established else { return };
+        let Some((n, view)) = &self.established else {
+            return;
+        };
         let ctx = n.tx.clone();
         let changes = self.rib.sync(&self.ctx.routes, view);
         self.send_changes(&changes, &ctx);
@@ -680,12 +755,18 @@ impl PeerTask {
     /// RFC 2918 §4: re-send every path of `family`, framed by BoRR/EoRR when enhanced
     /// route refresh was negotiated (RFC 7313 §4).
     fn refresh(&mut self, family: Family) {
-        let Some((n, _)) = &self.established else { return };
+        let Some((n, _)) = &self.established else {
+            return;
+        };
         let ctx = n.tx.clone();
         let enhanced = n.enhanced_route_refresh;
         let now = Instant::now();
         if enhanced {
-            let _ = self.primary.session.send_route_refresh(now, family, RefreshSubtype::BeginningOfRefresh);
+            let _ = self.primary.session.send_route_refresh(
+                now,
+                family,
+                RefreshSubtype::BeginningOfRefresh,
+            );
         }
         let all: Vec<Change> = self
             .rib
@@ -695,7 +776,10 @@ impl PeerTask {
             .collect();
         self.send_changes(&all, &ctx);
         if enhanced {
-            let _ = self.primary.session.send_route_refresh(now, family, RefreshSubtype::EndOfRefresh);
+            let _ =
+                self.primary
+                    .session
+                    .send_route_refresh(now, family, RefreshSubtype::EndOfRefresh);
         }
     }
 
@@ -713,7 +797,11 @@ impl PeerTask {
             Err(e) => warn!(peer = %self.ctx.name, error = %e, "cannot encode UPDATE"),
         }
         let now = SystemTime::now();
-        let mut adv = self.ctx.advertised.write().unwrap_or_else(|p| p.into_inner());
+        let mut adv = self
+            .ctx
+            .advertised
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         for c in changes {
             match c {
                 Change::Announce { prefix, .. } | Change::Withdraw { prefix, .. } => {
@@ -722,7 +810,9 @@ impl PeerTask {
                         .announcements()
                         .into_iter()
                         .filter_map(|a| match a {
-                            Change::Announce { prefix: p, path, .. } if p == *prefix => Some(path.next_hop),
+                            Change::Announce {
+                                prefix: p, path, ..
+                            } if p == *prefix => Some(path.next_hop),
                             _ => None,
                         })
                         .collect();
@@ -738,7 +828,9 @@ impl PeerTask {
         self.ctx
             .metrics
             .prefixes_advertised
-            .get_or_create(&PeerLabels { peer: self.ctx.name.clone() })
+            .get_or_create(&PeerLabels {
+                peer: self.ctx.name.clone(),
+            })
             .set(self.rib.len() as i64);
     }
 
@@ -755,7 +847,9 @@ impl PeerTask {
     /// for it to be written, and ends.
     async fn stop(&mut self, reason: StopReason) {
         let now = Instant::now();
-        self.primary.session.handle_event(now, Event::Stop(reason.clone()));
+        self.primary
+            .session
+            .handle_event(now, Event::Stop(reason.clone()));
         if let Some(c) = self.secondary.as_mut() {
             c.session.handle_event(now, Event::Stop(reason));
         }
@@ -773,7 +867,11 @@ impl PeerTask {
         let snap = self.primary.session.snapshot(Instant::now());
         let m = &self.ctx.metrics;
         for (dir, now, before) in [
-            ("received", &snap.messages.received, &self.exported.messages.received),
+            (
+                "received",
+                &snap.messages.received,
+                &self.exported.messages.received,
+            ),
             ("sent", &snap.messages.sent, &self.exported.messages.sent),
         ] {
             for (kind, a, b) in [
@@ -785,7 +883,11 @@ impl PeerTask {
             ] {
                 if a > b {
                     m.messages
-                        .get_or_create(&MessageLabels { peer: self.ctx.name.clone(), direction: dir.into(), kind: kind.into() })
+                        .get_or_create(&MessageLabels {
+                            peer: self.ctx.name.clone(),
+                            direction: dir.into(),
+                            kind: kind.into(),
+                        })
                         .inc_by(a - b);
                 }
             }
@@ -802,7 +904,7 @@ impl PeerTask {
             rejected_connections: self.rejected,
         };
         self.exported = snap;
-        let _ = self.ctx.status.send(status);
+        let _ = self.ctx.status.send(Some(status));
     }
 }
 
