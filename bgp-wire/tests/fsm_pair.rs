@@ -15,6 +15,9 @@ use bgp_wire::session::{
 
 use fsm_support::*;
 
+/// A Down event as (reason, code/subcode sent, code/subcode received).
+type Down = (DownReason, Option<(u8, u8)>, Option<(u8, u8)>);
+
 /// One end of the simulated connection.
 struct Side {
     session: Session,
@@ -37,8 +40,8 @@ impl Side {
         self.session.state()
     }
 
-    /// The Down events seen so far, as (reason, sent code/subcode, received code/subcode).
-    fn downs(&self) -> Vec<(DownReason, Option<(u8, u8)>, Option<(u8, u8)>)> {
+    /// The Down events seen so far.
+    fn downs(&self) -> Vec<Down> {
         self.events
             .iter()
             .filter_map(|e| match e {

@@ -204,9 +204,9 @@ fn rows() -> Vec<Row> {
         row(ActivePassive, In::Advance(24 * 3600), S::Active, &[]),
         row(ActivePassive, ev(Event::TcpConnected(ConnectionOrigin::Remote)), S::OpenSent, &[Sent::Open]),
         // OpenSent: the OPEN checks of RFC 4271 §6.2.
-        row(OpenSent, frame("OPEN", open_bytes(open_from_b(90))), S::OpenConfirm, &[ka.clone()]),
-        row(OpenSent, frame("OPEN hold 0", open_bytes(open_from_b(0))), S::OpenConfirm, &[ka.clone()]),
-        row(OpenSent, frame("OPEN hold 3", open_bytes(open_from_b(3))), S::OpenConfirm, &[ka.clone()]),
+        row(OpenSent, frame("OPEN", open_bytes(open_from_b(90))), S::OpenConfirm, &[ka]),
+        row(OpenSent, frame("OPEN hold 0", open_bytes(open_from_b(0))), S::OpenConfirm, &[ka]),
+        row(OpenSent, frame("OPEN hold 3", open_bytes(open_from_b(3))), S::OpenConfirm, &[ka]),
         row(OpenSent, frame("OPEN version 3", open_version_3()), S::Idle, &[Sent::Notification(2, 1)]),
         row(OpenSent, frame("OPEN bad peer AS", open_with(|o| {
             o.my_as = 65003;
@@ -246,8 +246,8 @@ fn rows() -> Vec<Row> {
         // OpenConfirm.
         row(OpenConfirm, frame("KEEPALIVE", keepalive()), S::Established, &[]),
         row(OpenConfirm, frame("NOTIFICATION", cease_frame()), S::Idle, &[]),
-        row(OpenConfirm, In::Advance(30), S::OpenConfirm, &[ka.clone()]),
-        row(OpenConfirm, In::Advance(90), S::Idle, &[ka.clone(), ka.clone(), Sent::Notification(4, 0)]),
+        row(OpenConfirm, In::Advance(30), S::OpenConfirm, &[ka]),
+        row(OpenConfirm, In::Advance(90), S::Idle, &[ka, ka, Sent::Notification(4, 0)]),
         row(OpenConfirm, ev(stop()), S::Idle, &[Sent::Notification(6, 2)]),
         row(OpenConfirm, ev(Event::CollisionLost), S::Idle, &[Sent::Notification(6, 7)]),
         row(OpenConfirm, ev(closed()), S::Idle, &[]),
@@ -263,9 +263,9 @@ fn rows() -> Vec<Row> {
         row(Established, frame("ROUTE-REFRESH for IPv6", route_refresh(Family::IPV6_UNICAST)), S::Established, &[]),
         row(Established, frame("ROUTE-REFRESH of 5 bytes", raw(5, &[0, 1, 0, 1, 0])), S::Idle, &[Sent::Notification(7, 1)]),
         row(Established, frame("NOTIFICATION", cease_frame()), S::Idle, &[]),
-        row(Established, In::Advance(30), S::Established, &[ka.clone()]),
-        row(Established, In::Advance(89), S::Established, &[ka.clone(), ka.clone()]),
-        row(Established, In::Advance(90), S::Idle, &[ka.clone(), ka.clone(), Sent::Notification(4, 0)]),
+        row(Established, In::Advance(30), S::Established, &[ka]),
+        row(Established, In::Advance(89), S::Established, &[ka, ka]),
+        row(Established, In::Advance(90), S::Idle, &[ka, ka, Sent::Notification(4, 0)]),
         row(Established, ev(stop()), S::Idle, &[Sent::Notification(6, 2)]),
         row(Established, ev(Event::Stop(StopReason::PeerDeconfigured)), S::Idle, &[Sent::Notification(6, 3)]),
         row(Established, ev(Event::Stop(StopReason::AdministrativeReset(String::new()))), S::Idle, &[Sent::Notification(6, 4)]),

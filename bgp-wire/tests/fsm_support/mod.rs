@@ -35,7 +35,7 @@ pub fn config_b() -> SessionConfig {
 }
 
 /// One message as the session under test sent it, reduced to what a table row compares.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sent {
     /// An OPEN.
     Open,
