@@ -63,6 +63,15 @@ pub enum EncodeError {
         /// The field.
         field: &'static str,
     },
+    /// A value that the wire format cannot carry, or that a receiver would have to treat as
+    /// malformed (an empty AS_PATH segment, an IPv6 prefix in the IPv4 NLRI field …).
+    #[error("{field}: {reason}")]
+    InvalidValue {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl Message {
@@ -97,12 +106,10 @@ impl Message {
         };
         let len = out.len() - start;
         let max = max_len(self.message_type(), ctx);
-        let res = body.and_then(|()| {
-            if len > max {
-                Err(EncodeError::TooLong { len, max })
-            } else {
-                Ok(())
-            }
+        let res = body.and(if len > max {
+            Err(EncodeError::TooLong { len, max })
+        } else {
+            Ok(())
         });
         match res {
             Ok(()) => {
