@@ -273,6 +273,16 @@ impl EipSpec {
 }
 
 impl Eip {
+    /// Whether the Eip carries [`annotations::DEFAULT_EIP`](crate::annotations::DEFAULT_EIP)
+    /// set to `"true"`: Services that name no pool draw from it.
+    pub fn is_default(&self) -> bool {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::annotations::DEFAULT_EIP))
+            .is_some_and(|v| v == "true")
+    }
+
     /// Validates the spec (see [`EipSpec::validate`]).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         self.spec.validate()

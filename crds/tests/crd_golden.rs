@@ -140,6 +140,31 @@ fn check_structural(schema: &Value, path: &str, problems: &mut Vec<String>) {
             problems.push(format!("{path}: both properties and additionalProperties"));
         }
     }
+    // OpenAPI 3.0 formats only; kube-apiserver warns about others (schemars' uint32, …).
+    if let Some(format) = node.get("format").and_then(Value::as_str) {
+        let known = [
+            "int32",
+            "int64",
+            "float",
+            "double",
+            "byte",
+            "date",
+            "date-time",
+            "password",
+            "ipv4",
+            "ipv6",
+            "cidr",
+            "uri",
+            "email",
+            "hostname",
+            "uuid",
+            "mac",
+            "duration",
+        ];
+        if !known.contains(&format) {
+            problems.push(format!("{path}: format {format} is not an OpenAPI format"));
+        }
+    }
     if let Some(keys) = node
         .get("x-kubernetes-list-map-keys")
         .and_then(Value::as_array)
@@ -182,6 +207,7 @@ fn structural_check_catches_what_it_claims_to() {
             "a": {"description": "no type"},
             "b": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
             "c": {"$ref": "#/definitions/x", "type": "object"},
+            "e": {"type": "integer", "format": "uint32"},
             "d": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}},
                   "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"]}
         }
@@ -197,6 +223,7 @@ fn structural_check_catches_what_it_claims_to() {
             "bad.b.anyOf[1]: sets type",
             "bad.c: $ref is not allowed",
             "bad.d: list-map key \"k\" is not required in items",
+            "bad.e: format uint32 is not an OpenAPI format",
         ]
     );
 }
