@@ -39,6 +39,7 @@ pub struct EipSpec {
     /// The pool: one address (`203.0.113.5`), a CIDR (`203.0.113.0/24`; host bits are ignored,
     /// as OpenELB does) or an inclusive range `first-last` (`203.0.113.10-203.0.113.20`).
     /// IPv4 or IPv6.
+    #[schemars(length(min = 1))]
     pub address: String,
     /// How addresses from this pool are announced; `bgp` when left out.
     #[serde(default)]
