@@ -538,11 +538,19 @@ pub struct TimersState {
     /// Hold Time agreed in OPEN: the smaller of ours and the neighbor's (RFC 4271 §4.2).
     #[serde(default, skip_serializing_if = "ProtoU64::is_zero")]
     pub negotiated_hold_time: ProtoU64,
-    /// When the session last reached Established.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the session last reached Established (RFC 3339; Unix seconds are read too).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::proto::deserialize_gobgp_time"
+    )]
     pub uptime: Option<Time>,
-    /// When the session last left Established.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the session last left Established (RFC 3339; Unix seconds are read too).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::proto::deserialize_gobgp_time"
+    )]
     pub downtime: Option<Time>,
 }
 
