@@ -72,10 +72,14 @@ fn crd_yaml_is_the_three_files_as_one_stream() {
     );
     for doc in &documents {
         assert_eq!(doc["spec"]["scope"], "Cluster");
-        assert_eq!(doc["spec"]["group"], "network.kubesphere.io");
+        assert_eq!(doc["spec"]["group"], porter_crds::GROUP);
         let versions = doc["spec"]["versions"].as_array().unwrap();
         assert_eq!(versions.len(), 1);
-        assert_eq!(versions[0]["name"], "v1alpha2");
+        assert_eq!(versions[0]["name"], porter_crds::VERSION);
+        assert_eq!(
+            porter_crds::API_VERSION,
+            format!("{}/{}", porter_crds::GROUP, porter_crds::VERSION)
+        );
         assert_eq!(versions[0]["subresources"]["status"], serde_json::json!({}));
     }
 }
