@@ -264,8 +264,8 @@ impl Session {
                 return Err(e);
             }
         };
-        let (_, withdrawn) = summary::prefix_counts(&msg);
-        if let Some(f) = summary::end_of_rib_family(&msg) {
+        let withdrawn = msg.withdrawn_routes().count();
+        if let Some(f) = msg.end_of_rib_family() {
             if !s.end_of_rib_sent.contains(&f) {
                 s.end_of_rib_sent.push(f);
             }

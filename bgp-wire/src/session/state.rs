@@ -345,7 +345,10 @@ impl Session {
                 // Event 27 UpdateMsg / Event 28 UpdateMsgErr, with RFC 7606's outcomes.
                 Input::Update(mut body) => {
                     match UpdateMsg::decode_received(&mut body, &s.negotiated.rx) {
-                        Ok(received) => {
+                        Ok(mut received) => {
+                            if let Some(local) = self.config.local_address {
+                                received.check_next_hops(local);
+                            }
                             s.hold_at = s.negotiated.hold_time_from(now);
                             let summary = summarize(received);
                             self.messages.received.count_withdrawn(summary.withdrawn);
