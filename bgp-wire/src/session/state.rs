@@ -104,21 +104,38 @@ pub(crate) enum Timer {
 /// bodies still undecoded (a message is decoded only by a state that accepts its type, so an
 /// UPDATE in OpenSent is an FSM error, not an UPDATE error).
 pub(crate) enum Input<'a> {
+    /// Events 1, 3, 4, 5: ManualStart, AutomaticStart (with or without passive TCP).
     Start,
+    /// Events 2, 8: ManualStop, AutomaticStop.
     Stop(StopReason),
+    /// Events 14, 16, 17: TcpConnection_Valid, Tcp_CR_Acked, TcpConnectionConfirmed.
     TcpConnected(ConnectionOrigin),
+    /// Events 15, 18: Tcp_CR_Invalid, TcpConnectionFails (while connecting).
     TcpConnectFailed,
+    /// Event 18: TcpConnectionFails (on an open connection).
     TcpClosed(Option<String>),
+    /// Event 23: OpenCollisionDump.
     CollisionLost,
+    /// Event 13: IdleHoldTimer_Expires.
     IdleHoldTimerExpires,
+    /// Event 9: ConnectRetryTimer_Expires.
     ConnectRetryTimerExpires,
+    /// Event 10: HoldTimer_Expires.
     HoldTimerExpires,
+    /// Event 11: KeepaliveTimer_Expires.
     KeepaliveTimerExpires,
+    /// Event 21: BGPHeaderErr.
     HeaderError(HeaderError),
+    /// Events 19, 22: BGPOpen, BGPOpenMsgErr (decided once the body is decoded).
     Open(Reader<'a>),
+    /// Events 27, 28: UpdateMsg, UpdateMsgErr.
     Update(Reader<'a>),
+    /// Events 24, 25: NotifMsgVerErr, NotifMsg.
     Notification(Reader<'a>),
+    /// Event 26: KeepAliveMsg.
     Keepalive,
+    /// RFC 2918 / RFC 7313 ROUTE-REFRESH (no RFC 4271 event); the whole frame is kept as
+    /// the data of a 7/1 NOTIFICATION.
     RouteRefresh(Reader<'a>, &'a [u8]),
 }
 
