@@ -428,6 +428,16 @@ fn passive_start_waits_in_active_without_connecting() {
 }
 
 #[test]
+fn messages_arriving_in_idle_are_counted_as_discarded() {
+    let (mut s, t0) = setup(At::Established);
+    s.handle_event(t0, closed());
+    s.handle_frame(t0, &keepalive());
+    let m = s.snapshot(t0).messages.received;
+    assert_eq!((m.keepalive, m.discarded), (2, 1));
+    assert_eq!(s.state(), SessionState::Idle);
+}
+
+#[test]
 fn idle_refuses_incoming_connections() {
     let t0 = Instant::now();
     let mut s = Session::new(config_a(), t0).unwrap();

@@ -286,6 +286,8 @@ impl Session {
         family: Family,
         subtype: RefreshSubtype,
     ) -> Result<(), SendError> {
+        // `now` is unused: sending a ROUTE-REFRESH restarts no timer (RFC 4271 §8.2.2 names
+        // only KEEPALIVE and UPDATE). Every input still carries the time.
         let _ = now;
         let State::Established(s) = &self.state else {
             return Err(SendError::NotEstablished(self.state.kind()));

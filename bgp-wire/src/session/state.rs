@@ -140,6 +140,19 @@ pub(crate) enum Input<'a> {
 }
 
 impl Input<'_> {
+    /// Whether this input is a message from the peer.
+    fn is_message(&self) -> bool {
+        matches!(
+            self,
+            Input::HeaderError(_)
+                | Input::Open(_)
+                | Input::Update(_)
+                | Input::Notification(_)
+                | Input::Keepalive
+                | Input::RouteRefresh(..)
+        )
+    }
+
     /// How an FSM error names the input.
     fn name(&self) -> &'static str {
         match self {
@@ -233,8 +246,14 @@ impl Session {
                 }
                 // RFC 4271 §8.2.2 Idle: "Any other events … received in the Idle state do
                 // not cause change in the state of the local system." Idle has no
-                // connection to send an FSM-error NOTIFICATION on.
-                _ => State::Idle(s),
+                // connection to send an FSM-error NOTIFICATION on. A stray message (the
+                // I/O layer read it after the drop) is counted as discarded.
+                other => {
+                    if other.is_message() {
+                        self.messages.received.discarded += 1;
+                    }
+                    State::Idle(s)
+                }
             },
 
             State::Connect(s) => match input {
@@ -268,12 +287,8 @@ impl Session {
                 // Event 9: "initiates a TCP connection …, and changes its state to Connect."
                 Input::ConnectRetryTimerExpires => self.connect(now),
                 // RFC 4271 §8.2.2 Active, TcpConnectionFails: "changes its state to Idle".
-                Input::TcpConnectFailed | Input::TcpClosed(_) => self.down(
-                    now,
-                    DownReason::ConnectionClosed { error: None },
-                    None,
-                    None,
-                ),
+                Input::TcpConnectFailed => self.closed(now, None),
+                Input::TcpClosed(error) => self.closed(now, error),
                 // As in Connect: any other event returns to Idle, with no connection to
                 // carry the 5/0 NOTIFICATION.
                 other => self.fsm_error(now, SessionState::Active, None, other.name()),
