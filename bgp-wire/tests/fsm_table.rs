@@ -951,3 +951,10 @@ fn snapshot_serializes_as_plain_data() {
         "instants are not serialized"
     );
 }
+
+#[test]
+fn session_can_move_into_an_io_task() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Session>();
+    assert_send::<SessionEvent>();
+}
