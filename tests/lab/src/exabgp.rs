@@ -248,10 +248,12 @@ impl Exabgp {
             &env,
             &log,
         )?;
-        // ExaBGP is ready once it has started its API helper processes
+        // ExaBGP is ready once it has started its two API helper processes
+        let children = format!("/proc/{0}/task/{0}/children", daemon.pid());
         let ready = wait_until_ok(START_TIMEOUT, "ExaBGP API helpers running", || {
             daemon.check_running()?;
-            Ok(ns.pids()?.len() >= 3)
+            let kids = std::fs::read_to_string(&children)?;
+            Ok(kids.split_whitespace().count() >= 2)
         });
         if let Err(e) = ready {
             return Err(daemon.failure(&format!("did not become ready: {e:#}"), &[]));

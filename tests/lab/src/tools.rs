@@ -96,6 +96,8 @@ pub fn is_root() -> bool {
 /// Whether every tool in `tools` (and root) is usable. When not, prints a loud
 /// `SKIPPED: <test>: <reason>` line to stderr, naming the running test (its thread name under
 /// `cargo test`), and returns false, so a test reads `if !available(&[Tool::Bird]) { return; }`.
+/// With `PORTER_LAB_REQUIRE=1` in the environment it panics instead (for CI, where every tool
+/// is installed and a skip would hide a broken setup).
 pub fn available(tools: &[Tool]) -> bool {
     let test = std::thread::current()
         .name()
@@ -119,10 +121,15 @@ pub fn skip_unless_available(test: &str, tools: &[Tool]) -> bool {
             seen.push(r);
         }
     }
-    eprintln!(
-        "\n*** SKIPPED: {test}: {} ***\n*** (install: apt-get install bird2 frr gobgpd exabgp tcpdump iproute2; run as root) ***\n",
+    let msg = format!(
+        "SKIPPED: {test}: {} (install: apt-get install bird2 frr gobgpd exabgp tcpdump iproute2; run as root)",
         seen.join("; ")
     );
+    // CI sets this so that a lab test can never pass by skipping
+    if std::env::var("PORTER_LAB_REQUIRE").is_ok_and(|v| v == "1") {
+        panic!("PORTER_LAB_REQUIRE=1 but {msg}");
+    }
+    eprintln!("\n*** {msg} ***\n");
     false
 }
 
