@@ -402,6 +402,12 @@ impl Bird {
         self.birdc(&args).map(drop)
     }
 
+    /// Asks the neighbor of protocol `name` to resend its routes (`reload in`: a ROUTE-REFRESH
+    /// when the neighbor supports it, RFC 2918).
+    pub fn refresh_in(&self, name: &str) -> Result<()> {
+        self.birdc(&["reload", "in", name]).map(drop)
+    }
+
     /// Enables protocol `name` again.
     pub fn enable(&self, name: &str) -> Result<()> {
         self.birdc(&["enable", name]).map(drop)

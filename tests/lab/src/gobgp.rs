@@ -332,10 +332,25 @@ impl Gobgpd {
         rib_next_hops(&v, prefix)
     }
 
-    /// Disables the session to `addr` with a shutdown communication (`neighbor … disable`).
-    pub fn disable(&self, addr: IpAddr, message: &str) -> Result<()> {
-        self.cli(&["neighbor", &addr.to_string(), "disable", "-m", message])
+    /// Asks neighbor `addr` to resend its routes of its address family (sends a
+    /// ROUTE-REFRESH, RFC 2918): `neighbor ADDR softresetin`.
+    pub fn refresh_in(&self, addr: IpAddr) -> Result<()> {
+        let fam = if addr.is_ipv6() { "ipv6" } else { "ipv4" };
+        self.cli(&["neighbor", &addr.to_string(), "softresetin", "-a", fam])
             .map(drop)
+    }
+
+    /// Disables the session to `addr`, sending a Cease / Administrative Shutdown NOTIFICATION
+    /// with `message` as its shutdown communication (RFC 9003).
+    pub fn disable(&self, addr: IpAddr, message: &str) -> Result<()> {
+        self.cli(&[
+            "neighbor",
+            &addr.to_string(),
+            "disable",
+            "--reason",
+            message,
+        ])
+        .map(drop)
     }
 
     /// Stops gobgpd now (also done on drop).

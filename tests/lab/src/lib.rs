@@ -39,6 +39,7 @@ mod capture;
 mod exabgp;
 mod frr;
 mod gobgp;
+pub mod golden;
 mod netns;
 pub mod pcap;
 mod process;
