@@ -1,0 +1,223 @@
+//! Test bodies shared by the BIRD and FRR suites: the same assertions against either router.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::*;
+
+/// The router's AS in every scenario.
+pub const ROUTER_AS: u32 = 65000;
+/// porter's AS for eBGP.
+pub const PORTER_AS: u32 = 65001;
+
+fn router_spec(kind: Kind, x: u8, peers: Vec<RouterPeer>) -> RouterSpec {
+    let IpAddr::V4(id) = router_addr(x) else {
+        unreachable!()
+    };
+    RouterSpec {
+        kind,
+        router_id: id,
+        asn: ROUTER_AS,
+        peers,
+    }
+}
+
+/// How a basic session is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct Basic {
+    /// porter in the router's AS.
+    pub ibgp: bool,
+    /// porter only listens (the router connects); else porter connects and the router only
+    /// listens, so each direction is exercised alone.
+    pub porter_passive: bool,
+    /// porter's listen port (BgpConf listenPort) when not 179; implies `porter_passive`.
+    pub listen_port: Option<u16>,
+}
+
+/// One session, one VIP: the session comes up on both sides and the router has the VIP via
+/// porter's address, in its BGP table and in the kernel FIB.
+pub fn basic_session(kind: Kind, tag: &str, x: u8, b: Basic) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let porter_passive = b.porter_passive || b.listen_port.is_some();
+    let (r, s) = pair(tag, x);
+    let porter_as = if b.ibgp { ROUTER_AS } else { PORTER_AS };
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), porter_as);
+    rp.passive = !porter_passive;
+    rp.port = b.listen_port;
+    let router = Router::start(&r, router_spec(kind, x, vec![rp]));
+    let mut peer = PeerDoc::new("router", router_addr(x), ROUTER_AS);
+    if porter_passive {
+        peer = peer.passive();
+    }
+    let mut conf = PorterConf::new("node1", porter_as, speaker_addr(x))
+        .peer(peer)
+        .vip("203.0.113.7");
+    if let Some(p) = b.listen_port {
+        conf.listen_port = p.into();
+    }
+    let porter = Porter::start(&s, conf).unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    let t = wait(
+        "session Established at the router and in porter's /status",
+        diag,
+        || router.established(0).unwrap_or(false) && porter.is_established("router"),
+    );
+    wait(
+        "the router's BGP table has 203.0.113.7/32 via porter",
+        diag,
+        || router.bgp_next_hops("203.0.113.7/32").unwrap_or_default() == [speaker_addr(x)],
+    );
+    wait("the router's FIB has 203.0.113.7 via porter", diag, || {
+        fib(&r, "203.0.113.7") == [speaker_addr(x)]
+    });
+    if let Some(port) = b.listen_port {
+        // the session can only have come from the router connecting to porter's port
+        let ss = s
+            .exec(&["ss", "-Htn", "state", "established"])
+            .unwrap_or_default();
+        assert!(
+            ss.contains(&format!("{}:{port}", speaker_addr(x))),
+            "no established TCP connection on porter's port {port}:\n{ss}\n{}",
+            diag()
+        );
+    }
+    eprintln!("{}: {kind:?} {b:?}: Established in {t:.2?}", test_name());
+}
+
+/// Two porter speakers, each on its own link, announce the same VIP without ADD-PATH: the
+/// router installs one ECMP route with both as next hops.
+pub fn ecmp_two_speakers(kind: Kind, tag: &str, x1: u8, x2: u8) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let r = netns(&format!("{tag}-r"));
+    let s1 = netns(&format!("{tag}-s1"));
+    let s2 = netns(&format!("{tag}-s2"));
+    link(&r, "r-s1", &s1, "s1-r", x1);
+    link(&r, "r-s2", &s2, "s2-r", x2);
+    let mut p1 = RouterPeer::new("s1", speaker_addr(x1), PORTER_AS);
+    let mut p2 = RouterPeer::new("s2", speaker_addr(x2), PORTER_AS);
+    p1.passive = true;
+    p2.passive = true;
+    let router = Router::start(&r, router_spec(kind, x1, vec![p1, p2]));
+    let speaker = |ns: &Netns, node: &str, x: u8| {
+        Porter::start(
+            ns,
+            PorterConf::new(node, PORTER_AS, speaker_addr(x))
+                .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+                .vip("203.0.113.7"),
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let a = speaker(&s1, "node1", x1);
+    let b = speaker(&s2, "node2", x2);
+    let diag = || format!("{}\n{}\n{}", router.show(), a.diag(), b.diag());
+    let want = {
+        let mut w = vec![speaker_addr(x1), speaker_addr(x2)];
+        w.sort();
+        w
+    };
+    let t = wait(
+        "the router's FIB has 203.0.113.7 via both speakers (ECMP)",
+        diag,
+        || fib(&r, "203.0.113.7") == want,
+    );
+    let text = r.ip(&["route", "show", "203.0.113.7"]).unwrap_or_default();
+    assert_eq!(
+        text.matches("nexthop via").count(),
+        2,
+        "expected two `nexthop via` lines:\n{text}\n{}",
+        diag()
+    );
+    eprintln!(
+        "{}: {kind:?}: ECMP over 2 speakers after {t:.2?}",
+        test_name()
+    );
+}
+
+/// Withdraw on config change, fast loss of the path when porter dies, recovery after porter
+/// and after the router restart.
+pub fn withdraw_kill_restart(kind: Kind, tag: &str, x: u8) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let (r, s) = pair(tag, x);
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
+    rp.passive = true;
+    let mut router = Router::start(&r, router_spec(kind, x, vec![rp]));
+    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+        .vip("203.0.113.7")
+        .vip("198.51.100.7");
+    let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
+    let me = speaker_addr(x);
+    macro_rules! diag {
+        () => {
+            || format!("{}\n{}", router.show(), porter.diag())
+        };
+    }
+    wait("both VIPs in the router's FIB", diag!(), || {
+        fib(&r, "203.0.113.7") == [me] && fib(&r, "198.51.100.7") == [me]
+    });
+
+    // 1. the Service leaves the file: the router withdraws it, the other stays
+    let mut fewer = conf.clone();
+    fewer.vips.retain(|v| *v != ip("198.51.100.7"));
+    porter.reconfigure(fewer).unwrap();
+    let t = wait("198.51.100.7 withdrawn at the router", diag!(), || {
+        router
+            .bgp_next_hops("198.51.100.7/32")
+            .is_ok_and(|h| h.is_empty())
+            && fib(&r, "198.51.100.7").is_empty()
+    });
+    assert_eq!(fib(&r, "203.0.113.7"), [me], "{}", diag!()());
+    eprintln!("{}: {kind:?}: withdraw seen after {t:.2?}", test_name());
+
+    // 2. SIGKILL: the kernel closes the TCP connection; the router drops the path at once
+    porter.kill();
+    let lost = measure(Duration::from_secs(5), || fib(&r, "203.0.113.7").is_empty());
+    let Some(lost) = lost else {
+        panic!(
+            "203.0.113.7 still in the router's FIB 5 s after porter was killed\n{}",
+            diag!()()
+        );
+    };
+    assert!(
+        lost <= Duration::from_secs(1),
+        "the router dropped porter's path {lost:.2?} after SIGKILL (> 1 s)\n{}",
+        diag!()()
+    );
+    eprintln!(
+        "{}: {kind:?}: path gone {lost:.3?} after SIGKILL",
+        test_name()
+    );
+
+    // 3. porter back: session and route back
+    porter.restart().unwrap_or_else(|e| panic!("{e:#}"));
+    let t = wait("route back after porter restart", diag!(), || {
+        porter.is_established("router") && fib(&r, "203.0.113.7") == [me]
+    });
+    eprintln!(
+        "{}: {kind:?}: back {t:.2?} after porter restart",
+        test_name()
+    );
+
+    // 4. the router restarts: session and route come back
+    router.restart(&r);
+    let t = wait("route back after router restart", diag!(), || {
+        router.established(0).unwrap_or(false)
+            && porter.is_established("router")
+            && fib(&r, "203.0.113.7") == [me]
+    });
+    assert!(
+        fib(&r, "198.51.100.7").is_empty(),
+        "a withdrawn VIP came back\n{}",
+        diag!()()
+    );
+    eprintln!(
+        "{}: {kind:?}: back {t:.2?} after router restart",
+        test_name()
+    );
+}
