@@ -1,0 +1,215 @@
+//! `deploy/crds/` must equal what the types generate, and the generated schemas must be
+//! structural (kube-apiserver rejects a CRD whose schema is not).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+const REGENERATE: &str = "cargo run -p porter-crds --bin crdgen -- --out-dir deploy/crds";
+
+fn deploy_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds")
+}
+
+#[test]
+fn deploy_crds_match_the_generated_crds() {
+    let dir = deploy_dir();
+    let generated = porter_crds::crd_files();
+    for (name, yaml) in &generated {
+        let path = dir.join(name);
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{} is missing ({e}); regenerate it with `{REGENERATE}`",
+                path.display()
+            )
+        });
+        if on_disk != *yaml {
+            let line = on_disk
+                .lines()
+                .zip(yaml.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or_else(|| on_disk.lines().count().min(yaml.lines().count()));
+            panic!(
+                "{} is stale: first difference at line {}:\n  on disk:   {:?}\n  generated: {:?}\n\
+                 regenerate it with `{REGENERATE}`",
+                path.display(),
+                line + 1,
+                on_disk.lines().nth(line).unwrap_or("<end of file>"),
+                yaml.lines().nth(line).unwrap_or("<end of file>"),
+            );
+        }
+    }
+    let expected: BTreeSet<_> = generated.iter().map(|(name, _)| name.clone()).collect();
+    let stray: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| !expected.contains(name))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "files in deploy/crds that crdgen does not write: {stray:?}"
+    );
+}
+
+#[test]
+fn crd_yaml_is_the_three_files_as_one_stream() {
+    let stream = porter_crds::crd_yaml();
+    let documents: Vec<Value> = serde_yaml::Deserializer::from_str(&stream)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .collect();
+    let names: Vec<_> = documents
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "eips.network.kubesphere.io",
+            "bgpconfs.network.kubesphere.io",
+            "bgppeers.network.kubesphere.io"
+        ]
+    );
+    for doc in &documents {
+        assert_eq!(doc["spec"]["scope"], "Cluster");
+        assert_eq!(doc["spec"]["group"], "network.kubesphere.io");
+        let versions = doc["spec"]["versions"].as_array().unwrap();
+        assert_eq!(versions.len(), 1);
+        assert_eq!(versions[0]["name"], "v1alpha2");
+        assert_eq!(versions[0]["subresources"]["status"], serde_json::json!({}));
+    }
+}
+
+/// The rules of https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#specifying-a-structural-schema
+/// that a generated schema can break: every node has a type (or is int-or-string / preserves
+/// unknown fields); no $ref; anyOf/allOf/oneOf/not only as value checks that do not carry
+/// types, descriptions, defaults or nullable; defaults only where a type is known.
+fn check_structural(schema: &Value, path: &str, problems: &mut Vec<String>) {
+    let Some(node) = schema.as_object() else {
+        problems.push(format!("{path}: not an object"));
+        return;
+    };
+    if node.contains_key("$ref") {
+        problems.push(format!("{path}: $ref is not allowed"));
+    }
+    let int_or_string = node.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
+    let preserve = node.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    if !node.contains_key("type") && !int_or_string && !preserve {
+        problems.push(format!("{path}: no type"));
+    }
+    if int_or_string && node.contains_key("type") {
+        problems.push(format!("{path}: int-or-string must not also set type"));
+    }
+    for junction in ["anyOf", "allOf", "oneOf", "not"] {
+        if let Some(branches) = node.get(junction) {
+            let list: Vec<&Value> = match branches {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for (i, branch) in list.iter().enumerate() {
+                for forbidden in [
+                    "type",
+                    "description",
+                    "default",
+                    "nullable",
+                    "additionalProperties",
+                ] {
+                    if branch.get(forbidden).is_some() && !(int_or_string && forbidden == "type") {
+                        problems.push(format!("{path}.{junction}[{i}]: sets {forbidden}"));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(props) = node.get("properties").and_then(Value::as_object) {
+        if node.get("type").and_then(Value::as_str) != Some("object") {
+            problems.push(format!("{path}: properties on a non-object"));
+        }
+        for (name, child) in props {
+            check_structural(child, &format!("{path}.{name}"), problems);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        check_structural(items, &format!("{path}[]"), problems);
+    }
+    if let Some(extra) = node.get("additionalProperties") {
+        if extra.is_object() {
+            check_structural(extra, &format!("{path}.*"), problems);
+        }
+        if node.contains_key("properties") {
+            problems.push(format!("{path}: both properties and additionalProperties"));
+        }
+    }
+    if let Some(keys) = node
+        .get("x-kubernetes-list-map-keys")
+        .and_then(Value::as_array)
+    {
+        let required: Vec<&Value> = node["items"]["required"]
+            .as_array()
+            .map(|r| r.iter().collect())
+            .unwrap_or_default();
+        for key in keys {
+            if !required.contains(&key) {
+                problems.push(format!(
+                    "{path}: list-map key {key} is not required in items"
+                ));
+            }
+        }
+    }
+}
+
+#[test]
+fn generated_schemas_are_structural() {
+    for crd in porter_crds::crds() {
+        let crd = serde_json::to_value(&crd).unwrap();
+        let name = crd["metadata"]["name"].as_str().unwrap().to_owned();
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        let mut problems = Vec::new();
+        check_structural(schema, &name, &mut problems);
+        assert!(
+            problems.is_empty(),
+            "{name} is not structural:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+}
+
+#[test]
+fn structural_check_catches_what_it_claims_to() {
+    let bad = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "a": {"description": "no type"},
+            "b": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+            "c": {"$ref": "#/definitions/x", "type": "object"},
+            "d": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}},
+                  "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"]}
+        }
+    });
+    let mut problems = Vec::new();
+    check_structural(&bad, "bad", &mut problems);
+    assert_eq!(
+        problems,
+        [
+            "bad.a: no type",
+            "bad.b: no type",
+            "bad.b.anyOf[0]: sets type",
+            "bad.b.anyOf[1]: sets type",
+            "bad.c: $ref is not allowed",
+            "bad.d: list-map key \"k\" is not required in items",
+        ]
+    );
+}
+
+#[test]
+fn schema_carries_defaults_enums_and_cel_rules() {
+    let eip = serde_json::to_value(&porter_crds::crds()[0]).unwrap();
+    let spec = &eip["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    assert_eq!(spec["properties"]["protocol"]["default"], "bgp");
+    assert_eq!(
+        spec["properties"]["protocol"]["enum"],
+        serde_json::json!(["bgp", "layer2", "vip"])
+    );
+    let rules = spec["x-kubernetes-validations"].as_array().unwrap();
+    assert!(rules[0]["rule"].as_str().unwrap().contains("layer2"));
+}
