@@ -7,5 +7,6 @@
 pub mod decode;
 pub mod ipam;
 pub mod speaker;
+pub mod standalone;
 pub mod sys;
 pub mod telemetry;

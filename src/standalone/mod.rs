@@ -1,0 +1,3 @@
+//! Standalone mode: a YAML file instead of the Kubernetes API as the source of desired state.
+
+pub mod load;
