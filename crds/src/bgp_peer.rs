@@ -82,6 +82,7 @@ pub struct PeerConf {
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub local_as: u32,
     /// Neighbor address, IPv4 or IPv6.
+    #[schemars(length(min = 1))]
     pub neighbor_address: String,
     /// Neighbor AS (4-octet).
     #[schemars(range(min = 1))]
@@ -537,11 +538,19 @@ pub struct TimersState {
     /// Hold Time agreed in OPEN: the smaller of ours and the neighbor's (RFC 4271 §4.2).
     #[serde(default, skip_serializing_if = "ProtoU64::is_zero")]
     pub negotiated_hold_time: ProtoU64,
-    /// When the session last reached Established.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the session last reached Established (RFC 3339; Unix seconds are read too).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::proto::deserialize_gobgp_time"
+    )]
     pub uptime: Option<Time>,
-    /// When the session last left Established.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the session last left Established (RFC 3339; Unix seconds are read too).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::proto::deserialize_gobgp_time"
+    )]
     pub downtime: Option<Time>,
 }
 
@@ -585,6 +594,20 @@ pub struct EffectiveTimers {
 }
 
 impl Afi {
+    /// Every AFI gobgp names, in declaration order.
+    pub const ALL: [Afi; 5] = [Afi::Ip, Afi::Ip6, Afi::L2vpn, Afi::Ls, Afi::Opaque];
+
+    /// The gobgp enum name, as written in objects (`AFI_IP`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Afi::Ip => "AFI_IP",
+            Afi::Ip6 => "AFI_IP6",
+            Afi::L2vpn => "AFI_L2VPN",
+            Afi::Ls => "AFI_LS",
+            Afi::Opaque => "AFI_OPAQUE",
+        }
+    }
+
     /// The IANA Address Family Number.
     pub fn code(self) -> u16 {
         match self {
@@ -598,6 +621,44 @@ impl Afi {
 }
 
 impl Safi {
+    /// Every SAFI gobgp names, in declaration order.
+    pub const ALL: [Safi; 14] = [
+        Safi::Unicast,
+        Safi::Multicast,
+        Safi::MplsLabel,
+        Safi::Encapsulation,
+        Safi::Vpls,
+        Safi::Evpn,
+        Safi::Ls,
+        Safi::SrPolicy,
+        Safi::MplsVpn,
+        Safi::MplsVpnMulticast,
+        Safi::RouteTargetConstraints,
+        Safi::FlowSpecUnicast,
+        Safi::FlowSpecVpn,
+        Safi::KeyValue,
+    ];
+
+    /// The gobgp enum name, as written in objects (`SAFI_UNICAST`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Safi::Unicast => "SAFI_UNICAST",
+            Safi::Multicast => "SAFI_MULTICAST",
+            Safi::MplsLabel => "SAFI_MPLS_LABEL",
+            Safi::Encapsulation => "SAFI_ENCAPSULATION",
+            Safi::Vpls => "SAFI_VPLS",
+            Safi::Evpn => "SAFI_EVPN",
+            Safi::Ls => "SAFI_LS",
+            Safi::SrPolicy => "SAFI_SR_POLICY",
+            Safi::MplsVpn => "SAFI_MPLS_VPN",
+            Safi::MplsVpnMulticast => "SAFI_MPLS_VPN_MULTICAST",
+            Safi::RouteTargetConstraints => "SAFI_ROUTE_TARGET_CONSTRAINTS",
+            Safi::FlowSpecUnicast => "SAFI_FLOW_SPEC_UNICAST",
+            Safi::FlowSpecVpn => "SAFI_FLOW_SPEC_VPN",
+            Safi::KeyValue => "SAFI_KEY_VALUE",
+        }
+    }
+
     /// The IANA SAFI value.
     pub fn code(self) -> u8 {
         match self {
@@ -642,15 +703,7 @@ impl Family {
 
 impl fmt::Display for Family {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let afi = serde_json::to_value(self.afi).ok();
-        let safi = serde_json::to_value(self.safi).ok();
-        match (
-            afi.as_ref().and_then(|v| v.as_str()),
-            safi.as_ref().and_then(|v| v.as_str()),
-        ) {
-            (Some(a), Some(s)) => write!(f, "{a}/{s}"),
-            _ => write!(f, "{:?}/{:?}", self.afi, self.safi),
-        }
+        write!(f, "{}/{}", self.afi.name(), self.safi.name())
     }
 }
 
@@ -877,4 +930,28 @@ fn is_zero_u16(n: &u16) -> bool {
 
 fn is_zero_u32(n: &u32) -> bool {
     *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_names_match_their_serde_spelling() {
+        for afi in Afi::ALL {
+            assert_eq!(serde_json::to_value(afi).unwrap(), afi.name());
+        }
+        for safi in Safi::ALL {
+            assert_eq!(serde_json::to_value(safi).unwrap(), safi.name());
+        }
+        assert_eq!(Family::IPV6_UNICAST.to_string(), "AFI_IP6/SAFI_UNICAST");
+    }
+
+    #[test]
+    fn family_codes_are_ianas() {
+        let codes: Vec<u16> = Afi::ALL.iter().map(|a| a.code()).collect();
+        assert_eq!(codes, [1, 2, 25, 16388, 16397]);
+        assert_eq!(Safi::Unicast.code(), 1);
+        assert_eq!(Safi::FlowSpecVpn.code(), 134);
+    }
 }

@@ -39,6 +39,7 @@ pub struct EipSpec {
     /// The pool: one address (`203.0.113.5`), a CIDR (`203.0.113.0/24`; host bits are ignored,
     /// as OpenELB does) or an inclusive range `first-last` (`203.0.113.10-203.0.113.20`).
     /// IPv4 or IPv6.
+    #[schemars(length(min = 1))]
     pub address: String,
     /// How addresses from this pool are announced; `bgp` when left out.
     #[serde(default)]
@@ -273,6 +274,16 @@ impl EipSpec {
 }
 
 impl Eip {
+    /// Whether the Eip carries [`annotations::DEFAULT_EIP`](crate::annotations::DEFAULT_EIP)
+    /// set to `"true"`: Services that name no pool draw from it.
+    pub fn is_default(&self) -> bool {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::annotations::DEFAULT_EIP))
+            .is_some_and(|v| v == "true")
+    }
+
     /// Validates the spec (see [`EipSpec::validate`]).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         self.spec.validate()

@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+pub mod annotations;
 pub mod bgp_conf;
 pub mod bgp_peer;
 pub mod eip;
@@ -20,7 +21,9 @@ mod parse;
 pub mod proto;
 pub mod validate;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use kube::CustomResourceExt;
 
 pub use bgp_conf::{BgpConf, BgpConfSpec, BgpConfStatus, BGP_CONF_NAME};
@@ -38,8 +41,24 @@ pub const VERSION: &str = "v1alpha2";
 pub const API_VERSION: &str = "network.kubesphere.io/v1alpha2";
 
 /// The three CRDs, in the order they are written: Eip, BgpConf, BgpPeer.
+///
+/// Use these rather than `Eip::crd()` & co.: integer formats are rewritten to the ones
+/// OpenAPI 3.0 defines (schemars writes `uint32`, which kube-apiserver answers with
+/// "unrecognized format" warnings); the ranges stay as `minimum`/`maximum`.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Eip::crd(), BgpConf::crd(), BgpPeer::crd()]
+    let mut crds = vec![Eip::crd(), BgpConf::crd(), BgpPeer::crd()];
+    for crd in &mut crds {
+        for version in &mut crd.spec.versions {
+            if let Some(schema) = version
+                .schema
+                .as_mut()
+                .and_then(|s| s.open_api_v3_schema.as_mut())
+            {
+                openapi_formats(schema);
+            }
+        }
+    }
+    crds
 }
 
 /// Each CRD as `(file name, YAML)`, file names as controller-gen spells them
@@ -60,6 +79,46 @@ pub fn crd_yaml() -> String {
         .into_iter()
         .map(|(_, yaml)| format!("---\n{yaml}"))
         .collect()
+}
+
+/// Rewrites schemars' unsigned formats to OpenAPI 3.0's `int32`/`int64`, everywhere below
+/// `schema`.
+fn openapi_formats(schema: &mut JSONSchemaProps) {
+    if let Some(format) = schema.format.as_mut() {
+        match format.as_str() {
+            "uint8" | "uint16" | "int8" | "int16" => *format = "int32".into(),
+            "uint32" | "uint64" => *format = "int64".into(),
+            _ => {}
+        }
+    }
+    let children = schema
+        .properties
+        .iter_mut()
+        .chain(schema.pattern_properties.iter_mut())
+        .chain(schema.definitions.iter_mut())
+        .flat_map(|map| map.values_mut())
+        .chain(schema.all_of.iter_mut().flatten())
+        .chain(schema.any_of.iter_mut().flatten())
+        .chain(schema.one_of.iter_mut().flatten())
+        .chain(schema.not.as_deref_mut());
+    for child in children {
+        openapi_formats(child);
+    }
+    for nested in [
+        &mut schema.additional_properties,
+        &mut schema.additional_items,
+    ] {
+        if let Some(JSONSchemaPropsOrBool::Schema(child)) = nested {
+            openapi_formats(child);
+        }
+    }
+    match &mut schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(child)) => openapi_formats(child),
+        Some(JSONSchemaPropsOrArray::Schemas(children)) => {
+            children.iter_mut().for_each(openapi_formats)
+        }
+        None => {}
+    }
 }
 
 fn to_yaml(crd: &CustomResourceDefinition) -> String {

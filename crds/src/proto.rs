@@ -8,6 +8,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -99,9 +101,99 @@ impl JsonSchema for ProtoU64 {
     }
 }
 
+/// Reads gobgp's `TimersState.uptime`/`downtime`: an RFC 3339 string (protobuf JSON of a
+/// `google.protobuf.Timestamp`, what OpenELB v0.6 stores) or, as gobgp releases before the
+/// Timestamp change wrote it, Unix seconds as a number or decimal string. 0 means never.
+pub(crate) fn deserialize_gobgp_time<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Time>, D::Error> {
+    deserializer.deserialize_any(GobgpTimeVisitor)
+}
+
+struct GobgpTimeVisitor;
+
+impl GobgpTimeVisitor {
+    fn unix_seconds<E: de::Error>(self, seconds: i64) -> Result<Option<Time>, E> {
+        if seconds == 0 {
+            return Ok(None);
+        }
+        Timestamp::from_second(seconds)
+            .map(|t| Some(Time(t)))
+            .map_err(|_| E::invalid_value(de::Unexpected::Signed(seconds), &self))
+    }
+}
+
+impl<'de> Visitor<'de> for GobgpTimeVisitor {
+    type Value = Option<Time>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an RFC 3339 time such as \"2024-05-01T10:05:00Z\", or Unix seconds")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        let seconds =
+            i64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))?;
+        self.unix_seconds(seconds)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.unix_seconds(v)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+            let seconds = v
+                .parse()
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))?;
+            return self.unix_seconds(seconds);
+        }
+        v.parse::<Timestamp>()
+            .map(|t| Some(Time(t)))
+            .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gobgp_time(json: &str) -> Result<Option<Time>, serde_json::Error> {
+        deserialize_gobgp_time(&mut serde_json::Deserializer::from_str(json))
+    }
+
+    #[test]
+    fn gobgp_times_read_rfc3339_and_unix_seconds() {
+        let rfc = gobgp_time("\"2024-05-01T10:05:00.123456789Z\"")
+            .unwrap()
+            .unwrap();
+        let secs = gobgp_time("\"1714557900\"").unwrap().unwrap();
+        let number = gobgp_time("1714557900").unwrap().unwrap();
+        assert_eq!(secs, number);
+        assert_eq!(rfc.0.as_second(), secs.0.as_second());
+        assert_eq!(gobgp_time("\"0\"").unwrap(), None);
+        assert_eq!(gobgp_time("null").unwrap(), None);
+        for bad in [
+            "\"yesterday\"",
+            "\"2024-13-01T00:00:00Z\"",
+            "-99999999999999",
+            "true",
+        ] {
+            let err = gobgp_time(bad).unwrap_err();
+            assert!(err.to_string().contains("RFC 3339"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn reads_numbers_and_decimal_strings() {

@@ -72,10 +72,14 @@ fn crd_yaml_is_the_three_files_as_one_stream() {
     );
     for doc in &documents {
         assert_eq!(doc["spec"]["scope"], "Cluster");
-        assert_eq!(doc["spec"]["group"], "network.kubesphere.io");
+        assert_eq!(doc["spec"]["group"], porter_crds::GROUP);
         let versions = doc["spec"]["versions"].as_array().unwrap();
         assert_eq!(versions.len(), 1);
-        assert_eq!(versions[0]["name"], "v1alpha2");
+        assert_eq!(versions[0]["name"], porter_crds::VERSION);
+        assert_eq!(
+            porter_crds::API_VERSION,
+            format!("{}/{}", porter_crds::GROUP, porter_crds::VERSION)
+        );
         assert_eq!(versions[0]["subresources"]["status"], serde_json::json!({}));
     }
 }
@@ -140,6 +144,31 @@ fn check_structural(schema: &Value, path: &str, problems: &mut Vec<String>) {
             problems.push(format!("{path}: both properties and additionalProperties"));
         }
     }
+    // OpenAPI 3.0 formats only; kube-apiserver warns about others (schemars' uint32, …).
+    if let Some(format) = node.get("format").and_then(Value::as_str) {
+        let known = [
+            "int32",
+            "int64",
+            "float",
+            "double",
+            "byte",
+            "date",
+            "date-time",
+            "password",
+            "ipv4",
+            "ipv6",
+            "cidr",
+            "uri",
+            "email",
+            "hostname",
+            "uuid",
+            "mac",
+            "duration",
+        ];
+        if !known.contains(&format) {
+            problems.push(format!("{path}: format {format} is not an OpenAPI format"));
+        }
+    }
     if let Some(keys) = node
         .get("x-kubernetes-list-map-keys")
         .and_then(Value::as_array)
@@ -182,6 +211,7 @@ fn structural_check_catches_what_it_claims_to() {
             "a": {"description": "no type"},
             "b": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
             "c": {"$ref": "#/definitions/x", "type": "object"},
+            "e": {"type": "integer", "format": "uint32"},
             "d": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}},
                   "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"]}
         }
@@ -197,6 +227,7 @@ fn structural_check_catches_what_it_claims_to() {
             "bad.b.anyOf[1]: sets type",
             "bad.c: $ref is not allowed",
             "bad.d: list-map key \"k\" is not required in items",
+            "bad.e: format uint32 is not an OpenAPI format",
         ]
     );
 }

@@ -39,6 +39,7 @@ fn loads_openelb_layer2_eip_with_status() {
         panic!("not an Eip")
     };
     assert_eq!(eip.metadata.name.as_deref(), Some("eip-sample-pool"));
+    assert!(eip.is_default());
     assert_eq!(eip.spec.address, "198.51.100.91-198.51.100.100");
     assert_eq!(eip.spec.protocol, Protocol::Layer2);
     assert_eq!(eip.spec.interface.as_deref(), Some("eth0"));
@@ -65,6 +66,7 @@ fn eip_protocol_defaults_to_bgp() {
         panic!("not an Eip")
     };
     assert_eq!(eip.spec.protocol, Protocol::Bgp);
+    assert!(!eip.is_default());
     assert!(eip.spec.using_known_ips);
     assert_eq!(eip.spec.range().unwrap().size(), 256);
 }

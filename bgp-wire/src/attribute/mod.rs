@@ -12,8 +12,16 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::iana::{AttrType, Family};
+use crate::iana::{attr_flags, AttrType, Family};
 use crate::nlri::Nlri;
+
+pub mod decode;
+pub mod encode;
+pub mod next_hop;
+
+pub use decode::{decode_attribute, AttributeError, ErrorAction};
+pub use encode::for_two_octet_peer;
+pub use next_hop::{validate_mp_next_hop, validate_next_hop, NextHopError};
 
 /// ORIGIN values (RFC 4271 §5.1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -242,4 +250,202 @@ pub enum PathAttribute {
     LargeCommunities(Vec<LargeCommunity>),
     /// Anything else, kept as sent (unknown optional attributes).
     Unknown(RawAttribute),
+}
+
+impl Origin {
+    /// The wire value (RFC 4271 §5.1.1).
+    pub fn code(self) -> u8 {
+        match self {
+            Origin::Igp => 0,
+            Origin::Egp => 1,
+            Origin::Incomplete => 2,
+        }
+    }
+
+    /// The ORIGIN for a wire value, or `None` for an undefined one.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Origin::Igp),
+            1 => Some(Origin::Egp),
+            2 => Some(Origin::Incomplete),
+            _ => None,
+        }
+    }
+}
+
+impl SegmentType {
+    /// The wire value (RFC 4271 §4.3, RFC 5065 §3).
+    pub fn code(self) -> u8 {
+        match self {
+            SegmentType::Set => 1,
+            SegmentType::Sequence => 2,
+            SegmentType::ConfedSequence => 3,
+            SegmentType::ConfedSet => 4,
+        }
+    }
+
+    /// The segment type for a wire value, or `None` for an undefined one.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(SegmentType::Set),
+            2 => Some(SegmentType::Sequence),
+            3 => Some(SegmentType::ConfedSequence),
+            4 => Some(SegmentType::ConfedSet),
+            _ => None,
+        }
+    }
+
+    /// True for the confederation segment types of RFC 5065.
+    pub fn is_confed(self) -> bool {
+        matches!(self, SegmentType::ConfedSequence | SegmentType::ConfedSet)
+    }
+}
+
+impl AsPath {
+    /// A path of one AS_SEQUENCE segment (an empty path when `asns` is empty).
+    pub fn sequence(asns: impl Into<Vec<u32>>) -> Self {
+        let asns = asns.into();
+        if asns.is_empty() {
+            return AsPath::default();
+        }
+        AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentType::Sequence,
+                asns,
+            }],
+        }
+    }
+
+    /// Path length for route selection (RFC 4271 §9.1.2.2 a): an AS_SET counts as one, the
+    /// confederation segments count as zero (RFC 5065 §5.3).
+    pub fn route_len(&self) -> usize {
+        self.segments
+            .iter()
+            .map(|s| match s.kind {
+                SegmentType::Sequence => s.asns.len(),
+                SegmentType::Set => 1,
+                SegmentType::ConfedSequence | SegmentType::ConfedSet => 0,
+            })
+            .sum()
+    }
+}
+
+/// The flags RFC 4271 §5 and the defining RFCs give a known attribute type (without the
+/// Extended Length bit), or `None` for a type this crate does not interpret.
+pub fn canonical_flags(type_code: AttrType) -> Option<u8> {
+    use attr_flags::{OPTIONAL, TRANSITIVE};
+    Some(match type_code {
+        // well-known: "Optional bit ... MUST be set to 0", "Transitive ... MUST be set to 1"
+        AttrType::ORIGIN
+        | AttrType::AS_PATH
+        | AttrType::NEXT_HOP
+        | AttrType::LOCAL_PREF
+        | AttrType::ATOMIC_AGGREGATE => TRANSITIVE,
+        // optional non-transitive
+        AttrType::MULTI_EXIT_DISC
+        | AttrType::ORIGINATOR_ID
+        | AttrType::CLUSTER_LIST
+        | AttrType::MP_REACH_NLRI
+        | AttrType::MP_UNREACH_NLRI => OPTIONAL,
+        // optional transitive
+        AttrType::AGGREGATOR
+        | AttrType::COMMUNITIES
+        | AttrType::EXTENDED_COMMUNITIES
+        | AttrType::AS4_PATH
+        | AttrType::AS4_AGGREGATOR
+        | AttrType::LARGE_COMMUNITY => OPTIONAL | TRANSITIVE,
+        _ => return None,
+    })
+}
+
+impl PathAttribute {
+    /// The attribute type code.
+    pub fn type_code(&self) -> AttrType {
+        match self {
+            PathAttribute::Origin(_) => AttrType::ORIGIN,
+            PathAttribute::AsPath(_) => AttrType::AS_PATH,
+            PathAttribute::NextHop(_) => AttrType::NEXT_HOP,
+            PathAttribute::MultiExitDisc(_) => AttrType::MULTI_EXIT_DISC,
+            PathAttribute::LocalPref(_) => AttrType::LOCAL_PREF,
+            PathAttribute::AtomicAggregate => AttrType::ATOMIC_AGGREGATE,
+            PathAttribute::Aggregator(_) => AttrType::AGGREGATOR,
+            PathAttribute::Communities(_) => AttrType::COMMUNITIES,
+            PathAttribute::OriginatorId(_) => AttrType::ORIGINATOR_ID,
+            PathAttribute::ClusterList(_) => AttrType::CLUSTER_LIST,
+            PathAttribute::MpReach(_) => AttrType::MP_REACH_NLRI,
+            PathAttribute::MpUnreach(_) => AttrType::MP_UNREACH_NLRI,
+            PathAttribute::ExtendedCommunities(_) => AttrType::EXTENDED_COMMUNITIES,
+            PathAttribute::As4Path(_) => AttrType::AS4_PATH,
+            PathAttribute::As4Aggregator(_) => AttrType::AS4_AGGREGATOR,
+            PathAttribute::LargeCommunities(_) => AttrType::LARGE_COMMUNITY,
+            PathAttribute::Unknown(r) => r.type_code,
+        }
+    }
+
+    /// The flags this attribute is sent with, without the Extended Length bit (which the
+    /// encoder sets when the value exceeds 255 octets).
+    pub fn flags(&self) -> u8 {
+        match self {
+            PathAttribute::Unknown(r) => r.flags & RawAttribute::KEPT_FLAGS,
+            known => canonical_flags(known.type_code()).unwrap_or(0),
+        }
+    }
+
+    /// Prepares a received attribute for advertisement to another peer (RFC 4271 §5, §9.1.4):
+    /// an unrecognized optional transitive attribute is passed on with the Partial bit set,
+    /// an unrecognized optional non-transitive one is dropped (`None`). Recognized
+    /// attributes are returned unchanged: which of them to rewrite or strip (NEXT_HOP, MED,
+    /// LOCAL_PREF, MP_REACH_NLRI …) is the speaker's policy, not the codec's.
+    pub fn for_resend(self) -> Option<PathAttribute> {
+        match self {
+            PathAttribute::Unknown(r) => r.for_resend().map(PathAttribute::Unknown),
+            known => Some(known),
+        }
+    }
+}
+
+impl RawAttribute {
+    /// The flag bits kept from the wire: Optional, Transitive and Partial. The Extended
+    /// Length bit is recomputed on encode and the four low bits are unused (RFC 4271 §4.3:
+    /// "MUST be zero when sent and MUST be ignored when received").
+    pub const KEPT_FLAGS: u8 = attr_flags::OPTIONAL | attr_flags::TRANSITIVE | attr_flags::PARTIAL;
+
+    /// True when the Optional bit is set.
+    pub fn is_optional(&self) -> bool {
+        self.flags & attr_flags::OPTIONAL != 0
+    }
+
+    /// True when the Transitive bit is set.
+    pub fn is_transitive(&self) -> bool {
+        self.flags & attr_flags::TRANSITIVE != 0
+    }
+
+    /// True when the Partial bit is set.
+    pub fn is_partial(&self) -> bool {
+        self.flags & attr_flags::PARTIAL != 0
+    }
+
+    /// RFC 4271 §5: "If an optional attribute is unrecognized and is transitive … the
+    /// Partial bit in the Attribute Flags octet is set to 1, and the attribute is retained
+    /// for propagation"; an unrecognized optional non-transitive attribute "MUST be quietly
+    /// ignored and not passed along" (`None`). A well-known attribute (Optional bit clear)
+    /// is returned unchanged.
+    pub fn for_resend(mut self) -> Option<RawAttribute> {
+        if !self.is_optional() {
+            return Some(self);
+        }
+        if !self.is_transitive() {
+            return None;
+        }
+        self.flags |= attr_flags::PARTIAL;
+        Some(self)
+    }
+}
+
+/// Applies [`PathAttribute::for_resend`] to each attribute of a received UPDATE.
+pub fn prepare_for_resend(attrs: Vec<PathAttribute>) -> Vec<PathAttribute> {
+    attrs
+        .into_iter()
+        .filter_map(PathAttribute::for_resend)
+        .collect()
 }

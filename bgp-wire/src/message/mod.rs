@@ -70,6 +70,15 @@ pub enum EncodeError {
         /// The field.
         field: &'static str,
     },
+    /// A value that the wire format cannot carry, or that a receiver would have to treat as
+    /// malformed (an empty AS_PATH segment, an IPv6 prefix in the IPv4 NLRI field …).
+    #[error("{field}: {reason}")]
+    InvalidValue {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl Message {

@@ -14,8 +14,22 @@
 //! +-----------------------------------------------------+
 //! ```
 
-use crate::attribute::PathAttribute;
-use crate::nlri::Nlri;
+use std::net::IpAddr;
+
+use crate::attribute::decode::{decode_attribute, flags_error, ErrorAction};
+use crate::attribute::encode::{put_family, put_next_hop, put_nlri};
+use crate::attribute::{
+    validate_mp_next_hop, validate_next_hop, MpReach, MpUnreach, PathAttribute,
+};
+use crate::codec::{len_placeholder, patch_len, Reader};
+use crate::context::CodecContext;
+use crate::iana::{attr_flags, Afi, AttrType};
+use crate::nlri::{decode_nlri, Nlri};
+
+use super::EncodeError;
+
+mod pack;
+pub use pack::{encode_announcements, encode_withdrawals};
 
 /// An UPDATE message. IPv4 unicast routes may travel in `withdrawn`/`nlri` or in
 /// MP_REACH/MP_UNREACH attributes; other families only in the attributes.
@@ -49,7 +63,8 @@ pub enum Treatment {
     /// RFC 7606 §2: every route the UPDATE announces is to be handled as withdrawn.
     TreatAsWithdraw,
     /// RFC 7606 §2: every route of this family from the peer is to be dropped and the
-    /// family treated as not negotiated.
+    /// family treated as not negotiated. The rest of the UPDATE is suspect too: every other
+    /// route it announces is to be handled as withdrawn.
     AfiSafiDisable(Family),
 }
 
@@ -65,31 +80,441 @@ pub struct ReceivedUpdate {
     pub errors: Vec<UpdateError>,
 }
 
-// PLACEHOLDER(helper-update): replace with the real codec.
 impl UpdateMsg {
-    /// Decodes an UPDATE body strictly: any attribute error fails.
-    pub fn decode(
-        r: &mut crate::codec::Reader<'_>,
-        ctx: &crate::CodecContext,
-    ) -> Result<Self, UpdateError> {
-        let _ = (r, ctx);
-        unimplemented!("UPDATE decode")
+    /// Decodes an UPDATE body strictly: [`UpdateMsg::decode_received`], then any error,
+    /// fatal or not, fails the decode with the first one found. What this accepts
+    /// re-encodes to the same message.
+    pub fn decode(r: &mut Reader<'_>, ctx: &CodecContext) -> Result<Self, UpdateError> {
+        let received = Self::decode_received(r, ctx)?;
+        match received.errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(received.update),
+        }
     }
-    /// Decodes an UPDATE body with RFC 7606 error handling.
+
+    /// Decodes an UPDATE body as a session receives it, with RFC 7606 error handling.
+    ///
+    /// `Err` means session reset: send the NOTIFICATION of
+    /// [`crate::DecodeError::notification`] and close. Otherwise the result says what to do
+    /// (see [`Treatment`]) and lists every non-fatal error. The rules, in the order applied:
+    ///
+    /// - Withdrawn Routes Length or Total Path Attribute Length overrunning the message:
+    ///   Malformed Attribute List, fatal (RFC 7606 §3 b keeps RFC 4271 here).
+    /// - A malformed Withdrawn Routes or NLRI field: Invalid Network Field, fatal (§5.3).
+    /// - An attribute header or length overrunning the attribute list: treat-as-withdraw,
+    ///   the rest of the list is skipped and the NLRI field is found from the Total Path
+    ///   Attribute Length (§4).
+    /// - MP_REACH_NLRI or MP_UNREACH_NLRI repeated: fatal; any other attribute repeated:
+    ///   the later copies are discarded (§3 g).
+    /// - Optional/Transitive flag bits wrong for the type: treat-as-withdraw (§3 c).
+    /// - Each attribute's own value errors as its RFC says (see
+    ///   [`crate::attribute::decode::decode_attribute`]); an unrecognized well-known
+    ///   attribute is fatal (RFC 4271 §6.3).
+    /// - ORIGIN or AS_PATH missing while routes are announced, or NEXT_HOP missing while
+    ///   the NLRI field is not empty: treat-as-withdraw (§3 d; NEXT_HOP is not needed when
+    ///   only MP_REACH_NLRI announces, RFC 4760 §3). An UPDATE that only withdraws needs no
+    ///   attribute.
+    /// - An UPDATE that announces nothing but carries attributes other than
+    ///   MP_UNREACH_NLRI turns any error worse than attribute-discard into a session reset
+    ///   (§5.2: its NLRI cannot be trusted to have been located).
+    /// - Errors needing AFI/SAFI disable for two different families: session reset.
     pub fn decode_received(
-        r: &mut crate::codec::Reader<'_>,
-        ctx: &crate::CodecContext,
+        r: &mut Reader<'_>,
+        ctx: &CodecContext,
     ) -> Result<ReceivedUpdate, UpdateError> {
-        let _ = (r, ctx);
-        unimplemented!("UPDATE decode_received")
+        let v4_add_path = ctx.add_path.contains(Family::IPV4_UNICAST);
+        let wlen = r
+            .u16("withdrawn routes length")
+            .map_err(UpdateError::Malformed)? as usize;
+        // RFC 4271 §6.3 (kept by RFC 7606 §3 b): "If the Withdrawn Routes Length or Total
+        // Attribute Length is too large ... the Error Subcode MUST be set to Malformed
+        // Attribute List."
+        if wlen + 2 > r.remaining() {
+            return Err(UpdateError::MalformedAttributeList {
+                offset: r.offset() - 2,
+                reason: "withdrawn routes length overruns the message",
+            });
+        }
+        let mut wr = r
+            .sub(wlen, "withdrawn routes")
+            .map_err(UpdateError::Malformed)?;
+        let alen = r
+            .u16("total path attribute length")
+            .map_err(UpdateError::Malformed)? as usize;
+        if alen > r.remaining() {
+            return Err(UpdateError::MalformedAttributeList {
+                offset: r.offset() - 2,
+                reason: "total path attribute length overruns the message",
+            });
+        }
+        let attr_r = r
+            .sub(alen, "path attributes")
+            .map_err(UpdateError::Malformed)?;
+        let mut nr = r
+            .sub(r.remaining(), "nlri")
+            .map_err(UpdateError::Malformed)?;
+
+        // RFC 7606 §5.3: the NLRI fields must parse for any gentler outcome to be possible.
+        let network = |family| {
+            move |e: crate::nlri::NlriError| UpdateError::InvalidNetworkField {
+                offset: e.offset(),
+                family,
+            }
+        };
+        let mut withdrawn = Vec::new();
+        decode_nlri(&mut wr, Afi::IPV4, v4_add_path, &mut withdrawn)
+            .map_err(network(Family::IPV4_UNICAST))?;
+        let mut nlri = Vec::new();
+        decode_nlri(&mut nr, Afi::IPV4, v4_add_path, &mut nlri)
+            .map_err(network(Family::IPV4_UNICAST))?;
+
+        let mut triage = Triage::default();
+        let mut seen = TypeSet::default();
+        let mut other_than_unreach = false;
+        let mut broken = false;
+        let buf = attr_r.peek_rest();
+        let base = attr_r.offset();
+        let mut attributes = Vec::with_capacity(8);
+        let mut i = 0;
+        while i < buf.len() {
+            let rest = &buf[i..];
+            let at = base + i;
+            let ext = rest[0] & attr_flags::EXTENDED_LENGTH != 0;
+            let header = if ext { 4 } else { 3 };
+            let len = match rest {
+                [_, _, hi, lo, ..] if ext => u16::from_be_bytes([*hi, *lo]) as usize,
+                [_, _, l, ..] if !ext => *l as usize,
+                _ => usize::MAX,
+            };
+            if rest.len() >= 2 && rest[1] != AttrType::MP_UNREACH_NLRI.0 {
+                other_than_unreach = true;
+            }
+            // RFC 7606 §4: an attribute overrunning the list, or fewer bytes left than an
+            // attribute header: "the "treat-as-withdraw" approach MUST be used ... and the
+            // Total Attribute Length MUST be relied upon to enable the beginning of the NLRI
+            // field to be located."
+            if len == usize::MAX || rest.len() - header < len {
+                triage.note(
+                    ErrorAction::TreatAsWithdraw,
+                    UpdateError::MalformedAttributeList {
+                        offset: at,
+                        reason: if len == usize::MAX {
+                            "attribute header truncated by the total path attribute length"
+                        } else {
+                            "attribute length overruns the total path attribute length"
+                        },
+                    },
+                )?;
+                broken = true;
+                break;
+            }
+            let flags = rest[0];
+            let type_code = AttrType(rest[1]);
+            let whole = &rest[..header + len];
+            let value = &whole[header..];
+            i += header + len;
+            // RFC 7606 §3 g
+            if !seen.insert(type_code) {
+                if type_code == AttrType::MP_REACH_NLRI || type_code == AttrType::MP_UNREACH_NLRI {
+                    return Err(UpdateError::MalformedAttributeList {
+                        offset: at,
+                        reason: "MP_REACH_NLRI or MP_UNREACH_NLRI appears more than once",
+                    });
+                }
+                triage.note(
+                    ErrorAction::AttributeDiscard,
+                    UpdateError::MalformedAttributeList {
+                        offset: at,
+                        reason: "attribute repeated: all but the first discarded",
+                    },
+                )?;
+                continue;
+            }
+            if let Some(e) = flags_error(flags, type_code, whole) {
+                triage.note(e.action, e.error)?;
+            }
+            match decode_attribute(flags, type_code, value, whole, at + header, ctx) {
+                Ok(a) => attributes.push(a),
+                Err(e) => triage.note(e.action, e.error)?,
+            }
+        }
+
+        let announces = !nlri.is_empty() || seen.contains(AttrType::MP_REACH_NLRI);
+        // RFC 7606 §3 d: "If any of the well-known mandatory attributes are not present in an
+        // UPDATE message, then "treat-as-withdraw" MUST be used." Not checked past a broken
+        // list, where later attributes were never read.
+        if announces && !broken {
+            let mut required = [AttrType::ORIGIN, AttrType::AS_PATH, AttrType::NEXT_HOP].as_slice();
+            if nlri.is_empty() {
+                required = &required[..2];
+            }
+            for t in required {
+                if !seen.contains(*t) {
+                    triage.note(
+                        ErrorAction::TreatAsWithdraw,
+                        UpdateError::MissingWellKnownAttribute { type_code: *t },
+                    )?;
+                }
+            }
+        }
+        // RFC 7606 §5.2: attributes but no reachable NLRI: "if any encountered error
+        // specifies an error handling approach other than "attribute discard", then the
+        // "session reset" approach MUST be used."
+        if !announces && other_than_unreach {
+            if let Some(first) = triage.first_serious.take() {
+                return Err(triage.errors.swap_remove(first));
+            }
+        }
+        Ok(ReceivedUpdate {
+            update: UpdateMsg {
+                withdrawn,
+                attributes,
+                nlri,
+            },
+            treatment: triage.treatment(),
+            errors: triage.errors,
+        })
     }
-    /// Appends the UPDATE body.
-    pub fn encode_body(
+
+    /// Appends the UPDATE body. Path identifiers are written as the context says (see
+    /// [`crate::attribute::encode`]). Refuses, leaving `out` unchanged, what a receiver
+    /// would find malformed: a prefix that is not IPv4 in the Withdrawn Routes or NLRI
+    /// field, an attribute twice, NLRI without ORIGIN, AS_PATH and NEXT_HOP, MP_REACH_NLRI
+    /// without ORIGIN and AS_PATH, or any attribute [`PathAttribute::encode`] refuses.
+    pub fn encode_body(&self, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let start = out.len();
+        let res = self.encode_body_unchecked(ctx, out);
+        if res.is_err() {
+            out.truncate(start);
+        }
+        res
+    }
+
+    /// An End-of-RIB marker for `family` (RFC 4724 §2): an empty UPDATE for IPv4 unicast,
+    /// otherwise an UPDATE holding only an empty MP_UNREACH_NLRI.
+    pub fn end_of_rib(family: Family) -> Self {
+        if family == Family::IPV4_UNICAST {
+            return UpdateMsg::default();
+        }
+        let unreach = if crate::attribute::decode::is_decoded_family(family) {
+            MpUnreach::Unicast {
+                family,
+                withdrawn: Vec::new(),
+            }
+        } else {
+            MpUnreach::Other {
+                family,
+                withdrawn: Vec::new(),
+            }
+        };
+        UpdateMsg {
+            attributes: vec![PathAttribute::MpUnreach(unreach)],
+            ..UpdateMsg::default()
+        }
+    }
+
+    /// The family this UPDATE marks the End-of-RIB of (RFC 4724 §2), or `None` when it is
+    /// not an End-of-RIB marker.
+    pub fn end_of_rib_family(&self) -> Option<Family> {
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+            return None;
+        }
+        match self.attributes.as_slice() {
+            [] => Some(Family::IPV4_UNICAST),
+            [PathAttribute::MpUnreach(MpUnreach::Unicast { family, withdrawn })]
+                if withdrawn.is_empty() =>
+            {
+                Some(*family)
+            }
+            [PathAttribute::MpUnreach(MpUnreach::Other { family, withdrawn })]
+                if withdrawn.is_empty() =>
+            {
+                Some(*family)
+            }
+            _ => None,
+        }
+    }
+
+    /// Every route this UPDATE announces, from the NLRI field and MP_REACH_NLRI, with its
+    /// family. Under treat-as-withdraw these are the routes to withdraw.
+    pub fn announced(&self) -> impl Iterator<Item = (Family, &Nlri)> {
+        let mp = self.attributes.iter().filter_map(|a| match a {
+            PathAttribute::MpReach(MpReach::Unicast { family, nlri, .. }) => Some((*family, nlri)),
+            _ => None,
+        });
+        self.nlri
+            .iter()
+            .map(|n| (Family::IPV4_UNICAST, n))
+            .chain(mp.flat_map(|(f, v)| v.iter().map(move |n| (f, n))))
+    }
+
+    /// Every route this UPDATE withdraws, from the Withdrawn Routes field and
+    /// MP_UNREACH_NLRI, with its family.
+    pub fn withdrawn_routes(&self) -> impl Iterator<Item = (Family, &Nlri)> {
+        let mp = self.attributes.iter().filter_map(|a| match a {
+            PathAttribute::MpUnreach(MpUnreach::Unicast { family, withdrawn }) => {
+                Some((*family, withdrawn))
+            }
+            _ => None,
+        });
+        self.withdrawn
+            .iter()
+            .map(|n| (Family::IPV4_UNICAST, n))
+            .chain(mp.flat_map(|(f, v)| v.iter().map(move |n| (f, n))))
+    }
+
+    /// The first attribute of a type.
+    pub fn attribute(&self, type_code: AttrType) -> Option<&PathAttribute> {
+        self.attributes.iter().find(|a| a.type_code() == type_code)
+    }
+
+    fn encode_body_unchecked(
         &self,
-        ctx: &crate::CodecContext,
+        ctx: &CodecContext,
         out: &mut Vec<u8>,
-    ) -> Result<(), super::EncodeError> {
-        let _ = (ctx, out);
-        unimplemented!("UPDATE encode")
+    ) -> Result<(), EncodeError> {
+        let v4 = |n: &Nlri| n.prefix.family() == Family::IPV4_UNICAST;
+        if !self.withdrawn.iter().all(v4) || !self.nlri.iter().all(v4) {
+            return Err(EncodeError::InvalidValue {
+                field: "UPDATE",
+                reason: "IPv6 prefix in the Withdrawn Routes or NLRI field",
+            });
+        }
+        let mut seen = TypeSet::default();
+        for a in &self.attributes {
+            if !seen.insert(a.type_code()) {
+                return Err(EncodeError::InvalidValue {
+                    field: "UPDATE",
+                    reason: "an attribute appears twice (RFC 4271 §5)",
+                });
+            }
+        }
+        let reach = seen.contains(AttrType::MP_REACH_NLRI);
+        let missing = |t| !seen.contains(t);
+        if (!self.nlri.is_empty() || reach)
+            && (missing(AttrType::ORIGIN) || missing(AttrType::AS_PATH))
+            || !self.nlri.is_empty() && missing(AttrType::NEXT_HOP)
+        {
+            return Err(EncodeError::InvalidValue {
+                field: "UPDATE",
+                reason: "routes announced without a mandatory attribute (RFC 4271 §5)",
+            });
+        }
+        let add_path = ctx.add_path.contains(Family::IPV4_UNICAST);
+        let at = len_placeholder(out, 2);
+        for n in &self.withdrawn {
+            put_nlri(n, add_path, out);
+        }
+        if !patch_len(out, at, 2) {
+            return Err(EncodeError::FieldTooLong {
+                field: "withdrawn routes",
+            });
+        }
+        let at = len_placeholder(out, 2);
+        for a in &self.attributes {
+            a.encode(ctx, out)?;
+        }
+        if !patch_len(out, at, 2) {
+            return Err(EncodeError::FieldTooLong {
+                field: "path attributes",
+            });
+        }
+        for n in &self.nlri {
+            put_nlri(n, add_path, out);
+        }
+        Ok(())
+    }
+}
+
+impl ReceivedUpdate {
+    /// Applies the semantic next-hop checks of RFC 4271 §6.3 that need the session's local
+    /// address ([`validate_next_hop`], [`validate_mp_next_hop`]): a next hop that fails them
+    /// makes the UPDATE treat-as-withdraw (RFC 7606 §7.3) and adds an Invalid NEXT_HOP error.
+    /// The NEXT_HOP attribute is only checked when the NLRI field announces routes (RFC 4760
+    /// §3 lets a receiver ignore it otherwise).
+    pub fn check_next_hops(&mut self, local: IpAddr) {
+        let mut bad = Vec::new();
+        for a in &self.update.attributes {
+            match a {
+                PathAttribute::NextHop(nh)
+                    if !self.update.nlri.is_empty()
+                        && validate_next_hop(IpAddr::V4(*nh), local).is_err() =>
+                {
+                    let mut data = vec![attr_flags::TRANSITIVE, AttrType::NEXT_HOP.0, 4];
+                    data.extend_from_slice(&nh.octets());
+                    bad.push(data);
+                }
+                PathAttribute::MpReach(MpReach::Unicast {
+                    family, next_hop, ..
+                }) if validate_mp_next_hop(next_hop, local).is_err() => {
+                    // the AFI, SAFI and next hop part of the attribute, enough for a log
+                    let mut data = Vec::new();
+                    put_family(*family, &mut data);
+                    put_next_hop(next_hop, &mut data);
+                    bad.push(data);
+                }
+                _ => {}
+            }
+        }
+        for data in bad {
+            self.errors
+                .push(UpdateError::InvalidNextHopAttribute { data });
+            self.treatment = self.treatment.max(Treatment::TreatAsWithdraw);
+        }
+    }
+}
+
+/// A set of attribute type codes, for duplicate detection.
+#[derive(Default)]
+struct TypeSet([u64; 4]);
+
+impl TypeSet {
+    /// Adds `t`; false when it was already there.
+    fn insert(&mut self, t: AttrType) -> bool {
+        let (w, b) = ((t.0 >> 6) as usize, 1u64 << (t.0 & 63));
+        let fresh = self.0[w] & b == 0;
+        self.0[w] |= b;
+        fresh
+    }
+    fn contains(&self, t: AttrType) -> bool {
+        self.0[(t.0 >> 6) as usize] & (1u64 << (t.0 & 63)) != 0
+    }
+}
+
+/// The errors of one UPDATE and the worst outcome among them.
+#[derive(Default)]
+struct Triage {
+    worst: Option<Treatment>,
+    errors: Vec<UpdateError>,
+    /// Index of the first error worse than attribute-discard.
+    first_serious: Option<usize>,
+}
+
+impl Triage {
+    /// Records an error; `Err` when it resets the session.
+    fn note(&mut self, action: ErrorAction, error: UpdateError) -> Result<(), UpdateError> {
+        let t = match action {
+            ErrorAction::SessionReset => return Err(error),
+            ErrorAction::AttributeDiscard => Treatment::AttributeDiscard,
+            ErrorAction::TreatAsWithdraw => Treatment::TreatAsWithdraw,
+            ErrorAction::AfiSafiDisable(f) => Treatment::AfiSafiDisable(f),
+        };
+        if let (Treatment::AfiSafiDisable(a), Some(Treatment::AfiSafiDisable(b))) = (t, self.worst)
+        {
+            // one UPDATE cannot disable two families: reset rather than pick one
+            if a != b {
+                return Err(error);
+            }
+        }
+        if t != Treatment::AttributeDiscard && self.first_serious.is_none() {
+            self.first_serious = Some(self.errors.len());
+        }
+        self.worst = self.worst.max(Some(t));
+        self.errors.push(error);
+        Ok(())
+    }
+
+    fn treatment(&self) -> Treatment {
+        self.worst.unwrap_or(Treatment::Accept)
     }
 }

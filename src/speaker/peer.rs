@@ -1,0 +1,930 @@
+//! One tokio task per neighbor: it owns the `bgp_wire` [`Session`] (two while a connection
+//! collision is being resolved), the neighbor's Adj-RIB-Out, and the timer; sockets are
+//! served by a reader and a writer task per connection that only move bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bgp_wire::capability::{AddPathEntry, AddPathMode};
+use bgp_wire::framing::next_frame;
+use bgp_wire::iana::community::GRACEFUL_SHUTDOWN;
+use bgp_wire::message::route_refresh::RefreshSubtype;
+use bgp_wire::nlri::Prefix;
+use bgp_wire::session::{
+    collision_winner, ConnectionOrigin, DownReason, Event, GracefulRestartConfig, HoldTime,
+    Negotiated, Session, SessionConfig, SessionEvent, SessionSnapshot, SessionState, StopReason,
+};
+use bgp_wire::Family;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use super::config::{GlobalConfig, PeerConfig};
+use super::encode::{encode_changes, end_of_rib, Sender};
+use super::rib::{AdjRibOut, Change, DesiredRoutes, PeerView};
+use crate::telemetry::{MessageLabels, Metrics, PeerLabels};
+
+/// Bytes we let queue towards a peer that does not read before we give up on the
+/// connection: a stuck peer must not make porter's memory grow without bound.
+pub const MAX_SEND_QUEUE: usize = 64 << 20;
+
+/// What the speaker tells a peer task.
+#[derive(Debug)]
+pub enum PeerCommand {
+    /// The desired routes changed.
+    Routes(Arc<DesiredRoutes>),
+    /// A connection from the neighbor arrived at the listener.
+    Incoming(TcpStream),
+    /// Re-announce everything with GRACEFUL_SHUTDOWN (RFC 8326) until stopped.
+    GracefulShutdown,
+    /// Close the session with this reason and end the task.
+    Stop(StopReason),
+}
+
+/// The last error seen on a session, for `BgpPeer.status.lastError`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastError {
+    /// `sent` (we sent the NOTIFICATION) or `received`, or `local` (no NOTIFICATION: a
+    /// closed connection, a connect failure).
+    pub direction: String,
+    /// NOTIFICATION code, 0 when none.
+    pub code: u8,
+    /// NOTIFICATION subcode.
+    pub subcode: u8,
+    /// Human-readable reason.
+    pub reason: String,
+    /// When.
+    pub time: SystemTime,
+}
+
+/// What a peer task publishes after every step.
+#[derive(Clone, Debug)]
+pub struct PeerStatus {
+    /// The neighbor.
+    pub neighbor: IpAddr,
+    /// Its configuration.
+    pub config: PeerConfig,
+    /// The session's counters and timers (of the connection that counts).
+    pub snapshot: SessionSnapshot,
+    /// Wall-clock time of the last Established entry, for RFC 3339 output.
+    pub established_at: Option<SystemTime>,
+    /// Wall-clock time of the last drop.
+    pub down_at: Option<SystemTime>,
+    /// Paths currently advertised.
+    pub advertised: usize,
+    /// Families the neighbor sent End-of-RIB for.
+    pub end_of_rib_received: Vec<Family>,
+    /// Last error.
+    pub last_error: Option<LastError>,
+    /// Connections refused while another was up (collision losers, Idle refusals).
+    pub rejected_connections: u64,
+}
+
+/// Prefix → (next hops advertised, since when), shared with the speaker for `/status`.
+pub type Advertised = Arc<RwLock<BTreeMap<Prefix, (BTreeSet<IpAddr>, SystemTime)>>>;
+
+/// Handles a spawned peer task needs.
+pub struct PeerContext {
+    /// BgpPeer name.
+    pub name: String,
+    /// Neighbor settings.
+    pub config: PeerConfig,
+    /// Global settings.
+    pub global: GlobalConfig,
+    /// Routes at spawn time.
+    pub routes: Arc<DesiredRoutes>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where to publish status.
+    pub status: watch::Sender<Option<PeerStatus>>,
+    /// Where to publish advertised paths.
+    pub advertised: Advertised,
+}
+
+/// The session configuration for a neighbor.
+pub fn session_config(global: &GlobalConfig, peer: &PeerConfig, seed: u64) -> SessionConfig {
+    let local_as = peer.local_as.unwrap_or(global.asn);
+    let mut c = SessionConfig::new(local_as, peer.peer_as, global.router_id);
+    c.hold_time = HoldTime::new(peer.hold_time).unwrap_or(HoldTime::DEFAULT);
+    c.keepalive_interval = (peer.keepalive > 0).then(|| Duration::from_secs(peer.keepalive.into()));
+    c.connect_retry = Duration::from_secs(peer.connect_retry.max(1).into());
+    c.passive = peer.passive;
+    c.families = peer.families.keys().copied().collect();
+    c.add_path = peer
+        .families
+        .iter()
+        .filter_map(|(family, ap)| {
+            let mode = match (ap.receive, ap.send_max > 0) {
+                (true, true) => AddPathMode::Both,
+                (true, false) => AddPathMode::Receive,
+                (false, true) => AddPathMode::Send,
+                (false, false) => return None,
+            };
+            Some(AddPathEntry {
+                family: *family,
+                mode,
+            })
+        })
+        .collect();
+    c.route_refresh = true;
+    c.enhanced_route_refresh = true;
+    c.graceful_restart = global.graceful_restart.map(|gr| GracefulRestartConfig {
+        restart_time: gr.restart_time,
+        restarting: true,
+        forwarding_preserved: true,
+    });
+    c.seed = seed;
+    c
+}
+
+/// I/O notices from connection tasks, tagged with the connection id.
+#[derive(Debug)]
+enum Io {
+    Connected(TcpStream),
+    ConnectFailed(String),
+    Data(Vec<u8>),
+    Closed(Option<String>),
+}
+
+/// One connection: its session and the handles of its socket tasks.
+struct Conn {
+    id: u64,
+    session: Session,
+    rbuf: Vec<u8>,
+    writer: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    queued: Arc<AtomicUsize>,
+    reader: Option<tokio::task::JoinHandle<()>>,
+    connecting: Option<tokio::task::JoinHandle<()>>,
+    local_addr: Option<IpAddr>,
+}
+
+impl Conn {
+    fn new(id: u64, session: Session) -> Self {
+        Conn {
+            id,
+            session,
+            rbuf: Vec::new(),
+            writer: None,
+            queued: Arc::new(AtomicUsize::new(0)),
+            reader: None,
+            connecting: None,
+            local_addr: None,
+        }
+    }
+
+    /// Stops the socket tasks; the writer finishes what is queued, then closes.
+    fn close(&mut self) {
+        if let Some(h) = self.connecting.take() {
+            h.abort();
+        }
+        if let Some(h) = self.reader.take() {
+            h.abort();
+        }
+        self.writer = None;
+        self.rbuf.clear();
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The peer task.
+pub struct PeerTask {
+    ctx: PeerContext,
+    primary: Conn,
+    secondary: Option<Conn>,
+    next_id: u64,
+    io_tx: mpsc::UnboundedSender<(u64, Io)>,
+    io_rx: mpsc::UnboundedReceiver<(u64, Io)>,
+    rib: AdjRibOut,
+    established: Option<(Negotiated, PeerView)>,
+    draining: bool,
+    last_error: Option<LastError>,
+    established_at: Option<SystemTime>,
+    down_at: Option<SystemTime>,
+    rejected: u64,
+    exported: SessionSnapshot,
+}
+
+impl PeerTask {
+    /// Builds the task; `run` drives it.
+    pub fn new(ctx: PeerContext) -> Result<Self, bgp_wire::session::ConfigError> {
+        let seed = seed_for(&ctx.name);
+        let now = Instant::now();
+        let session = Session::new(session_config(&ctx.global, &ctx.config, seed), now)?;
+        let exported = session.snapshot(now);
+        let (io_tx, io_rx) = mpsc::unbounded_channel();
+        Ok(PeerTask {
+            ctx,
+            primary: Conn::new(0, session),
+            secondary: None,
+            next_id: 1,
+            io_tx,
+            io_rx,
+            rib: AdjRibOut::new(),
+            established: None,
+            draining: false,
+            last_error: None,
+            established_at: None,
+            down_at: None,
+            rejected: 0,
+            exported,
+        })
+    }
+
+    /// Runs until stopped.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<PeerCommand>) {
+        if !self.ctx.config.admin_down {
+            self.primary
+                .session
+                .handle_event(Instant::now(), Event::Start);
+        }
+        self.drive();
+        loop {
+            let deadline = [
+                self.primary.session.poll_timeout(),
+                self.secondary
+                    .as_ref()
+                    .and_then(|c| c.session.poll_timeout()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let sleep = async {
+                match deadline {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(PeerCommand::Stop(reason)) => {
+                        self.stop(reason).await;
+                        return;
+                    }
+                    None => {
+                        self.stop(StopReason::PeerDeconfigured).await;
+                        return;
+                    }
+                    Some(other) => self.command(other),
+                },
+                Some((id, io)) = self.io_rx.recv() => self.io(id, io),
+                () = sleep => {
+                    let now = Instant::now();
+                    self.primary.session.handle_timeout(now);
+                    if let Some(c) = self.secondary.as_mut() {
+                        c.session.handle_timeout(now);
+                    }
+                }
+            }
+            self.drive();
+        }
+    }
+
+    fn command(&mut self, cmd: PeerCommand) {
+        match cmd {
+            PeerCommand::Routes(routes) => {
+                self.ctx.routes = routes;
+                self.sync_routes();
+            }
+            PeerCommand::Incoming(stream) => self.incoming(stream),
+            PeerCommand::GracefulShutdown => {
+                self.draining = true;
+                if let Some((_, view)) = self.established.as_mut() {
+                    view.extra_communities = vec![GRACEFUL_SHUTDOWN];
+                }
+                self.sync_routes();
+            }
+            PeerCommand::Stop(_) => unreachable!("handled by run"),
+        }
+    }
+
+    /// A connection from the neighbor. RFC 4271 §8.2.2: in Connect/Active it becomes the
+    /// session's connection; in OpenSent/OpenConfirm it runs as a second session until
+    /// collision detection (§6.8) picks one; against Established, or in Idle, it is closed.
+    fn incoming(&mut self, stream: TcpStream) {
+        let now = Instant::now();
+        match self.primary.session.state() {
+            SessionState::Connect | SessionState::Active if self.primary.writer.is_none() => {
+                if let Some(h) = self.primary.connecting.take() {
+                    h.abort();
+                }
+                self.attach(true, stream);
+                self.primary
+                    .session
+                    .handle_event(now, Event::TcpConnected(ConnectionOrigin::Remote));
+            }
+            SessionState::OpenSent | SessionState::OpenConfirm if self.secondary.is_none() => {
+                let cfg = self.primary.session.config().clone();
+                match Session::accept(cfg, now) {
+                    Ok(session) => {
+                        let id = self.fresh_id();
+                        self.secondary = Some(Conn::new(id, session));
+                        self.attach(false, stream);
+                    }
+                    Err(e) => warn!(error = %e, "cannot accept connection"),
+                }
+            }
+            state => {
+                debug!(?state, "refusing a second connection from the neighbor");
+                self.rejected += 1;
+                drop(stream);
+            }
+        }
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Gives `stream` to the primary (or secondary) connection: a reader and a writer task.
+    fn attach(&mut self, primary: bool, stream: TcpStream) {
+        let ttl = self.ttl();
+        let conn = if primary {
+            &mut self.primary
+        } else {
+            self.secondary.as_mut().expect("secondary exists")
+        };
+        if !primary {
+            // the primary's id stays; the secondary already has its own
+        } else {
+            conn.id = {
+                self.next_id += 1;
+                self.next_id
+            };
+        }
+        if let Some(t) = ttl {
+            let _ = stream.set_ttl(t.into());
+        }
+        let _ = stream.set_nodelay(true);
+        conn.local_addr = stream.local_addr().ok().map(|a| a.ip().to_canonical());
+        let (mut rd, mut wr) = stream.into_split();
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        conn.queued = queued.clone();
+        conn.writer = Some(wtx);
+        conn.rbuf.clear();
+        let id = conn.id;
+        let io = self.io_tx.clone();
+        tokio::spawn(async move {
+            while let Some(buf) = wrx.recv().await {
+                let n = buf.len();
+                if wr.write_all(&buf).await.is_err() {
+                    return;
+                }
+                queued.fetch_sub(n, Ordering::Relaxed);
+            }
+            let _ = wr.shutdown().await;
+        });
+        conn.reader = Some(tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) => {
+                        let _ = io.send((id, Io::Closed(None)));
+                        return;
+                    }
+                    Ok(n) => {
+                        if io.send((id, Io::Data(buf[..n].to_vec()))).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = io.send((id, Io::Closed(Some(e.to_string()))));
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+
+    /// TTL for the session's packets: 1 for directly connected eBGP, the multihop TTL when
+    /// set, the system default for iBGP.
+    fn ttl(&self) -> Option<u8> {
+        let internal =
+            self.ctx.config.local_as.unwrap_or(self.ctx.global.asn) == self.ctx.config.peer_as;
+        match self.ctx.config.multihop_ttl {
+            Some(t) => Some(t),
+            None if !internal => Some(1),
+            None => None,
+        }
+    }
+
+    fn io(&mut self, id: u64, io: Io) {
+        let now = Instant::now();
+        let primary = id == self.primary.id;
+        let Some(conn) = (if primary {
+            Some(&mut self.primary)
+        } else {
+            self.secondary.as_mut().filter(|c| c.id == id)
+        }) else {
+            // a stale notice from a connection already replaced
+            if let Io::Connected(s) = io {
+                drop(s);
+            }
+            return;
+        };
+        match io {
+            Io::Connected(stream) => {
+                conn.connecting = None;
+                self.attach(primary, stream);
+                let conn = if primary {
+                    &mut self.primary
+                } else {
+                    self.secondary.as_mut().expect("exists")
+                };
+                conn.session
+                    .handle_event(now, Event::TcpConnected(ConnectionOrigin::Local));
+            }
+            Io::ConnectFailed(e) => {
+                conn.connecting = None;
+                debug!(error = %e, "connect failed");
+                self.last_error = Some(LastError {
+                    direction: "local".into(),
+                    code: 0,
+                    subcode: 0,
+                    reason: format!("connect failed: {e}"),
+                    time: SystemTime::now(),
+                });
+                conn.session.handle_event(now, Event::TcpConnectFailed);
+            }
+            Io::Data(chunk) => {
+                conn.rbuf.extend_from_slice(&chunk);
+                let max = conn.session.max_frame_len();
+                let mut at = 0;
+                while let Some(len) = next_frame(&conn.rbuf[at..], max) {
+                    conn.session.handle_frame(now, &conn.rbuf[at..at + len]);
+                    at += len;
+                    if conn.writer.is_none() || matches!(conn.session.state(), SessionState::Idle) {
+                        break;
+                    }
+                }
+                conn.rbuf.drain(..at.min(conn.rbuf.len()));
+            }
+            Io::Closed(error) => {
+                conn.writer = None;
+                conn.session.handle_event(now, Event::TcpClosed { error });
+            }
+        }
+    }
+
+    /// Drains every session's outputs until nothing is left, acting on each.
+    fn drive(&mut self) {
+        loop {
+            let mut progressed = false;
+            progressed |= self.drain(true);
+            if self.secondary.is_some() {
+                progressed |= self.drain(false);
+            }
+            progressed |= self.resolve_collision();
+            if !progressed {
+                break;
+            }
+        }
+        if self
+            .secondary
+            .as_ref()
+            .is_some_and(|c| c.session.state() == SessionState::Idle)
+        {
+            self.secondary = None;
+        }
+        self.publish();
+    }
+
+    fn drain(&mut self, primary: bool) -> bool {
+        let mut progressed = false;
+        loop {
+            let conn = if primary {
+                &mut self.primary
+            } else {
+                self.secondary.as_mut().expect("exists")
+            };
+            while let Some(bytes) = conn.session.poll_transmit() {
+                progressed = true;
+                if let Some(w) = &conn.writer {
+                    let n = bytes.len();
+                    if conn.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_SEND_QUEUE {
+                        warn!("neighbor is not reading; {MAX_SEND_QUEUE} bytes queued: closing the connection");
+                        conn.writer = None;
+                        conn.session.handle_event(
+                            Instant::now(),
+                            Event::TcpClosed {
+                                error: Some("send queue full: the neighbor stopped reading".into()),
+                            },
+                        );
+                        break;
+                    }
+                    let _ = w.send(bytes);
+                }
+            }
+            let conn = if primary {
+                &mut self.primary
+            } else {
+                self.secondary.as_mut().expect("exists")
+            };
+            let Some(event) = conn.session.poll_event() else {
+                break;
+            };
+            progressed = true;
+            self.event(primary, event);
+        }
+        progressed
+    }
+
+    fn event(&mut self, primary: bool, event: SessionEvent) {
+        let now = Instant::now();
+        match event {
+            SessionEvent::Connect => {
+                if primary {
+                    self.connect();
+                }
+            }
+            SessionEvent::Disconnect => {
+                let conn = if primary {
+                    &mut self.primary
+                } else {
+                    self.secondary.as_mut().expect("exists")
+                };
+                conn.close();
+            }
+            SessionEvent::StateChanged { from, to } => {
+                if primary {
+                    info!(peer = %self.ctx.name, "{} → {}", state_name(from), state_name(to));
+                    self.ctx
+                        .metrics
+                        .set_session_state(&self.ctx.name, state_name(to));
+                }
+            }
+            SessionEvent::Established(negotiated) => {
+                if primary {
+                    self.on_established(*negotiated);
+                }
+            }
+            SessionEvent::Down {
+                reason,
+                sent,
+                received,
+            } => {
+                let error = match (&sent, &received) {
+                    (Some(n), _) => Some(("sent", n)),
+                    (None, Some(n)) => Some(("received", n)),
+                    _ => None,
+                };
+                let (code, subcode) = error.map_or((0, 0), |(_, n)| n.error.code_subcode());
+                let text = match error {
+                    Some((_, n)) => format!("{reason}: {n}"),
+                    None => reason.to_string(),
+                };
+                if !matches!(reason, DownReason::CollisionLost) || primary {
+                    self.last_error = Some(LastError {
+                        direction: error.map_or("local", |(d, _)| d).into(),
+                        code,
+                        subcode,
+                        reason: text.clone(),
+                        time: SystemTime::now(),
+                    });
+                }
+                if primary {
+                    if self.established.take().is_some() {
+                        self.ctx
+                            .metrics
+                            .session_flaps
+                            .get_or_create(&PeerLabels {
+                                peer: self.ctx.name.clone(),
+                            })
+                            .inc();
+                        self.down_at = Some(SystemTime::now());
+                    }
+                    warn!(peer = %self.ctx.name, "session down: {text}");
+                    self.rib = AdjRibOut::new();
+                    self.ctx
+                        .advertised
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clear();
+                }
+                let _ = now;
+            }
+            SessionEvent::UpdateReceived(summary) => {
+                if !summary.errors.is_empty() {
+                    warn!(peer = %self.ctx.name, treatment = ?summary.treatment, errors = ?summary.errors, "UPDATE with errors (RFC 7606)");
+                    let first = &summary.errors[0];
+                    self.last_error = Some(LastError {
+                        direction: "received".into(),
+                        code: 0,
+                        subcode: 0,
+                        reason: format!(
+                            "UPDATE handled as {:?} (RFC 7606): {first}",
+                            summary.treatment
+                        ),
+                        time: SystemTime::now(),
+                    });
+                }
+            }
+            SessionEvent::RouteRefreshRequested { family, subtype } => {
+                if primary && subtype == RefreshSubtype::Normal {
+                    self.refresh(family);
+                }
+            }
+        }
+    }
+
+    /// Opens the active connection: MD5 key, local address and TTL set before connecting.
+    fn connect(&mut self) {
+        let id = self.fresh_id();
+        self.primary.id = id;
+        let addr = SocketAddr::new(self.ctx.config.neighbor, self.ctx.config.remote_port);
+        let local = self.ctx.config.local_address;
+        let password = self.ctx.config.password.clone();
+        let ttl = self.ttl();
+        let io = self.io_tx.clone();
+        self.primary.connecting = Some(tokio::spawn(async move {
+            let res = super::net::connect(addr, local, password.as_deref(), ttl).await;
+            let _ = io.send((
+                id,
+                match res {
+                    Ok(s) => Io::Connected(s),
+                    Err(e) => Io::ConnectFailed(e.to_string()),
+                },
+            ));
+        }));
+    }
+
+    /// RFC 4271 §6.8 once both connections have the neighbor's OPEN.
+    fn resolve_collision(&mut self) -> bool {
+        let Some(sec) = self.secondary.as_mut() else {
+            return false;
+        };
+        let now = Instant::now();
+        let (p, s) = (self.primary.session.state(), sec.session.state());
+        if p == SessionState::Established {
+            if s != SessionState::Idle {
+                sec.session.handle_event(now, Event::CollisionLost);
+                self.rejected += 1;
+                return true;
+            }
+            return false;
+        }
+        if p != SessionState::OpenConfirm || s != SessionState::OpenConfirm {
+            return false;
+        }
+        let Some(remote) = self.primary.session.negotiated() else {
+            return false;
+        };
+        let cfg = self.primary.session.config();
+        let keep = collision_winner(cfg.router_id, cfg.local_as, remote.peer_id, remote.peer_as);
+        let primary_origin = self.primary.session.connection_origin();
+        if primary_origin == Some(keep) {
+            sec.session.handle_event(now, Event::CollisionLost);
+        } else {
+            self.primary.session.handle_event(now, Event::CollisionLost);
+            let sec = self.secondary.take().expect("exists");
+            let old = std::mem::replace(&mut self.primary, sec);
+            self.secondary = Some(old);
+        }
+        self.rejected += 1;
+        true
+    }
+
+    fn on_established(&mut self, negotiated: Negotiated) {
+        let mut local_addrs: Vec<IpAddr> = self.primary.local_addr.into_iter().collect();
+        local_addrs.extend(self.ctx.global.node_addresses.iter().copied());
+        let families: BTreeSet<Family> = negotiated.families.iter().copied().collect();
+        let view = PeerView {
+            add_path_send: families
+                .iter()
+                .copied()
+                .filter(|f| negotiated.add_path_send(*f))
+                .collect(),
+            families,
+            local_addrs,
+            extra_communities: if self.draining {
+                vec![GRACEFUL_SHUTDOWN]
+            } else {
+                vec![]
+            },
+        };
+        self.established_at = Some(SystemTime::now());
+        let fams = view.families.clone();
+        self.established = Some((negotiated, view));
+        self.rib = AdjRibOut::new();
+        self.sync_routes();
+        // RFC 4724 §4.1: End-of-RIB after the initial update, for every family
+        let Some((n, _)) = &self.established else {
+            return;
+        };
+        let ctx = n.tx.clone();
+        for f in fams {
+            match end_of_rib(f, &ctx) {
+                Ok(b) => self.send(b),
+                Err(e) => warn!(error = %e, "cannot encode End-of-RIB"),
+            }
+        }
+    }
+
+    fn sender(&self) -> Option<Sender> {
+        let (n, view) = self.established.as_ref()?;
+        let local_as = self.ctx.config.local_as.unwrap_or(self.ctx.global.asn);
+        Some(Sender {
+            local_as,
+            internal: local_as == n.peer_as,
+            add_path_v4: view.add_path_send.contains(&Family::IPV4_UNICAST),
+            add_path_v6: view.add_path_send.contains(&Family::IPV6_UNICAST),
+        })
+    }
+
+    /// Brings the neighbor's Adj-RIB-Out to the desired routes.
+    fn sync_routes(&mut self) {
+        let Some((n, view)) = &self.established else {
+            return;
+        };
+        let ctx = n.tx.clone();
+        let changes = self.rib.sync(&self.ctx.routes, view);
+        self.send_changes(&changes, &ctx);
+    }
+
+    /// RFC 2918 §4: re-send every path of `family`, framed by BoRR/EoRR when enhanced
+    /// route refresh was negotiated (RFC 7313 §4).
+    fn refresh(&mut self, family: Family) {
+        let Some((n, _)) = &self.established else {
+            return;
+        };
+        let ctx = n.tx.clone();
+        let enhanced = n.enhanced_route_refresh;
+        let now = Instant::now();
+        if enhanced {
+            let _ = self.primary.session.send_route_refresh(
+                now,
+                family,
+                RefreshSubtype::BeginningOfRefresh,
+            );
+        }
+        let all: Vec<Change> = self
+            .rib
+            .announcements()
+            .into_iter()
+            .filter(|c| matches!(c, Change::Announce { prefix, .. } if prefix.family() == family))
+            .collect();
+        self.send_changes(&all, &ctx);
+        if enhanced {
+            let _ =
+                self.primary
+                    .session
+                    .send_route_refresh(now, family, RefreshSubtype::EndOfRefresh);
+        }
+    }
+
+    fn send_changes(&mut self, changes: &[Change], ctx: &bgp_wire::CodecContext) {
+        if changes.is_empty() {
+            return;
+        }
+        let Some(sender) = self.sender() else { return };
+        match encode_changes(changes, &sender, ctx) {
+            Ok(msgs) => {
+                for m in msgs {
+                    self.send(m);
+                }
+            }
+            Err(e) => warn!(peer = %self.ctx.name, error = %e, "cannot encode UPDATE"),
+        }
+        let now = SystemTime::now();
+        let mut adv = self
+            .ctx
+            .advertised
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        for c in changes {
+            match c {
+                Change::Announce { prefix, .. } | Change::Withdraw { prefix, .. } => {
+                    let hops: BTreeSet<IpAddr> = self
+                        .rib
+                        .announcements()
+                        .into_iter()
+                        .filter_map(|a| match a {
+                            Change::Announce {
+                                prefix: p, path, ..
+                            } if p == *prefix => Some(path.next_hop),
+                            _ => None,
+                        })
+                        .collect();
+                    if hops.is_empty() {
+                        adv.remove(prefix);
+                    } else {
+                        adv.insert(*prefix, (hops, now));
+                    }
+                }
+            }
+        }
+        drop(adv);
+        self.ctx
+            .metrics
+            .prefixes_advertised
+            .get_or_create(&PeerLabels {
+                peer: self.ctx.name.clone(),
+            })
+            .set(self.rib.len() as i64);
+    }
+
+    fn send(&mut self, update: Vec<u8>) {
+        if let Err(e) = self.primary.session.send_update(Instant::now(), update) {
+            warn!(peer = %self.ctx.name, error = %e, "UPDATE not sent");
+        }
+        // send_update queues a transmit; move it to the writer at once, so a big initial
+        // burst streams out instead of piling up in the session
+        self.drain(true);
+    }
+
+    /// Stops the session with `reason` (a Cease NOTIFICATION, RFC 9003 text), waits briefly
+    /// for it to be written, and ends.
+    async fn stop(&mut self, reason: StopReason) {
+        let now = Instant::now();
+        self.primary
+            .session
+            .handle_event(now, Event::Stop(reason.clone()));
+        if let Some(c) = self.secondary.as_mut() {
+            c.session.handle_event(now, Event::Stop(reason));
+        }
+        self.drive();
+        // let the writer flush the NOTIFICATION
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.primary.queued.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.ctx.metrics.remove_peer(&self.ctx.name);
+    }
+
+    /// Publishes the status and feeds counter deltas to the metrics.
+    fn publish(&mut self) {
+        let snap = self.primary.session.snapshot(Instant::now());
+        let m = &self.ctx.metrics;
+        for (dir, now, before) in [
+            (
+                "received",
+                &snap.messages.received,
+                &self.exported.messages.received,
+            ),
+            ("sent", &snap.messages.sent, &self.exported.messages.sent),
+        ] {
+            for (kind, a, b) in [
+                ("open", now.open, before.open),
+                ("update", now.update, before.update),
+                ("notification", now.notification, before.notification),
+                ("keepalive", now.keepalive, before.keepalive),
+                ("refresh", now.refresh, before.refresh),
+            ] {
+                if a > b {
+                    m.messages
+                        .get_or_create(&MessageLabels {
+                            peer: self.ctx.name.clone(),
+                            direction: dir.into(),
+                            kind: kind.into(),
+                        })
+                        .inc_by(a - b);
+                }
+            }
+        }
+        let status = PeerStatus {
+            neighbor: self.ctx.config.neighbor,
+            config: self.ctx.config.clone(),
+            end_of_rib_received: snap.end_of_rib_received.clone(),
+            snapshot: snap.clone(),
+            established_at: self.established_at,
+            down_at: self.down_at,
+            advertised: self.rib.len(),
+            last_error: self.last_error.clone(),
+            rejected_connections: self.rejected,
+        };
+        self.exported = snap;
+        let _ = self.ctx.status.send(Some(status));
+    }
+}
+
+/// gobgp's spelling of a state, as BgpPeer status and metrics show it.
+pub fn state_name(s: SessionState) -> &'static str {
+    match s {
+        SessionState::Idle => "IDLE",
+        SessionState::Connect => "CONNECT",
+        SessionState::Active => "ACTIVE",
+        SessionState::OpenSent => "OPENSENT",
+        SessionState::OpenConfirm => "OPENCONFIRM",
+        SessionState::Established => "ESTABLISHED",
+    }
+}
+
+/// A per-peer jitter seed: the name and the process id, so replicas do not retry in step.
+fn seed_for(name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    std::process::id().hash(&mut h);
+    h.finish()
+}
