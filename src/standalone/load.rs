@@ -41,6 +41,16 @@ pub struct Objects {
     pub eips: BTreeMap<String, Eip>,
     /// Services by `namespace/name` (namespace `default` when left out).
     pub services: BTreeMap<String, Service>,
+    /// Where each object was defined: `Kind/name` (`Service/namespace/name`) → document
+    /// number, so that later checks can point at the document too.
+    pub documents: BTreeMap<String, usize>,
+}
+
+impl Objects {
+    /// The document number of an object by its `Kind/name` label; 0 when unknown.
+    pub fn document_of(&self, label: &str) -> usize {
+        self.documents.get(label).copied().unwrap_or(0)
+    }
 }
 
 /// One problem in the file.
@@ -194,7 +204,9 @@ pub fn parse(bytes: &[u8]) -> Result<Objects, Problems> {
         }
     }
     if problems.is_empty() {
-        Ok(collector.objects)
+        let mut objects = collector.objects;
+        objects.documents = collector.seen;
+        Ok(objects)
     } else {
         problems.sort_by_key(|p| p.document);
         Err(Problems(problems))
