@@ -157,8 +157,16 @@ impl Running {
                     // a stable name in the FQDN capability, not the per-run namespace name
                     .hostname("porter-lab-frr")
                     .graceful_restart()
-                    .neighbor(FrrNeighbor::new(peer.v4, peer_as).add_path_tx_all())
-                    .neighbor(FrrNeighbor::new(peer.v6, peer_as).add_path_tx_all())
+                    .neighbor(
+                        FrrNeighbor::new(peer.v4, peer_as)
+                            .add_path_tx_all()
+                            .sender_loop_detection(),
+                    )
+                    .neighbor(
+                        FrrNeighbor::new(peer.v6, peer_as)
+                            .add_path_tx_all()
+                            .sender_loop_detection(),
+                    )
                     .announce(
                         p4,
                         &[
@@ -315,16 +323,16 @@ pub enum Kind {
     RefreshBegin,
     /// ROUTE-REFRESH End-of-RIB-Refresh marker (RFC 7313 §4).
     RefreshEnd,
-    /// NOTIFICATION.
-    Notification,
+    /// NOTIFICATION with this error code and subcode.
+    Notification(u8, u8),
     /// Anything else (ROUTE-REFRESH, other families).
     Other,
 }
 
 impl Kind {
     /// The `<what>` part of a file name.
-    pub fn what(self) -> &'static str {
-        match self {
+    pub fn what(self) -> String {
+        let name = match self {
             Kind::Open => "open",
             Kind::UpdateIpv4 => "update-ipv4",
             Kind::UpdateIpv6 => "update-ipv6",
@@ -336,9 +344,14 @@ impl Kind {
             Kind::RouteRefresh => "route-refresh",
             Kind::RefreshBegin => "route-refresh-borr",
             Kind::RefreshEnd => "route-refresh-eorr",
-            Kind::Notification => "notification-shutdown",
+            // Cease / Administrative Shutdown (RFC 4486, RFC 9003)
+            Kind::Notification(6, 2) => "notification-shutdown",
+            Kind::Notification(code, subcode) => {
+                return format!("notification-{code}-{subcode}");
+            }
             Kind::Other => "other",
-        }
+        };
+        name.to_string()
     }
 }
 
@@ -346,7 +359,10 @@ impl Kind {
 pub fn classify(msg: &[u8]) -> Kind {
     match msg.get(18) {
         Some(1) => Kind::Open,
-        Some(3) => Kind::Notification,
+        Some(3) => match (msg.get(19), msg.get(20)) {
+            (Some(&code), Some(&subcode)) => Kind::Notification(code, subcode),
+            _ => Kind::Other,
+        },
         Some(4) => Kind::Keepalive,
         Some(2) => classify_update(msg).unwrap_or(Kind::Other),
         // ROUTE-REFRESH: AFI (2), subtype (1, RFC 7313 §3.2), SAFI (1)
@@ -589,9 +605,21 @@ fn vectors_of_session(
         bail!("no OPEN received");
     };
     let ctx = ctx_tokens(&open_caps(my_open)?, &open_caps(peer_open)?);
+    // UPDATEs must carry the sender's own prefix: a router may also pass on (or withdraw)
+    // what it learned from the receiver, which says nothing about how it encodes its own
+    let (p4, p6) = sender.daemon.prefixes();
+    let own = [prefix_bytes(p4)?, prefix_bytes(p6)?];
     let mut first: BTreeMap<Kind, &Vec<u8>> = BTreeMap::new();
     for m in &sent {
-        first.entry(classify(m)).or_insert(m);
+        let kind = classify(m);
+        let carries_routes = matches!(
+            kind,
+            Kind::UpdateIpv4 | Kind::UpdateIpv6 | Kind::WithdrawIpv4 | Kind::WithdrawIpv6
+        );
+        if carries_routes && !own.iter().any(|p| contains(m, p)) {
+            continue;
+        }
+        first.entry(kind).or_insert(m);
     }
     let fam = family.to_ascii_lowercase();
     let mut out = Vec::new();
@@ -601,13 +629,13 @@ fn vectors_of_session(
         }
         // OPEN, KEEPALIVE and NOTIFICATION carry no family: name them after the session
         let what = match kind {
-            Kind::Open | Kind::Keepalive | Kind::Notification => {
+            Kind::Open | Kind::Keepalive | Kind::Notification(..) => {
                 format!("{}-{fam}-session", kind.what())
             }
             Kind::RouteRefresh | Kind::RefreshBegin | Kind::RefreshEnd => {
                 format!("{}-{fam}", kind.what())
             }
-            _ => kind.what().to_string(),
+            _ => kind.what(),
         };
         let s = sender.daemon;
         let r = receiver.daemon;
@@ -644,6 +672,24 @@ fn vectors_of_session(
         });
     }
     Ok(out)
+}
+
+/// A host prefix as NLRI bytes: length octet then the address (`198.51.100.1/32` →
+/// `20 c6 33 64 01`).
+fn prefix_bytes(prefix: &str) -> Result<Vec<u8>> {
+    let (addr, len) = prefix
+        .split_once('/')
+        .with_context(|| format!("no length in {prefix}"))?;
+    let mut b = vec![len.parse::<u8>()?];
+    match addr.parse::<IpAddr>()? {
+        IpAddr::V4(a) => b.extend_from_slice(&a.octets()),
+        IpAddr::V6(a) => b.extend_from_slice(&a.octets()),
+    }
+    Ok(b)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn utc_now() -> Result<String> {
