@@ -528,6 +528,8 @@ pub fn capture_pairing(a: Daemon, b: Daemon, net: u8, work: &Path) -> Result<Vec
     let na = Netns::new(&format!("{tag}-a"))?;
     let nb = Netns::new(&format!("{tag}-b"))?;
     na.veth("a-b", &nb, "b-a")?;
+    na.set_mac("a-b", &format!("02:00:0a:c8:{net:02x}:01"))?;
+    nb.set_mac("b-a", &format!("02:00:0a:c8:{net:02x}:02"))?;
     na.addr("a-b", &format!("{}/24", sa.v4))?;
     na.addr("a-b", &format!("{}/64", sa.v6))?;
     nb.addr("b-a", &format!("{}/24", sb.v4))?;
@@ -550,10 +552,15 @@ pub fn capture_pairing(a: Daemon, b: Daemon, net: u8, work: &Path) -> Result<Vec
     ra.refresh(sb.v4)?;
     rb.refresh(sa.v6)?;
     std::thread::sleep(Duration::from_secs(2));
+    // one side after the other: withdrawing at once lets a router fold the withdrawal of
+    // what it learned from its peer into the UPDATE that withdraws its own routes, by timing
     ra.withdraw_all(a)?;
+    wait_until_ok(TIMEOUT, "the speaker sees the router's withdrawals", || {
+        Ok(!rb.has_route(a4)? && !rb.has_route(a6)?)
+    })?;
     rb.withdraw_all(b)?;
-    wait_until_ok(TIMEOUT, "both sides see the withdrawals", || {
-        Ok(!ra.has_route(b4)? && !ra.has_route(b6)? && !rb.has_route(a4)? && !rb.has_route(a6)?)
+    wait_until_ok(TIMEOUT, "the router sees the speaker's withdrawals", || {
+        Ok(!ra.has_route(b4)? && !ra.has_route(b6)?)
     })?;
     ra.shutdown(a, sb.v4)?;
     rb.shutdown(b, sa.v6)?;

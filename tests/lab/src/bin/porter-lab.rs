@@ -3,19 +3,28 @@
 //! ```text
 //! porter-lab capture [OUTDIR]   regenerate golden vectors from BIRD, FRR and gobgpd
 //!                               (default OUTDIR: bgp-wire/tests/data/captures; needs root)
+//! porter-lab clean              delete namespaces (and their processes) left by an
+//!                               interrupted lab run
 //! ```
 
 use anyhow::{bail, Result};
 use porter_lab::golden::{capture_pairing, Daemon, Vector};
-use porter_lab::{skip_unless_available, Tool};
+use porter_lab::{skip_unless_available, Netns, Tool};
 use std::path::PathBuf;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let res = match args.first().map(String::as_str) {
         Some("capture") => capture(args.get(1).map(PathBuf::from)),
+        Some("clean") => Netns::clean_stale().map(|removed| {
+            for n in &removed {
+                println!("removed {n}");
+            }
+            eprintln!("porter-lab: {} stale namespace(s) removed", removed.len());
+        }),
         Some("help" | "-h" | "--help") | None => {
             println!("usage: porter-lab capture [OUTDIR]   (default bgp-wire/tests/data/captures)");
+            println!("       porter-lab clean             (remove namespaces of interrupted runs)");
             Ok(())
         }
         Some(other) => Err(anyhow::anyhow!(
