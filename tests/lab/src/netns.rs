@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::process::{pid_alive, run, signal};
+use crate::process::{pid_alive, run, signal, Daemon};
 use crate::tools::binary;
 
 /// Counter making namespace names unique within one process (tests run in threads).
@@ -111,6 +111,23 @@ impl Netns {
             bail!("exec: empty command");
         };
         run(self.command(prog).args(args))
+    }
+
+    /// Starts a long-running program inside the namespace (e.g. porter's own speaker) as a
+    /// tracked [`Daemon`], stdout and stderr going to `<state dir>/<log_name>`; it is stopped
+    /// when the returned value is dropped.
+    pub fn spawn<I, S>(&self, log_name: &str, program: &Path, args: I) -> Result<Daemon>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Daemon::spawn(
+            &format!("{} in {}", program.display(), self.name),
+            &self.name,
+            program,
+            args,
+            &self.dir.join(log_name),
+        )
     }
 
     /// Runs `ip -n NAME args…` and returns its stdout.
