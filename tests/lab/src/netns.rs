@@ -141,8 +141,8 @@ impl Netns {
     /// are created directly in their namespaces, so nothing appears in the host namespace.
     pub fn veth(&self, local: &str, peer: &Netns, remote: &str) -> Result<()> {
         run(Command::new(binary("ip")?).args([
-            "link", "add", local, "netns", &self.name, "type", "veth", "peer", "name", remote,
-            "netns", &peer.name,
+            "link", "add", "name", local, "netns", &self.name, "type", "veth", "peer", "name",
+            remote, "netns", &peer.name,
         ]))
         .with_context(|| format!("veth {}:{local} <-> {}:{remote}", self.name, peer.name))?;
         self.link_up(local)?;
@@ -163,12 +163,12 @@ impl Netns {
 
     /// Sets `ifname` up.
     pub fn link_up(&self, ifname: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "up"]).map(drop)
+        self.ip(&["link", "set", "dev", ifname, "up"]).map(drop)
     }
 
     /// Sets `ifname` down (e.g. to cut a BGP session without a NOTIFICATION).
     pub fn link_down(&self, ifname: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "down"]).map(drop)
+        self.ip(&["link", "set", "dev", ifname, "down"]).map(drop)
     }
 
     /// Sets the MAC address of `ifname`, cycling the link down and up so the IPv6 link-local
@@ -188,7 +188,7 @@ impl Netns {
 
     /// Attaches interface `ifname` of this namespace to bridge `bridge`.
     pub fn enslave(&self, ifname: &str, bridge: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "master", bridge])
+        self.ip(&["link", "set", "dev", ifname, "master", bridge])
             .map(drop)
     }
 
