@@ -284,36 +284,13 @@ struct Router {
     community_v4: u32,
     community_v6: u32,
     large: LargeCommunity,
-    /// Whether its shutdown NOTIFICATION carries the communication (gobgpd 3.10 sends none).
-    shutdown_text: bool,
 }
 
 fn router(name: &str) -> Router {
-    let (asn, v4, v6, c, n, text) = match name.split('-').next().unwrap() {
-        "bird" => (
-            4_200_000_001,
-            "198.51.100.1",
-            "2001:db8:100::1",
-            65001,
-            1,
-            true,
-        ),
-        "gobgpd" => (
-            4_200_000_002,
-            "203.0.113.2",
-            "2001:db8:7::2",
-            65002,
-            2,
-            false,
-        ),
-        "frr" => (
-            4_200_000_003,
-            "198.51.100.3",
-            "2001:db8:100::3",
-            65003,
-            3,
-            true,
-        ),
+    let (asn, v4, v6, c, n) = match name.split('-').next().unwrap() {
+        "bird" => (4_200_000_001, "198.51.100.1", "2001:db8:100::1", 65001, 1),
+        "gobgpd" => (4_200_000_002, "203.0.113.2", "2001:db8:7::2", 65002, 2),
+        "frr" => (4_200_000_003, "198.51.100.3", "2001:db8:100::3", 65003, 3),
         other => panic!("{name}: unknown router {other}"),
     };
     Router {
@@ -327,7 +304,6 @@ fn router(name: &str) -> Router {
             local_data1: n,
             local_data2: n,
         },
-        shutdown_text: text,
     }
 }
 
@@ -563,12 +539,10 @@ fn facts(name: &str, ctx: &CodecContext, m: &Message) -> Vec<String> {
                 &format!("{:?} is not Cease / Administrative Shutdown", n.error),
             );
             // RFC 9003 §2: a length octet, then that many octets of UTF-8
-            let text: &[u8] = if r.shutdown_text {
-                b"\x0bmaintenance"
-            } else {
-                b""
-            };
-            want(n.data == text, &format!("data {:02x?}", n.data));
+            want(
+                n.data == b"\x0bmaintenance",
+                &format!("data {:02x?}", n.data),
+            );
         }
         // any other NOTIFICATION a router sent on its own, named by code and subcode
         Message::Notification(n) if what.starts_with("notification-") => {

@@ -35,9 +35,9 @@ const TIMEOUT: Duration = Duration::from_secs(40);
 /// The shutdown communication both shutdowns carry.
 const SHUTDOWN_MESSAGE: &str = "maintenance";
 
-/// A daemon that takes part in a capture.
+/// A router (BGP daemon) that takes part in a capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Daemon {
+pub enum Router {
     /// BIRD 2.
     Bird,
     /// FRR bgpd.
@@ -46,13 +46,13 @@ pub enum Daemon {
     Gobgpd,
 }
 
-impl Daemon {
+impl Router {
     /// File-name stem (`bird`, `frr`, `gobgpd`).
     pub fn name(self) -> &'static str {
         match self {
-            Daemon::Bird => "bird",
-            Daemon::Frr => "frr",
-            Daemon::Gobgpd => "gobgpd",
+            Router::Bird => "bird",
+            Router::Frr => "frr",
+            Router::Gobgpd => "gobgpd",
         }
     }
 
@@ -60,27 +60,27 @@ impl Daemon {
     /// AS_TRANS and the 4-octet AS capability.
     pub fn asn(self) -> u32 {
         match self {
-            Daemon::Bird => 4_200_000_001,
-            Daemon::Gobgpd => 4_200_000_002,
-            Daemon::Frr => 4_200_000_003,
+            Router::Bird => 4_200_000_001,
+            Router::Gobgpd => 4_200_000_002,
+            Router::Frr => 4_200_000_003,
         }
     }
 
     /// Prefixes it announces (IPv4 /32, IPv6 /128).
     fn prefixes(self) -> (&'static str, &'static str) {
         match self {
-            Daemon::Bird => ("198.51.100.1/32", "2001:db8:100::1/128"),
-            Daemon::Gobgpd => ("203.0.113.2/32", "2001:db8:7::2/128"),
-            Daemon::Frr => ("198.51.100.3/32", "2001:db8:100::3/128"),
+            Router::Bird => ("198.51.100.1/32", "2001:db8:100::1/128"),
+            Router::Gobgpd => ("203.0.113.2/32", "2001:db8:7::2/128"),
+            Router::Frr => ("198.51.100.3/32", "2001:db8:100::3/128"),
         }
     }
 
     /// The installed version, from the daemon's `--version`/`-v` output.
     pub fn version(self) -> Result<String> {
         let (bin, arg) = match self {
-            Daemon::Bird => ("bird", "--version"),
-            Daemon::Frr => ("bgpd", "-v"),
-            Daemon::Gobgpd => ("gobgpd", "--version"),
+            Router::Bird => ("bird", "--version"),
+            Router::Frr => ("bgpd", "-v"),
+            Router::Gobgpd => ("gobgpd", "--version"),
         };
         let out = Command::new(binary(bin)?).arg(arg).output()?;
         let text = format!(
@@ -97,7 +97,7 @@ impl Daemon {
 
 /// Where one side of a pairing lives.
 struct Side {
-    daemon: Daemon,
+    daemon: Router,
     v4: IpAddr,
     v6: IpAddr,
     version: String,
@@ -132,7 +132,7 @@ impl Running {
         };
         let peer_as = peer.daemon.asn();
         Ok(match me.daemon {
-            Daemon::Bird => {
+            Router::Bird => {
                 let session = |name: &str, addr: IpAddr| {
                     BirdPeer::new(name, addr, peer_as)
                         .graceful_restart()
@@ -151,7 +151,7 @@ impl Running {
                         .announce(p6, "bgp_community.add((65001,600));"),
                 )?)
             }
-            Daemon::Frr => Running::Frr(Frr::start(
+            Router::Frr => Running::Frr(Frr::start(
                 ns,
                 &FrrConfig::new(router_id, me.daemon.asn())
                     // a stable name in the FQDN capability, not the per-run namespace name
@@ -176,7 +176,7 @@ impl Running {
                     )
                     .announce(p6, &["set community 65003:600"]),
             )?),
-            Daemon::Gobgpd => {
+            Router::Gobgpd => {
                 let n = |addr: IpAddr| {
                     GobgpNeighbor::new(addr, peer_as)
                         .graceful_restart()
@@ -230,7 +230,7 @@ impl Running {
     }
 
     /// Withdraws both of `me`'s prefixes.
-    fn withdraw_all(&self, me: Daemon) -> Result<()> {
+    fn withdraw_all(&self, me: Router) -> Result<()> {
         let (p4, p6) = me.prefixes();
         match self {
             // disabling the static protocols withdraws their routes from BGP
@@ -250,7 +250,7 @@ impl Running {
     }
 
     /// Shuts the session to `peer_addr` down with the shutdown communication.
-    fn shutdown(&self, me: Daemon, peer_addr: IpAddr) -> Result<()> {
+    fn shutdown(&self, me: Router, peer_addr: IpAddr) -> Result<()> {
         match self {
             Running::Bird(b) => {
                 let name = if peer_addr.is_ipv4() {
@@ -270,9 +270,9 @@ impl Running {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vector {
     /// Who sent it.
-    pub sender: Daemon,
+    pub sender: Router,
     /// Who received it.
-    pub receiver: Daemon,
+    pub receiver: Router,
     /// File name stem, `<router>-<version>-<what>`.
     pub stem: String,
     /// Comment lines (without `# `).
@@ -514,8 +514,8 @@ pub fn ctx_tokens(sender: &OpenCaps, receiver: &OpenCaps) -> String {
 /// Runs one pairing (`a` as the router, `b` as the speaker, on 10.200.`net`.0/24 and
 /// 2001:db8:200:`net`::/64) and returns the vectors it yields: for each sender and session,
 /// the first message of each [`Kind`]. The pcap is written to `work`.
-pub fn capture_pairing(a: Daemon, b: Daemon, net: u8, work: &Path) -> Result<Vec<Vector>> {
-    let side = |d: Daemon, host: u8| -> Result<Side> {
+pub fn capture_pairing(a: Router, b: Router, net: u8, work: &Path) -> Result<Vec<Vector>> {
+    let side = |d: Router, host: u8| -> Result<Side> {
         Ok(Side {
             daemon: d,
             v4: format!("10.200.{net}.{host}").parse()?,
@@ -765,8 +765,8 @@ mod tests {
     #[test]
     fn renders_comment_then_hex() {
         let v = Vector {
-            sender: Daemon::Bird,
-            receiver: Daemon::Frr,
+            sender: Router::Bird,
+            receiver: Router::Frr,
             stem: "x".into(),
             comments: vec!["a".into(), "ctx: four_octet_as".into()],
             bytes: (0u8..40).collect(),

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::process::{pid_alive, run, signal};
+use crate::process::{pid_alive, run, signal, Daemon};
 use crate::tools::binary;
 
 /// Counter making namespace names unique within one process (tests run in threads).
@@ -113,6 +113,23 @@ impl Netns {
         run(self.command(prog).args(args))
     }
 
+    /// Starts a long-running program inside the namespace (e.g. porter's own speaker) as a
+    /// tracked [`Daemon`], stdout and stderr going to `<state dir>/<log_name>`; it is stopped
+    /// when the returned value is dropped.
+    pub fn spawn<I, S>(&self, log_name: &str, program: &Path, args: I) -> Result<Daemon>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Daemon::spawn(
+            &format!("{} in {}", program.display(), self.name),
+            &self.name,
+            program,
+            args,
+            &self.dir.join(log_name),
+        )
+    }
+
     /// Runs `ip -n NAME args…` and returns its stdout.
     pub fn ip(&self, args: &[&str]) -> Result<String> {
         run(Command::new(binary("ip")?)
@@ -124,8 +141,8 @@ impl Netns {
     /// are created directly in their namespaces, so nothing appears in the host namespace.
     pub fn veth(&self, local: &str, peer: &Netns, remote: &str) -> Result<()> {
         run(Command::new(binary("ip")?).args([
-            "link", "add", local, "netns", &self.name, "type", "veth", "peer", "name", remote,
-            "netns", &peer.name,
+            "link", "add", "name", local, "netns", &self.name, "type", "veth", "peer", "name",
+            remote, "netns", &peer.name,
         ]))
         .with_context(|| format!("veth {}:{local} <-> {}:{remote}", self.name, peer.name))?;
         self.link_up(local)?;
@@ -146,12 +163,12 @@ impl Netns {
 
     /// Sets `ifname` up.
     pub fn link_up(&self, ifname: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "up"]).map(drop)
+        self.ip(&["link", "set", "dev", ifname, "up"]).map(drop)
     }
 
     /// Sets `ifname` down (e.g. to cut a BGP session without a NOTIFICATION).
     pub fn link_down(&self, ifname: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "down"]).map(drop)
+        self.ip(&["link", "set", "dev", ifname, "down"]).map(drop)
     }
 
     /// Sets the MAC address of `ifname`, cycling the link down and up so the IPv6 link-local
@@ -171,7 +188,7 @@ impl Netns {
 
     /// Attaches interface `ifname` of this namespace to bridge `bridge`.
     pub fn enslave(&self, ifname: &str, bridge: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "master", bridge])
+        self.ip(&["link", "set", "dev", ifname, "master", bridge])
             .map(drop)
     }
 
