@@ -45,16 +45,25 @@ pub struct AttributeError {
 /// malformed and the "treat-as-withdraw" approach used". Only those two bits are checked;
 /// the Partial bit of a well-known attribute is ignored, as RFC 7606 narrows §6.3 of
 /// RFC 4271 to them. Unknown types have no specified flags and never conflict.
+#[inline]
 pub fn flags_error(flags: u8, type_code: AttrType, whole: &[u8]) -> Option<AttributeError> {
-    let expected = canonical_flags(type_code)?;
     let mask = attr_flags::OPTIONAL | attr_flags::TRANSITIVE;
-    (flags & mask != expected).then(|| AttributeError {
+    match canonical_flags(type_code) {
+        Some(expected) if flags & mask != expected => Some(flags_conflict(type_code, whole)),
+        _ => None,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn flags_conflict(type_code: AttrType, whole: &[u8]) -> AttributeError {
+    AttributeError {
         action: ErrorAction::TreatAsWithdraw,
         error: UpdateError::AttributeFlagsError {
             type_code,
             data: whole.to_vec(),
         },
-    })
+    }
 }
 
 /// Decodes the value of one attribute.
@@ -90,14 +99,12 @@ pub fn decode_attribute(
         // RFC 7606 §7.2: a malformed AS_PATH is handled by treat-as-withdraw; RFC 7607 §2
         // makes AS 0 in it malformed.
         AttrType::AS_PATH => {
-            let path = decode_as_path(value, ctx.four_octet_as)
-                .filter(|p| !contains_as0(p))
-                .ok_or_else(|| AttributeError {
-                    action: ErrorAction::TreatAsWithdraw,
-                    error: UpdateError::MalformedAsPath {
-                        data: whole.to_vec(),
-                    },
-                })?;
+            let path = decode_as_path(value, ctx.four_octet_as).ok_or_else(|| AttributeError {
+                action: ErrorAction::TreatAsWithdraw,
+                error: UpdateError::MalformedAsPath {
+                    data: whole.to_vec(),
+                },
+            })?;
             PathAttribute::AsPath(path)
         }
         // RFC 7606 §7.3: wrong length: treat-as-withdraw. Semantic checks need the session's
@@ -177,7 +184,7 @@ pub fn decode_attribute(
         // kept, reported as an attribute-discard so that a strict decode refuses it.
         AttrType::AS4_PATH => {
             let mut path = decode_as_path(value, true)
-                .filter(|p| !p.segments.is_empty() && !contains_as0(p))
+                .filter(|p| !p.segments.is_empty())
                 .ok_or_else(|| e.optional(ErrorAction::AttributeDiscard))?;
             if path.segments.iter().any(|s| s.kind.is_confed()) {
                 path.segments.retain(|s| !s.kind.is_confed());
@@ -247,6 +254,8 @@ impl<'a> Fault<'a> {
         Fault { type_code, whole }
     }
     /// 3/5 Attribute Length Error.
+    #[cold]
+    #[inline(never)]
     fn length(&self, action: ErrorAction) -> AttributeError {
         AttributeError {
             action,
@@ -257,6 +266,8 @@ impl<'a> Fault<'a> {
         }
     }
     /// 3/9 Optional Attribute Error.
+    #[cold]
+    #[inline(never)]
     fn optional(&self, action: ErrorAction) -> AttributeError {
         AttributeError {
             action,
@@ -287,10 +298,13 @@ fn words<const N: usize>(value: &[u8]) -> Option<impl Iterator<Item = [u8; N]> +
 
 /// AS_PATH / AS4_PATH segments (RFC 4271 §4.3, RFC 6793 §3). `None` when malformed in a
 /// way RFC 7606 §7.2 lists: an undefined segment type, a segment length of zero, a segment
-/// overrunning the attribute, or a trailing byte too short for a segment header.
+/// overrunning the attribute, or a trailing byte too short for a segment header; and, for
+/// RFC 7607 §2, when an AS number is 0.
 pub(crate) fn decode_as_path(value: &[u8], four_octet: bool) -> Option<AsPath> {
     let width = if four_octet { 4 } else { 2 };
-    let mut segments = Vec::new();
+    // most paths are one AS_SEQUENCE
+    let mut segments = Vec::with_capacity(1);
+    let mut zero = false;
     let mut rest = value;
     while !rest.is_empty() {
         let [kind, count, tail @ ..] = rest else {
@@ -302,23 +316,27 @@ pub(crate) fn decode_as_path(value: &[u8], four_octet: bool) -> Option<AsPath> {
             return None;
         }
         let (body, tail) = tail.split_at(n);
-        let asns = if four_octet {
+        let asns: Vec<u32> = if four_octet {
             body.chunks_exact(4)
-                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .map(|c| {
+                    let a = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+                    zero |= a == 0;
+                    a
+                })
                 .collect()
         } else {
             body.chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+                .map(|c| {
+                    let a = u16::from_be_bytes([c[0], c[1]]) as u32;
+                    zero |= a == 0;
+                    a
+                })
                 .collect()
         };
         segments.push(AsSegment { kind, asns });
         rest = tail;
     }
-    Some(AsPath { segments })
-}
-
-fn contains_as0(path: &AsPath) -> bool {
-    path.segments.iter().any(|s| s.asns.contains(&0))
+    (!zero).then_some(AsPath { segments })
 }
 
 /// AGGREGATOR (6 or 8 bytes) or AS4_AGGREGATOR (8 bytes).
