@@ -183,7 +183,8 @@ fn unknown() -> impl Strategy<Value = PathAttribute> {
             if transitive {
                 flags |= 0x40;
             }
-            if partial {
+            // RFC 4271 §4.3: Partial only on optional transitive attributes
+            if transitive && partial {
                 flags |= 0x20;
             }
             PathAttribute::Unknown(RawAttribute {

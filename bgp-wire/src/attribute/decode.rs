@@ -40,17 +40,25 @@ pub struct AttributeError {
     pub error: UpdateError,
 }
 
+/// Checks an attribute's flags against its type.
+///
 /// RFC 7606 §3 c: "If the value of either the Optional or Transitive bits in the Attribute
 /// Flags is in conflict with their specified values, then the attribute MUST be treated as
-/// malformed and the "treat-as-withdraw" approach used". Only those two bits are checked;
-/// the Partial bit of a well-known attribute is ignored, as RFC 7606 narrows §6.3 of
-/// RFC 4271 to them. Unknown types have no specified flags and never conflict.
+/// malformed and the "treat-as-withdraw" approach used". The Partial bit is checked too:
+/// RFC 4271 §4.3 says "For well-known attributes and for optional non-transitive attributes,
+/// the Partial bit MUST be set to 0", and §6.3 makes flags in conflict with the type an
+/// Attribute Flags Error, which RFC 7606 handles the same way. Unknown types have no
+/// specified flags and never conflict.
 #[inline]
 pub fn flags_error(flags: u8, type_code: AttrType, whole: &[u8]) -> Option<AttributeError> {
-    let mask = attr_flags::OPTIONAL | attr_flags::TRANSITIVE;
-    match canonical_flags(type_code) {
-        Some(expected) if flags & mask != expected => Some(flags_conflict(type_code, whole)),
-        _ => None,
+    let ot = attr_flags::OPTIONAL | attr_flags::TRANSITIVE;
+    let expected = canonical_flags(type_code)?;
+    let partial_allowed = expected == ot;
+    let got = flags & (ot | attr_flags::PARTIAL);
+    if got == expected || (partial_allowed && got == expected | attr_flags::PARTIAL) {
+        None
+    } else {
+        Some(flags_conflict(type_code, whole))
     }
 }
 
@@ -180,14 +188,15 @@ pub fn decode_attribute(
             return Err(e.optional(ErrorAction::AttributeDiscard));
         }
         // RFC 6793 §6: a malformed AS4_PATH is discarded (as is one with AS 0, RFC 7607).
-        // Confederation segments "MUST NOT be carried" in it: they are dropped and the rest
-        // kept, reported as an attribute-discard so that a strict decode refuses it.
+        // Confederation segments "MUST NOT be carried" in it; RFC 6793 asks to drop just those
+        // segments, we drop the whole attribute: AS4_PATH only serves to rebuild the path,
+        // AS_PATH stays, and a path rebuilt from a peer that breaks this rule is not to be
+        // trusted anyway.
         AttrType::AS4_PATH => {
-            let mut path = decode_as_path(value, true)
+            let path = decode_as_path(value, true)
                 .filter(|p| !p.segments.is_empty())
                 .ok_or_else(|| e.optional(ErrorAction::AttributeDiscard))?;
             if path.segments.iter().any(|s| s.kind.is_confed()) {
-                path.segments.retain(|s| !s.kind.is_confed());
                 return Err(e.optional(ErrorAction::AttributeDiscard));
             }
             PathAttribute::As4Path(path)
@@ -555,10 +564,14 @@ mod tests {
     }
 
     #[test]
-    fn flags_conflict_is_treat_as_withdraw_but_partial_is_ignored() {
+    fn flags_conflict_is_treat_as_withdraw() {
         assert!(flags_error(0x40, AttrType::ORIGIN, &[]).is_none());
-        assert!(flags_error(0x60, AttrType::ORIGIN, &[]).is_none());
-        assert!(flags_error(0x40 | 0x10, AttrType::ORIGIN, &[]).is_none());
+        // Extended Length and the unused low bits do not matter
+        assert!(flags_error(0x40 | 0x10 | 0x01, AttrType::ORIGIN, &[]).is_none());
+        // Partial only on optional transitive attributes
+        assert!(flags_error(0x60, AttrType::ORIGIN, &[]).is_some());
+        assert!(flags_error(0xa0, AttrType::MULTI_EXIT_DISC, &[]).is_some());
+        assert!(flags_error(0xe0, AttrType::COMMUNITIES, &[]).is_none());
         let e = flags_error(0xc0, AttrType::ORIGIN, &[]).unwrap();
         assert_eq!(e.action, ErrorAction::TreatAsWithdraw);
         assert!(flags_error(0x40, AttrType::MULTI_EXIT_DISC, &[]).is_some());

@@ -80,6 +80,18 @@ impl PathAttribute {
     /// whatever encodes also decodes to the same value.
     fn check(&self, ctx: &CodecContext) -> Result<(), EncodeError> {
         let bad = |field, reason| Err(EncodeError::InvalidValue { field, reason });
+        if ctx.four_octet_as
+            && matches!(
+                self,
+                PathAttribute::As4Path(_) | PathAttribute::As4Aggregator(_)
+            )
+        {
+            // RFC 6793 §6: "MUST NOT be carried in an UPDATE message between NEW BGP speakers"
+            return bad(
+                "AS4_PATH / AS4_AGGREGATOR",
+                "sent between 4-octet AS speakers",
+            );
+        }
         match self {
             PathAttribute::AsPath(p) => check_as_path(p, ctx.four_octet_as, "AS_PATH")?,
             PathAttribute::As4Path(p) => {
@@ -331,6 +343,12 @@ fn check_raw(r: &RawAttribute) -> Result<(), EncodeError> {
     if !r.is_optional() {
         return bad("an uninterpreted attribute must be optional (RFC 4271 §6.3)");
     }
+    if r.flags & !RawAttribute::KEPT_FLAGS != 0 {
+        return bad("flags other than Optional, Transitive and Partial");
+    }
+    if !r.is_transitive() && r.is_partial() {
+        return bad("Partial set on a non-transitive attribute (RFC 4271 §4.3)");
+    }
     // A known type is kept raw only when a previous AS passed it on with the Partial bit.
     let ot = attr_flags::OPTIONAL | attr_flags::TRANSITIVE;
     match canonical_flags(r.type_code) {
@@ -459,6 +477,21 @@ mod tests {
             .encode(&ctx, &mut b)
             .is_err());
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn refuses_as4_attributes_between_four_octet_speakers() {
+        let ctx = CodecContext {
+            four_octet_as: true,
+            ..CodecContext::default()
+        };
+        let mut b = Vec::new();
+        assert!(PathAttribute::As4Path(AsPath::sequence([65001]))
+            .encode(&ctx, &mut b)
+            .is_err());
+        assert!(PathAttribute::As4Path(AsPath::sequence([65001]))
+            .encode(&CodecContext::default(), &mut b)
+            .is_ok());
     }
 
     #[test]
