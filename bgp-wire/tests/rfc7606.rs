@@ -705,3 +705,25 @@ fn huge_declared_lengths_fail_cleanly() {
         assert!(strict(&four(), &b).is_err());
     }
 }
+
+#[test]
+fn external_peer_rules_drop_local_pref_and_withdraw_confed_paths() {
+    let mut r = received(
+        &two(),
+        &body("", &[ORIGIN, AS_PATH, NEXT_HOP, "400504 00000064"], NLRI),
+    )
+    .unwrap();
+    r.check_external_peer();
+    assert_eq!(r.treatment, Treatment::Accept);
+    assert!(r
+        .update
+        .attribute(bgp_wire::iana::AttrType::LOCAL_PREF)
+        .is_none());
+
+    let confed = "400208 0301fdf2 0201fde9";
+    let mut r = received(&two(), &body("", &[ORIGIN, confed, NEXT_HOP], NLRI)).unwrap();
+    assert_eq!(r.treatment, Treatment::Accept);
+    r.check_external_peer();
+    assert_eq!(r.treatment, Treatment::TreatAsWithdraw);
+    assert_eq!(subcode(&r.errors[0]), 11);
+}
