@@ -427,6 +427,10 @@ pub(crate) fn nlri_field_len(nlri: &[Nlri], add_path: bool) -> usize {
 /// Appends one NLRI entry. The negotiated context, not the value, decides whether a path
 /// identifier is sent (RFC 7911 §3): with ADD-PATH an entry without one is sent with
 /// identifier 0; without ADD-PATH an identifier is left out.
+///
+/// The length octet and the whole address are appended as one fixed-size copy and the bytes
+/// past the prefix cut off again: cheaper than a variable-length copy per entry. `out` may
+/// therefore need up to 16 bytes of spare capacity past the entry ([`NLRI_SLACK`]).
 #[inline]
 pub(crate) fn put_nlri(n: &Nlri, add_path: bool, out: &mut Vec<u8>) {
     if add_path {
@@ -434,12 +438,24 @@ pub(crate) fn put_nlri(n: &Nlri, add_path: bool, out: &mut Vec<u8>) {
     }
     let len = n.prefix.prefix_len();
     let bytes = (len as usize).div_ceil(8);
-    out.push(len);
     match n.prefix {
-        Prefix::V4(p) => out.extend_from_slice(&p.addr().octets()[..bytes]),
-        Prefix::V6(p) => out.extend_from_slice(&p.addr().octets()[..bytes]),
+        Prefix::V4(p) => {
+            let o = p.addr().octets();
+            out.extend_from_slice(&[len, o[0], o[1], o[2], o[3]]);
+            out.truncate(out.len() - (4 - bytes));
+        }
+        Prefix::V6(p) => {
+            let mut b = [0u8; 17];
+            b[0] = len;
+            b[1..].copy_from_slice(&p.addr().octets());
+            out.extend_from_slice(&b);
+            out.truncate(out.len() - (16 - bytes));
+        }
     }
 }
+
+/// Spare capacity [`put_nlri`] may touch past the entry it writes.
+pub(crate) const NLRI_SLACK: usize = 16;
 
 #[cfg(test)]
 mod tests {
