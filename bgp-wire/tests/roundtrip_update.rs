@@ -183,8 +183,9 @@ fn unknown() -> impl Strategy<Value = PathAttribute> {
             if transitive {
                 flags |= 0x40;
             }
-            // RFC 4271 §4.3: Partial only on optional transitive attributes
-            if transitive && partial {
+            // RFC 4271 §4.3 wants Partial only on optional transitive attributes, but an
+            // unknown attribute keeps the flags it came with
+            if partial {
                 flags |= 0x20;
             }
             PathAttribute::Unknown(RawAttribute {
@@ -340,6 +341,31 @@ proptest! {
             prop_assert_eq!(rec.treatment == Treatment::Accept, rec.errors.is_empty());
         }
         let _ = UpdateMsg::decode(&mut Reader::new(&body), &ctx);
+    }
+
+    #[test]
+    fn mutated_messages_never_panic_the_decoder(
+        (ctx, m) in ctx_and_update(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut body = Vec::new();
+        if m.encode_body(&ctx, &mut body).is_err() || body.is_empty() {
+            return Ok(());
+        }
+        for (at, byte) in flips {
+            let i = at.index(body.len());
+            body[i] = byte;
+        }
+        if let Ok(rec) = UpdateMsg::decode_received(&mut Reader::new(&body), &ctx) {
+            prop_assert_eq!(rec.treatment == Treatment::Accept, rec.errors.is_empty());
+            // whatever is kept encodes again, unless it was a discarded or withdrawn mess
+            if rec.treatment == Treatment::Accept {
+                let mut again = Vec::new();
+                prop_assert!(rec.update.encode_body(&ctx, &mut again).is_ok(), "{:?}", rec.update);
+                let back = UpdateMsg::decode(&mut Reader::new(&again), &ctx);
+                prop_assert_eq!(back.as_ref(), Ok(&rec.update));
+            }
+        }
     }
 
     #[test]

@@ -346,9 +346,6 @@ fn check_raw(r: &RawAttribute) -> Result<(), EncodeError> {
     if r.flags & !RawAttribute::KEPT_FLAGS != 0 {
         return bad("flags other than Optional, Transitive and Partial");
     }
-    if !r.is_transitive() && r.is_partial() {
-        return bad("Partial set on a non-transitive attribute (RFC 4271 §4.3)");
-    }
     // A known type is kept raw only when a previous AS passed it on with the Partial bit.
     let ot = attr_flags::OPTIONAL | attr_flags::TRANSITIVE;
     match canonical_flags(r.type_code) {
