@@ -580,3 +580,24 @@ fn packing_refuses_what_cannot_be_sent() {
     assert!(encode_announcements(&huge, Family::IPV4_UNICAST, nh4, &v4, &ctx, &mut out).is_err());
     assert!(out.is_empty());
 }
+
+/// Found by `mutated_messages_never_panic_the_decoder`: the decoder kept an unknown optional
+/// non-transitive attribute with the Partial bit set, and the encoder refused to send it back.
+#[test]
+fn unknown_non_transitive_attribute_with_partial_bit_round_trips() {
+    let ctx = CodecContext::default();
+    // ATOMIC_AGGREGATE, then type 0xdb flagged optional + partial
+    let body = [0, 0, 0, 7, 0x40, 6, 0, 0xa0, 0xdb, 1, 0x45];
+    let m = UpdateMsg::decode(&mut Reader::new(&body), &ctx).unwrap();
+    assert_eq!(
+        m.attributes[1],
+        PathAttribute::Unknown(RawAttribute {
+            flags: 0xa0,
+            type_code: AttrType(0xdb),
+            value: vec![0x45],
+        })
+    );
+    let mut again = Vec::new();
+    m.encode_body(&ctx, &mut again).unwrap();
+    assert_eq!(again, body);
+}
