@@ -23,7 +23,8 @@ use crate::attribute::{
 };
 use crate::codec::{len_placeholder, patch_len, Reader};
 use crate::context::CodecContext;
-use crate::iana::{attr_flags, Afi, AttrType};
+use crate::error::UpdateError;
+use crate::iana::{attr_flags, Afi, AttrType, Family};
 use crate::nlri::{decode_nlri, Nlri};
 
 use super::EncodeError;
@@ -47,9 +48,6 @@ pub struct UpdateMsg {
     /// Reachable IPv4 unicast routes.
     pub nlri: Vec<Nlri>,
 }
-
-use crate::error::UpdateError;
-use crate::iana::Family;
 
 /// What RFC 7606 says to do with an UPDATE whose errors did not reset the session. Ordered
 /// so that the worst outcome wins (`max`). A session reset is not a variant: it is the `Err`
@@ -462,9 +460,7 @@ impl ReceivedUpdate {
             self.treatment = self.treatment.max(Treatment::TreatAsWithdraw);
         }
     }
-}
 
-impl ReceivedUpdate {
     /// Applies the rules that hold only for an UPDATE from an external (not confederation)
     /// peer, which the codec cannot know about:
     ///
