@@ -151,10 +151,8 @@ pub fn decode_attribute(
         // RFC 7606 §7.8: "malformed if its length is not a non-zero multiple of 4":
         // treat-as-withdraw.
         AttrType::COMMUNITIES => PathAttribute::Communities(
-            words::<4>(value)
-                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?
-                .map(u32::from_be_bytes)
-                .collect(),
+            list(value, u32::from_be_bytes)
+                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?,
         ),
         // RFC 7606 §7.9.
         AttrType::ORIGINATOR_ID => match fixed::<4>(value) {
@@ -163,10 +161,7 @@ pub fn decode_attribute(
         },
         // RFC 7606 §7.10: not a non-zero multiple of 4: treat-as-withdraw.
         AttrType::CLUSTER_LIST => PathAttribute::ClusterList(
-            words::<4>(value)
-                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?
-                .map(Ipv4Addr::from)
-                .collect(),
+            list(value, Ipv4Addr::from).ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?,
         ),
         AttrType::MP_REACH_NLRI => {
             PathAttribute::MpReach(decode_mp_reach(value, whole, value_offset, ctx)?)
@@ -176,10 +171,8 @@ pub fn decode_attribute(
         }
         // RFC 7606 §7.14: not a non-zero multiple of 8: treat-as-withdraw.
         AttrType::EXTENDED_COMMUNITIES => PathAttribute::ExtendedCommunities(
-            words::<8>(value)
-                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?
-                .map(u64::from_be_bytes)
-                .collect(),
+            list(value, u64::from_be_bytes)
+                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?,
         ),
         AttrType::AS4_PATH | AttrType::AS4_AGGREGATOR if ctx.four_octet_as => {
             // RFC 6793 §6: "A NEW BGP speaker that receives the AS4_PATH attribute or the
@@ -209,14 +202,12 @@ pub fn decode_attribute(
         },
         // RFC 8092 §6: "not a non-zero multiple of 12": treat-as-withdraw.
         AttrType::LARGE_COMMUNITY => PathAttribute::LargeCommunities(
-            words::<12>(value)
-                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?
-                .map(|b| LargeCommunity {
-                    global_admin: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                    local_data1: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-                    local_data2: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
-                })
-                .collect(),
+            list(value, |b: [u8; 12]| LargeCommunity {
+                global_admin: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                local_data1: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                local_data2: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+            })
+            .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?,
         ),
         _ => {
             // RFC 4271 §6.3: "If any of the well-known mandatory attributes are not
@@ -293,16 +284,18 @@ fn fixed<const N: usize>(value: &[u8]) -> Option<[u8; N]> {
     value.try_into().ok()
 }
 
-/// The value cut in `N`-byte words, when it is a non-zero multiple of `N` bytes.
-fn words<const N: usize>(value: &[u8]) -> Option<impl Iterator<Item = [u8; N]> + '_> {
+/// The value decoded as `N`-byte words, each by `f`, when it is a non-zero multiple of `N`
+/// bytes (the rule RFC 7606 §7.8, §7.10, §7.14 and RFC 8092 §6 share).
+#[inline]
+fn list<const N: usize, T>(value: &[u8], f: impl Fn([u8; N]) -> T) -> Option<Vec<T>> {
     if value.is_empty() || value.len() % N != 0 {
         return None;
     }
-    Some(value.chunks_exact(N).map(|c| {
-        let mut a = [0u8; N];
-        a.copy_from_slice(c);
-        a
-    }))
+    let mut out = Vec::with_capacity(value.len() / N);
+    for c in value.chunks_exact(N) {
+        out.push(f(c.try_into().ok()?));
+    }
+    Some(out)
 }
 
 /// AS_PATH / AS4_PATH segments (RFC 4271 §4.3, RFC 6793 §3). `None` when malformed in a
