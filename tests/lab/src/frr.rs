@@ -36,6 +36,9 @@ pub struct FrrNeighbor {
     pub ipv6: bool,
     /// Send all paths (ADD-PATH tx); FRR always offers ADD-PATH receive.
     pub add_path_tx_all: bool,
+    /// Do not send the neighbor routes whose AS_PATH already holds its AS (FRR otherwise
+    /// sends them and leaves loop detection to the receiver).
+    pub sender_loop_detection: bool,
     /// Hold time (keepalive a third of it).
     pub hold_time: u16,
 }
@@ -53,6 +56,7 @@ impl FrrNeighbor {
             ipv4: address.is_ipv4(),
             ipv6: address.is_ipv6(),
             add_path_tx_all: false,
+            sender_loop_detection: false,
             hold_time: 9,
         }
     }
@@ -90,6 +94,12 @@ impl FrrNeighbor {
     /// Sends every path (ADD-PATH tx).
     pub fn add_path_tx_all(mut self) -> Self {
         self.add_path_tx_all = true;
+        self
+    }
+
+    /// Suppresses routes whose AS_PATH holds the neighbor's AS.
+    pub fn sender_loop_detection(mut self) -> Self {
+        self.sender_loop_detection = true;
         self
     }
 
@@ -221,6 +231,9 @@ impl FrrConfig {
                 n.hold_time
             );
             let _ = writeln!(c, " neighbor {a} timers connect 2");
+            if n.sender_loop_detection {
+                let _ = writeln!(c, " neighbor {a} sender-as-path-loop-detection");
+            }
         }
         for (fam, v6) in [("ipv4", false), ("ipv6", true)] {
             let _ = writeln!(c, " address-family {fam} unicast");

@@ -343,10 +343,12 @@ impl Gobgpd {
     /// Disables the session to `addr`, sending a Cease / Administrative Shutdown NOTIFICATION
     /// with `message` as its shutdown communication (RFC 9003).
     pub fn disable(&self, addr: IpAddr, message: &str) -> Result<()> {
+        // gobgp 3.10's `disable` drops --reason (its Cease carries no data); the deprecated
+        // `shutdown` sends it
         self.cli(&[
             "neighbor",
             &addr.to_string(),
-            "disable",
+            "shutdown",
             "--reason",
             message,
         ])

@@ -35,9 +35,9 @@ const TIMEOUT: Duration = Duration::from_secs(40);
 /// The shutdown communication both shutdowns carry.
 const SHUTDOWN_MESSAGE: &str = "maintenance";
 
-/// A daemon that takes part in a capture.
+/// A router (BGP daemon) that takes part in a capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Daemon {
+pub enum Router {
     /// BIRD 2.
     Bird,
     /// FRR bgpd.
@@ -46,13 +46,13 @@ pub enum Daemon {
     Gobgpd,
 }
 
-impl Daemon {
+impl Router {
     /// File-name stem (`bird`, `frr`, `gobgpd`).
     pub fn name(self) -> &'static str {
         match self {
-            Daemon::Bird => "bird",
-            Daemon::Frr => "frr",
-            Daemon::Gobgpd => "gobgpd",
+            Router::Bird => "bird",
+            Router::Frr => "frr",
+            Router::Gobgpd => "gobgpd",
         }
     }
 
@@ -60,27 +60,27 @@ impl Daemon {
     /// AS_TRANS and the 4-octet AS capability.
     pub fn asn(self) -> u32 {
         match self {
-            Daemon::Bird => 4_200_000_001,
-            Daemon::Gobgpd => 4_200_000_002,
-            Daemon::Frr => 4_200_000_003,
+            Router::Bird => 4_200_000_001,
+            Router::Gobgpd => 4_200_000_002,
+            Router::Frr => 4_200_000_003,
         }
     }
 
     /// Prefixes it announces (IPv4 /32, IPv6 /128).
     fn prefixes(self) -> (&'static str, &'static str) {
         match self {
-            Daemon::Bird => ("198.51.100.1/32", "2001:db8:100::1/128"),
-            Daemon::Gobgpd => ("203.0.113.2/32", "2001:db8:7::2/128"),
-            Daemon::Frr => ("198.51.100.3/32", "2001:db8:100::3/128"),
+            Router::Bird => ("198.51.100.1/32", "2001:db8:100::1/128"),
+            Router::Gobgpd => ("203.0.113.2/32", "2001:db8:7::2/128"),
+            Router::Frr => ("198.51.100.3/32", "2001:db8:100::3/128"),
         }
     }
 
     /// The installed version, from the daemon's `--version`/`-v` output.
     pub fn version(self) -> Result<String> {
         let (bin, arg) = match self {
-            Daemon::Bird => ("bird", "--version"),
-            Daemon::Frr => ("bgpd", "-v"),
-            Daemon::Gobgpd => ("gobgpd", "--version"),
+            Router::Bird => ("bird", "--version"),
+            Router::Frr => ("bgpd", "-v"),
+            Router::Gobgpd => ("gobgpd", "--version"),
         };
         let out = Command::new(binary(bin)?).arg(arg).output()?;
         let text = format!(
@@ -97,7 +97,7 @@ impl Daemon {
 
 /// Where one side of a pairing lives.
 struct Side {
-    daemon: Daemon,
+    daemon: Router,
     v4: IpAddr,
     v6: IpAddr,
     version: String,
@@ -132,7 +132,7 @@ impl Running {
         };
         let peer_as = peer.daemon.asn();
         Ok(match me.daemon {
-            Daemon::Bird => {
+            Router::Bird => {
                 let session = |name: &str, addr: IpAddr| {
                     BirdPeer::new(name, addr, peer_as)
                         .graceful_restart()
@@ -151,14 +151,22 @@ impl Running {
                         .announce(p6, "bgp_community.add((65001,600));"),
                 )?)
             }
-            Daemon::Frr => Running::Frr(Frr::start(
+            Router::Frr => Running::Frr(Frr::start(
                 ns,
                 &FrrConfig::new(router_id, me.daemon.asn())
                     // a stable name in the FQDN capability, not the per-run namespace name
                     .hostname("porter-lab-frr")
                     .graceful_restart()
-                    .neighbor(FrrNeighbor::new(peer.v4, peer_as).add_path_tx_all())
-                    .neighbor(FrrNeighbor::new(peer.v6, peer_as).add_path_tx_all())
+                    .neighbor(
+                        FrrNeighbor::new(peer.v4, peer_as)
+                            .add_path_tx_all()
+                            .sender_loop_detection(),
+                    )
+                    .neighbor(
+                        FrrNeighbor::new(peer.v6, peer_as)
+                            .add_path_tx_all()
+                            .sender_loop_detection(),
+                    )
                     .announce(
                         p4,
                         &[
@@ -168,7 +176,7 @@ impl Running {
                     )
                     .announce(p6, &["set community 65003:600"]),
             )?),
-            Daemon::Gobgpd => {
+            Router::Gobgpd => {
                 let n = |addr: IpAddr| {
                     GobgpNeighbor::new(addr, peer_as)
                         .graceful_restart()
@@ -222,7 +230,7 @@ impl Running {
     }
 
     /// Withdraws both of `me`'s prefixes.
-    fn withdraw_all(&self, me: Daemon) -> Result<()> {
+    fn withdraw_all(&self, me: Router) -> Result<()> {
         let (p4, p6) = me.prefixes();
         match self {
             // disabling the static protocols withdraws their routes from BGP
@@ -242,7 +250,7 @@ impl Running {
     }
 
     /// Shuts the session to `peer_addr` down with the shutdown communication.
-    fn shutdown(&self, me: Daemon, peer_addr: IpAddr) -> Result<()> {
+    fn shutdown(&self, me: Router, peer_addr: IpAddr) -> Result<()> {
         match self {
             Running::Bird(b) => {
                 let name = if peer_addr.is_ipv4() {
@@ -262,9 +270,9 @@ impl Running {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vector {
     /// Who sent it.
-    pub sender: Daemon,
+    pub sender: Router,
     /// Who received it.
-    pub receiver: Daemon,
+    pub receiver: Router,
     /// File name stem, `<router>-<version>-<what>`.
     pub stem: String,
     /// Comment lines (without `# `).
@@ -315,16 +323,16 @@ pub enum Kind {
     RefreshBegin,
     /// ROUTE-REFRESH End-of-RIB-Refresh marker (RFC 7313 §4).
     RefreshEnd,
-    /// NOTIFICATION.
-    Notification,
+    /// NOTIFICATION with this error code and subcode.
+    Notification(u8, u8),
     /// Anything else (ROUTE-REFRESH, other families).
     Other,
 }
 
 impl Kind {
     /// The `<what>` part of a file name.
-    pub fn what(self) -> &'static str {
-        match self {
+    pub fn what(self) -> String {
+        let name = match self {
             Kind::Open => "open",
             Kind::UpdateIpv4 => "update-ipv4",
             Kind::UpdateIpv6 => "update-ipv6",
@@ -336,9 +344,14 @@ impl Kind {
             Kind::RouteRefresh => "route-refresh",
             Kind::RefreshBegin => "route-refresh-borr",
             Kind::RefreshEnd => "route-refresh-eorr",
-            Kind::Notification => "notification-shutdown",
+            // Cease / Administrative Shutdown (RFC 4486, RFC 9003)
+            Kind::Notification(6, 2) => "notification-shutdown",
+            Kind::Notification(code, subcode) => {
+                return format!("notification-{code}-{subcode}");
+            }
             Kind::Other => "other",
-        }
+        };
+        name.to_string()
     }
 }
 
@@ -346,7 +359,10 @@ impl Kind {
 pub fn classify(msg: &[u8]) -> Kind {
     match msg.get(18) {
         Some(1) => Kind::Open,
-        Some(3) => Kind::Notification,
+        Some(3) => match (msg.get(19), msg.get(20)) {
+            (Some(&code), Some(&subcode)) => Kind::Notification(code, subcode),
+            _ => Kind::Other,
+        },
         Some(4) => Kind::Keepalive,
         Some(2) => classify_update(msg).unwrap_or(Kind::Other),
         // ROUTE-REFRESH: AFI (2), subtype (1, RFC 7313 §3.2), SAFI (1)
@@ -498,8 +514,8 @@ pub fn ctx_tokens(sender: &OpenCaps, receiver: &OpenCaps) -> String {
 /// Runs one pairing (`a` as the router, `b` as the speaker, on 10.200.`net`.0/24 and
 /// 2001:db8:200:`net`::/64) and returns the vectors it yields: for each sender and session,
 /// the first message of each [`Kind`]. The pcap is written to `work`.
-pub fn capture_pairing(a: Daemon, b: Daemon, net: u8, work: &Path) -> Result<Vec<Vector>> {
-    let side = |d: Daemon, host: u8| -> Result<Side> {
+pub fn capture_pairing(a: Router, b: Router, net: u8, work: &Path) -> Result<Vec<Vector>> {
+    let side = |d: Router, host: u8| -> Result<Side> {
         Ok(Side {
             daemon: d,
             v4: format!("10.200.{net}.{host}").parse()?,
@@ -512,6 +528,8 @@ pub fn capture_pairing(a: Daemon, b: Daemon, net: u8, work: &Path) -> Result<Vec
     let na = Netns::new(&format!("{tag}-a"))?;
     let nb = Netns::new(&format!("{tag}-b"))?;
     na.veth("a-b", &nb, "b-a")?;
+    na.set_mac("a-b", &format!("02:00:0a:c8:{net:02x}:01"))?;
+    nb.set_mac("b-a", &format!("02:00:0a:c8:{net:02x}:02"))?;
     na.addr("a-b", &format!("{}/24", sa.v4))?;
     na.addr("a-b", &format!("{}/64", sa.v6))?;
     nb.addr("b-a", &format!("{}/24", sb.v4))?;
@@ -534,10 +552,15 @@ pub fn capture_pairing(a: Daemon, b: Daemon, net: u8, work: &Path) -> Result<Vec
     ra.refresh(sb.v4)?;
     rb.refresh(sa.v6)?;
     std::thread::sleep(Duration::from_secs(2));
+    // one side after the other: withdrawing at once lets a router fold the withdrawal of
+    // what it learned from its peer into the UPDATE that withdraws its own routes, by timing
     ra.withdraw_all(a)?;
+    wait_until_ok(TIMEOUT, "the speaker sees the router's withdrawals", || {
+        Ok(!rb.has_route(a4)? && !rb.has_route(a6)?)
+    })?;
     rb.withdraw_all(b)?;
-    wait_until_ok(TIMEOUT, "both sides see the withdrawals", || {
-        Ok(!ra.has_route(b4)? && !ra.has_route(b6)? && !rb.has_route(a4)? && !rb.has_route(a6)?)
+    wait_until_ok(TIMEOUT, "the router sees the speaker's withdrawals", || {
+        Ok(!ra.has_route(b4)? && !ra.has_route(b6)?)
     })?;
     ra.shutdown(a, sb.v4)?;
     rb.shutdown(b, sa.v6)?;
@@ -589,9 +612,21 @@ fn vectors_of_session(
         bail!("no OPEN received");
     };
     let ctx = ctx_tokens(&open_caps(my_open)?, &open_caps(peer_open)?);
+    // UPDATEs must carry the sender's own prefix: a router may also pass on (or withdraw)
+    // what it learned from the receiver, which says nothing about how it encodes its own
+    let (p4, p6) = sender.daemon.prefixes();
+    let own = [prefix_bytes(p4)?, prefix_bytes(p6)?];
     let mut first: BTreeMap<Kind, &Vec<u8>> = BTreeMap::new();
     for m in &sent {
-        first.entry(classify(m)).or_insert(m);
+        let kind = classify(m);
+        let carries_routes = matches!(
+            kind,
+            Kind::UpdateIpv4 | Kind::UpdateIpv6 | Kind::WithdrawIpv4 | Kind::WithdrawIpv6
+        );
+        if carries_routes && !own.iter().any(|p| contains(m, p)) {
+            continue;
+        }
+        first.entry(kind).or_insert(m);
     }
     let fam = family.to_ascii_lowercase();
     let mut out = Vec::new();
@@ -601,13 +636,13 @@ fn vectors_of_session(
         }
         // OPEN, KEEPALIVE and NOTIFICATION carry no family: name them after the session
         let what = match kind {
-            Kind::Open | Kind::Keepalive | Kind::Notification => {
+            Kind::Open | Kind::Keepalive | Kind::Notification(..) => {
                 format!("{}-{fam}-session", kind.what())
             }
             Kind::RouteRefresh | Kind::RefreshBegin | Kind::RefreshEnd => {
                 format!("{}-{fam}", kind.what())
             }
-            _ => kind.what().to_string(),
+            _ => kind.what(),
         };
         let s = sender.daemon;
         let r = receiver.daemon;
@@ -644,6 +679,24 @@ fn vectors_of_session(
         });
     }
     Ok(out)
+}
+
+/// A host prefix as NLRI bytes: length octet then the address (`198.51.100.1/32` →
+/// `20 c6 33 64 01`).
+fn prefix_bytes(prefix: &str) -> Result<Vec<u8>> {
+    let (addr, len) = prefix
+        .split_once('/')
+        .with_context(|| format!("no length in {prefix}"))?;
+    let mut b = vec![len.parse::<u8>()?];
+    match addr.parse::<IpAddr>()? {
+        IpAddr::V4(a) => b.extend_from_slice(&a.octets()),
+        IpAddr::V6(a) => b.extend_from_slice(&a.octets()),
+    }
+    Ok(b)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn utc_now() -> Result<String> {
@@ -712,8 +765,8 @@ mod tests {
     #[test]
     fn renders_comment_then_hex() {
         let v = Vector {
-            sender: Daemon::Bird,
-            receiver: Daemon::Frr,
+            sender: Router::Bird,
+            receiver: Router::Frr,
             stem: "x".into(),
             comments: vec!["a".into(), "ctx: four_octet_as".into()],
             bytes: (0u8..40).collect(),

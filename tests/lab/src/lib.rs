@@ -9,8 +9,11 @@
 //! * Routers, each a tracked child process with a readiness wait: [`Bird`] (BIRD 2), [`Frr`]
 //!   (zebra + bgpd), [`Gobgpd`] (gobgpd with its gRPC API on 127.0.0.1 inside the namespace) and
 //!   [`Exabgp`] (scripted UPDATEs in, JSON of what it received out).
+//! * [`Lan`]: a bridge in a namespace of its own, for several speakers and a router on one
+//!   L2 segment.
 //! * [`Capture`]: tcpdump on an interface inside a namespace, and [`pcap`] to turn the capture
-//!   into whole BGP messages per TCP direction.
+//!   into whole BGP messages per TCP direction; [`golden`] uses both to write golden vectors
+//!   (`porter-lab capture`).
 //!
 //! Tests guard themselves with [`available`], which prints a loud `SKIPPED:` line when not
 //! root or a tool is missing, and wait with [`wait_until`].

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::process::{pid_alive, run, signal};
+use crate::process::{pid_alive, run, signal, Daemon};
 use crate::tools::binary;
 
 /// Counter making namespace names unique within one process (tests run in threads).
@@ -55,9 +55,7 @@ impl Netns {
             }
         }
         run(Command::new(&ip).args(["netns", "add", &name]))?;
-        let root = std::env::var_os("PORTER_LAB_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_ROOT));
+        let root = state_root();
         let ns = Netns {
             dir: root.join(&name),
             name,
@@ -69,6 +67,32 @@ impl Netns {
         }
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// Deletes namespaces an interrupted lab run left behind, with the processes inside:
+    /// those named `lab-<tag>-<pid>-<n>` whose creating process `<pid>` is gone and that have a
+    /// state directory under the lab's state root (so a namespace someone else named `lab-…`
+    /// is never touched). Returns the names removed.
+    pub fn clean_stale() -> Result<Vec<String>> {
+        let root = state_root();
+        let list = run(Command::new(binary("ip")?).args(["netns", "list"]))?;
+        let mut removed = Vec::new();
+        for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
+            let Some(pid) = creator_pid(name) else {
+                continue;
+            };
+            let dir = root.join(name);
+            if pid_alive(pid) || !dir.is_dir() {
+                continue;
+            }
+            // Drop does the work: stop what runs inside, delete the namespace and the dir
+            drop(Netns {
+                name: name.to_string(),
+                dir,
+            });
+            removed.push(name.to_string());
+        }
+        Ok(removed)
     }
 
     /// The namespace name (as in `ip netns list`).
@@ -96,6 +120,23 @@ impl Netns {
         run(self.command(prog).args(args))
     }
 
+    /// Starts a long-running program inside the namespace (e.g. porter's own speaker) as a
+    /// tracked [`Daemon`], stdout and stderr going to `<state dir>/<log_name>`; it is stopped
+    /// when the returned value is dropped.
+    pub fn spawn<I, S>(&self, log_name: &str, program: &Path, args: I) -> Result<Daemon>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Daemon::spawn(
+            &format!("{} in {}", program.display(), self.name),
+            &self.name,
+            program,
+            args,
+            &self.dir.join(log_name),
+        )
+    }
+
     /// Runs `ip -n NAME args…` and returns its stdout.
     pub fn ip(&self, args: &[&str]) -> Result<String> {
         run(Command::new(binary("ip")?)
@@ -107,8 +148,8 @@ impl Netns {
     /// are created directly in their namespaces, so nothing appears in the host namespace.
     pub fn veth(&self, local: &str, peer: &Netns, remote: &str) -> Result<()> {
         run(Command::new(binary("ip")?).args([
-            "link", "add", local, "netns", &self.name, "type", "veth", "peer", "name", remote,
-            "netns", &peer.name,
+            "link", "add", "name", local, "netns", &self.name, "type", "veth", "peer", "name",
+            remote, "netns", &peer.name,
         ]))
         .with_context(|| format!("veth {}:{local} <-> {}:{remote}", self.name, peer.name))?;
         self.link_up(local)?;
@@ -129,12 +170,21 @@ impl Netns {
 
     /// Sets `ifname` up.
     pub fn link_up(&self, ifname: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "up"]).map(drop)
+        self.ip(&["link", "set", "dev", ifname, "up"]).map(drop)
     }
 
     /// Sets `ifname` down (e.g. to cut a BGP session without a NOTIFICATION).
     pub fn link_down(&self, ifname: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "down"]).map(drop)
+        self.ip(&["link", "set", "dev", ifname, "down"]).map(drop)
+    }
+
+    /// Sets the MAC address of `ifname`, cycling the link down and up so the IPv6 link-local
+    /// address is derived again from the new MAC (routers put it in IPv6 next hops, so a
+    /// fixed MAC makes captured UPDATEs repeatable).
+    pub fn set_mac(&self, ifname: &str, mac: &str) -> Result<()> {
+        self.link_down(ifname)?;
+        self.ip(&["link", "set", "dev", ifname, "address", mac])?;
+        self.link_up(ifname)
     }
 
     /// Creates a bridge `name` in this namespace and sets it up.
@@ -145,7 +195,7 @@ impl Netns {
 
     /// Attaches interface `ifname` of this namespace to bridge `bridge`.
     pub fn enslave(&self, ifname: &str, bridge: &str) -> Result<()> {
-        self.ip(&["link", "set", ifname, "master", bridge])
+        self.ip(&["link", "set", "dev", ifname, "master", bridge])
             .map(drop)
     }
 
@@ -246,6 +296,26 @@ impl Lan {
     }
 }
 
+/// Where state directories live: `$PORTER_LAB_DIR` or /tmp/porter-lab.
+fn state_root() -> PathBuf {
+    std::env::var_os("PORTER_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_ROOT))
+}
+
+/// The PID in a name `lab-<tag>-<pid>-<n>` made by [`Netns::new`].
+fn creator_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("lab-")?;
+    let mut parts = rest.rsplitn(3, '-');
+    let n = parts.next()?;
+    let pid = parts.next()?;
+    let tag = parts.next()?;
+    if tag.is_empty() || n.parse::<u32>().is_err() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
 /// Parses `ip -j route show` output into next-hop addresses.
 fn parse_route_next_hops(json: &str) -> Result<Vec<IpAddr>> {
     let json = json.trim();
@@ -271,6 +341,15 @@ fn parse_route_next_hops(json: &str) -> Result<Vec<IpAddr>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_creator_pid_from_lab_names_only() {
+        assert_eq!(creator_pid("lab-smoke-bird-r-21421-0"), Some(21421));
+        assert_eq!(creator_pid("lab-x-7-12"), Some(7));
+        assert_eq!(creator_pid("lab-21421-0"), None);
+        assert_eq!(creator_pid("other-x-1-2"), None);
+        assert_eq!(creator_pid("lab-x-y-z"), None);
+    }
 
     #[test]
     fn parses_single_and_ecmp_routes() {

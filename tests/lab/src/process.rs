@@ -3,7 +3,6 @@
 use anyhow::{anyhow, bail, Context, Result};
 use std::ffi::OsStr;
 use std::fs::OpenOptions;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,8 +27,9 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `program args…` inside namespace `netns`, stdout and stderr appended to `log`,
-    /// stdin from /dev/null, in its own process group (so a Ctrl-C aimed at the test runner
-    /// does not reach it before our Drop does).
+    /// stdin from /dev/null. It stays in our process group on purpose: Drop does not run when
+    /// a test run is interrupted, but the terminal's SIGINT then reaches the daemon too, so
+    /// nothing keeps running (`porter-lab clean` removes the namespaces left behind).
     pub(crate) fn spawn<I, S>(
         what: &str,
         netns: &str,
@@ -70,8 +70,7 @@ impl Daemon {
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err)
-            .process_group(0);
+            .stderr(err);
         let child = cmd
             .spawn()
             .with_context(|| format!("spawning {what}: {cmd:?}"))?;

@@ -255,3 +255,31 @@ fn bird_and_gobgpd_peer_over_ipv6_with_md5_gr_and_add_path() {
         assert!(info.contains(cap), "{cap} not negotiated:\n{info}");
     }
 }
+
+#[test]
+fn spawned_program_is_tracked_and_stopped_with_its_namespace() {
+    if !available(&[]) {
+        return;
+    }
+    let ns = Netns::new("smoke-spawn").unwrap();
+    let mut d = ns
+        .spawn("sleep.log", std::path::Path::new("/bin/sleep"), ["300"])
+        .unwrap();
+    assert!(d.is_running());
+    assert_eq!(ns.pids().unwrap(), vec![d.pid()]);
+    d.stop().unwrap();
+    assert!(!d.is_running());
+    assert!(ns.pids().unwrap().is_empty());
+    // a process we did not track is stopped by the namespace's Drop
+    let other = ns
+        .spawn("other.log", std::path::Path::new("/bin/sleep"), ["300"])
+        .unwrap();
+    let pid = other.pid();
+    std::mem::forget(other);
+    drop(ns);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/exe")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    );
+}

@@ -3,19 +3,28 @@
 //! ```text
 //! porter-lab capture [OUTDIR]   regenerate golden vectors from BIRD, FRR and gobgpd
 //!                               (default OUTDIR: bgp-wire/tests/data/captures; needs root)
+//! porter-lab clean              delete namespaces (and their processes) left by an
+//!                               interrupted lab run
 //! ```
 
 use anyhow::{bail, Result};
-use porter_lab::golden::{capture_pairing, Daemon, Vector};
-use porter_lab::{skip_unless_available, Tool};
+use porter_lab::golden::{capture_pairing, Router, Vector};
+use porter_lab::{skip_unless_available, Netns, Tool};
 use std::path::PathBuf;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let res = match args.first().map(String::as_str) {
         Some("capture") => capture(args.get(1).map(PathBuf::from)),
+        Some("clean") => Netns::clean_stale().map(|removed| {
+            for n in &removed {
+                println!("removed {n}");
+            }
+            eprintln!("porter-lab: {} stale namespace(s) removed", removed.len());
+        }),
         Some("help" | "-h" | "--help") | None => {
             println!("usage: porter-lab capture [OUTDIR]   (default bgp-wire/tests/data/captures)");
+            println!("       porter-lab clean             (remove namespaces of interrupted runs)");
             Ok(())
         }
         Some(other) => Err(anyhow::anyhow!(
@@ -40,9 +49,9 @@ fn capture(out: Option<PathBuf>) -> Result<()> {
     let work = std::env::temp_dir().join(format!("porter-lab-capture-{}", std::process::id()));
     let mut keep: Vec<(String, Vector)> = Vec::new();
     for (a, b, net) in [
-        (Daemon::Bird, Daemon::Gobgpd, 110),
-        (Daemon::Frr, Daemon::Gobgpd, 111),
-        (Daemon::Bird, Daemon::Frr, 112),
+        (Router::Bird, Router::Gobgpd, 110),
+        (Router::Frr, Router::Gobgpd, 111),
+        (Router::Bird, Router::Frr, 112),
     ] {
         eprintln!("porter-lab: capturing {} <-> {}", a.name(), b.name());
         for v in capture_pairing(a, b, net, &work)? {
@@ -58,7 +67,7 @@ fn capture(out: Option<PathBuf>) -> Result<()> {
             // from other pairings are named after their receiver
             let canonical = matches!(
                 (v.sender, v.receiver),
-                (Daemon::Bird | Daemon::Frr, Daemon::Gobgpd) | (Daemon::Gobgpd, Daemon::Bird)
+                (Router::Bird | Router::Frr, Router::Gobgpd) | (Router::Gobgpd, Router::Bird)
             );
             let file = if canonical {
                 format!("{}.hex", v.stem)
