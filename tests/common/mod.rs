@@ -323,6 +323,9 @@ impl PorterConf {
             let _ = writeln!(c, "spec:\n  type: LoadBalancer");
             let _ = writeln!(c, "  loadBalancerIP: \"{vip}\"");
             let _ = writeln!(c, "  externalTrafficPolicy: Cluster");
+            if vip.is_ipv6() {
+                let _ = writeln!(c, "  ipFamilies: [IPv6]\n  ipFamilyPolicy: SingleStack");
+            }
             let _ = writeln!(c, "  ports:\n    - port: 80\n      protocol: TCP");
         }
         for (name, addrs) in &self.nodes {
@@ -498,8 +501,7 @@ impl Porter {
         let Some((head, body)) = text.split_once("\r\n\r\n") else {
             bail!("GET {path}: no HTTP header in {text:?}");
         };
-        if !head.starts_with("HTTP/1.")
-            || !head.split_whitespace().nth(1).is_some_and(|c| c == "200")
+        if !head.starts_with("HTTP/1.") || head.split_whitespace().nth(1).is_none_or(|c| c != "200")
         {
             bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
         }
@@ -629,9 +631,14 @@ pub fn session_state(peer: &Value) -> Option<String> {
 /// `…received.updates`).
 pub fn updates_received(peer: &Value) -> Option<u64> {
     let rx = find_key(peer, "received")?;
+    // counters are decimal strings in the CRD shape (gobgp's uint64 in JSON), numbers elsewhere
     ["update", "updates"]
         .iter()
-        .find_map(|k| rx.get(*k).and_then(Value::as_u64))
+        .find_map(|k| match rx.get(*k)? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        })
 }
 
 /// A peer's `lastError` as text (empty when none).
