@@ -116,127 +116,34 @@ fn bird_ecmp_with_add_path_on_shared_lan() {
     eprintln!("{}: ADD-PATH ECMP after {t:.2?}", test_name());
 }
 
-/// IPv6 VIP over an IPv6 session.
 #[test]
 fn bird_ipv6_vip_over_ipv6_session() {
-    if !ready(&[Tool::Bird]) {
-        return;
-    }
-    let x = 10;
-    let (r, s) = pair("b-v6", x);
-    let mut rp = RouterPeer::new("s1", speaker_addr6(x), PORTER_AS);
-    rp.passive = true;
-    let router = Router::start(
-        &r,
-        RouterSpec {
-            kind: Kind::Bird,
-            router_id: "10.201.10.1".parse().unwrap(),
-            asn: ROUTER_AS,
-            peers: vec![rp],
-        },
-    );
-    let porter = Porter::start(
-        &s,
-        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-            .peer(PeerDoc::new("router", router_addr6(x), ROUTER_AS))
-            .vip("2001:db8:ffff::7"),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
-    let diag = || format!("{}\n{}", router.show(), porter.diag());
-    let me = speaker_addr6(x);
-    let t = wait(
-        "BIRD has 2001:db8:ffff::7/128 via porter's IPv6 address",
-        diag,
-        || {
-            router
-                .bgp_next_hops("2001:db8:ffff::7/128")
-                .unwrap_or_default()
-                == [me]
-        },
-    );
-    wait("the IPv6 FIB has the VIP", diag, || {
-        fib(&r, "2001:db8:ffff::7") == [me]
-    });
-    assert!(porter.is_established("router"), "{}", diag());
-    eprintln!("{}: IPv6 route after {t:.2?}", test_name());
+    scenarios::ipv6_session(Kind::Bird, "b-v6", 10);
 }
 
-fn md5_case(tag: &str, x: u8, router_pw: &str, porter_pw: &str, porter_passive: bool) {
-    let (r, s) = pair(tag, x);
-    let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
-    rp.passive = !porter_passive;
-    rp.password = Some(router_pw.into());
-    let router = Router::start(
-        &r,
-        RouterSpec {
-            kind: Kind::Bird,
-            router_id: format!("10.201.{x}.1").parse().unwrap(),
-            asn: ROUTER_AS,
-            peers: vec![rp],
-        },
-    );
-    let mut peer = PeerDoc::new("router", router_addr(x), ROUTER_AS).password(porter_pw);
-    if porter_passive {
-        peer = peer.passive();
-    }
-    let porter = Porter::start(
-        &s,
-        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-            .peer(peer)
-            .vip("203.0.113.7"),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
-    let diag = || format!("{}\n{}", router.show(), porter.diag());
-    if router_pw == porter_pw {
-        let t = wait("MD5 session Established", diag, || {
-            router.established(0).unwrap_or(false) && porter.is_established("router")
-        });
-        wait("route at the router", diag, || {
-            fib(&r, "203.0.113.7") == [speaker_addr(x)]
-        });
-        eprintln!("{}: MD5 session up after {t:.2?}", test_name());
-    } else {
-        hold_for(
-            Duration::from_secs(10),
-            "neither side Established with mismatched MD5 passwords",
-            diag,
-            || {
-                !router.established(0).unwrap_or(true)
-                    && porter
-                        .peer_state("router")
-                        .is_ok_and(|s| !s.eq_ignore_ascii_case("established"))
-            },
-        );
-        assert!(fib(&r, "203.0.113.7").is_empty(), "{}", diag());
-    }
+#[test]
+fn bird_dual_stack_each_vip_on_its_own_session() {
+    scenarios::dual_stack(Kind::Bird, "b-dual", 33);
 }
 
 #[test]
 fn bird_md5_matching_password_porter_active() {
-    if ready(&[Tool::Bird]) {
-        md5_case("b-md5a", 11, "porter-md5", "porter-md5", false);
-    }
+    scenarios::md5(Kind::Bird, "b-md5a", 11, true, false);
 }
 
 #[test]
 fn bird_md5_matching_password_porter_passive() {
-    if ready(&[Tool::Bird]) {
-        md5_case("b-md5p", 12, "porter-md5", "porter-md5", true);
-    }
+    scenarios::md5(Kind::Bird, "b-md5p", 12, true, true);
 }
 
 #[test]
 fn bird_md5_wrong_password_never_establishes() {
-    if ready(&[Tool::Bird]) {
-        md5_case("b-md5w", 14, "porter-md5", "not-the-password", false);
-    }
+    scenarios::md5(Kind::Bird, "b-md5w", 14, false, false);
 }
 
 #[test]
 fn bird_md5_wrong_password_never_establishes_porter_passive() {
-    if ready(&[Tool::Bird]) {
-        md5_case("b-md5wp", 15, "porter-md5", "not-the-password", true);
-    }
+    scenarios::md5(Kind::Bird, "b-md5wp", 15, false, true);
 }
 
 /// RFC 4724 with porter as the restarting speaker: after SIGKILL BIRD keeps the route (stale)
@@ -352,4 +259,257 @@ fn bird_keeps_routes_while_porter_restarts_gracefully() {
     );
     assert_eq!(fib(&r, "203.0.113.7"), [me], "{}", diag!()());
     eprintln!("{}: stale route flushed {t:.2?} after restart", test_name());
+}
+
+#[test]
+fn bird_both_sides_active_resolve_the_collision() {
+    scenarios::both_active(Kind::Bird, "b-coll", 16);
+}
+
+/// Starts BIRD (one passive session `s1` to porter at .2 of link X) and porter with `conf`.
+fn bird_and_porter(
+    tag: &str,
+    x: u8,
+    conf: PorterConf,
+    tweak: impl FnOnce(&mut RouterPeer),
+) -> (Netns, Netns, Router, Porter) {
+    let (r, s) = pair(tag, x);
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), conf.asn);
+    rp.passive = true;
+    tweak(&mut rp);
+    let router = Router::start(
+        &r,
+        RouterSpec {
+            kind: Kind::Bird,
+            router_id: format!("10.201.{x}.1").parse().unwrap(),
+            asn: ROUTER_AS,
+            peers: vec![rp],
+        },
+    );
+    let porter = Porter::start(&s, conf).unwrap_or_else(|e| panic!("{e:#}"));
+    (r, s, router, porter)
+}
+
+/// A cut link (no FIN, no RST): porter's hold timer expires after the negotiated 9 s, and the
+/// session comes back once the link is up again.
+#[test]
+fn bird_hold_timer_expires_on_a_cut_link_and_session_recovers() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 17;
+    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+        .vip("203.0.113.7");
+    let (r, _s, router, porter) = bird_and_porter("b-hold", x, conf, |_| {});
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    wait("Established", diag, || {
+        porter.is_established("router") && fib(&r, "203.0.113.7") == [speaker_addr(x)]
+    });
+    // drop every packet between the two (the interfaces stay up, so no carrier event tells
+    // either side): only the hold timer can notice
+    r.exec(&[
+        "tc", "qdisc", "add", "dev", "r-s", "root", "netem", "loss", "100%",
+    ])
+    .or_else(|_| {
+        // no netem: block with a blackhole route on the router side instead
+        r.ip(&[
+            "route",
+            "add",
+            "blackhole",
+            &format!("{}/32", speaker_addr(x)),
+        ])
+    })
+    .unwrap();
+    let start = std::time::Instant::now();
+    wait(
+        "porter leaves Established after the hold time",
+        diag,
+        || !porter.is_established("router"),
+    );
+    let down = start.elapsed();
+    let peer = porter.peer_status("router").unwrap();
+    assert!(
+        down >= Duration::from_secs(5) && down <= Duration::from_secs(14),
+        "hold timer of 9 s expired after {down:.2?}\n{}",
+        diag()
+    );
+    let err = last_error(&peer).to_ascii_lowercase();
+    assert!(
+        err.contains("hold"),
+        "lastError should say the hold timer expired: {err}\n{}",
+        diag()
+    );
+    let _ = r.exec(&["tc", "qdisc", "del", "dev", "r-s", "root"]);
+    let _ = r.ip(&[
+        "route",
+        "del",
+        "blackhole",
+        &format!("{}/32", speaker_addr(x)),
+    ]);
+    let t = wait("session and route back after the link heals", diag, || {
+        porter.is_established("router")
+            && router.established(0).unwrap_or(false)
+            && fib(&r, "203.0.113.7") == [speaker_addr(x)]
+    });
+    eprintln!(
+        "{}: hold timer expired after {down:.2?}; back {t:.2?} after the link healed",
+        test_name()
+    );
+}
+
+/// BIRD asks for a refresh (ROUTE-REFRESH, enhanced with BoRR/EoRR when negotiated, after
+/// which BIRD drops what was not re-sent): porter re-sends and the route stays.
+#[test]
+fn bird_route_refresh_keeps_the_route() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 18;
+    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+        .vip("203.0.113.7")
+        .vip("198.51.100.7");
+    let (r, _s, router, porter) = bird_and_porter("b-rr", x, conf, |_| {});
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    wait("both routes at BIRD", diag, || {
+        fib(&r, "203.0.113.7").len() == 1 && fib(&r, "198.51.100.7").len() == 1
+    });
+    let refreshes = |p: &serde_json::Value| {
+        find_key(p, "received")
+            .and_then(|rx| rx.get("refresh"))
+            .and_then(|v| {
+                v.as_str()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .or(v.as_u64())
+            })
+            .unwrap_or(0)
+    };
+    let before = refreshes(&porter.peer_status("router").unwrap());
+    router.bird().refresh_in("s1").unwrap();
+    wait("porter counts the ROUTE-REFRESH", diag, || {
+        porter
+            .peer_status("router")
+            .is_ok_and(|p| refreshes(&p) > before)
+    });
+    hold_for(
+        Duration::from_secs(2),
+        "both routes stay at BIRD after the refresh",
+        diag,
+        || fib(&r, "203.0.113.7").len() == 1 && fib(&r, "198.51.100.7").len() == 1,
+    );
+    assert!(porter.is_established("router"), "{}", diag());
+}
+
+/// 4-octet AS numbers (RFC 6793) on both ends: BIRD sees porter's AS in the AS_PATH.
+#[test]
+fn bird_four_octet_as() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 19;
+    let asn = 4_200_000_001;
+    let conf = PorterConf::new("node1", asn, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+        .vip("203.0.113.7");
+    let (_r, _s, router, porter) = bird_and_porter("b-as4", x, conf, |_| {});
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    wait("BIRD has the route with AS_PATH 4200000001", diag, || {
+        router.bird().routes("203.0.113.7/32").is_ok_and(|rs| {
+            rs.iter()
+                .any(|r| r.text.contains("BGP.as_path: 4200000001"))
+        })
+    });
+}
+
+/// Hundreds of Services: every VIP reaches BIRD, and removing half withdraws exactly that half.
+#[test]
+fn bird_receives_500_vips_and_their_withdrawal() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 20;
+    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x)).peer(PeerDoc::new(
+        "router",
+        router_addr(x),
+        ROUTER_AS,
+    ));
+    for i in 1..=250 {
+        conf = conf
+            .vip(&format!("203.0.113.{i}"))
+            .vip(&format!("198.51.100.{i}"));
+    }
+    let (_r, _s, router, mut porter) = bird_and_porter("b-500", x, conf.clone(), |_| {});
+    let count = || router.bird().route_count().unwrap_or(0);
+    macro_rules! diag {
+        () => {
+            || format!("BIRD route count {}\n{}", count(), porter.diag())
+        };
+    }
+    let t = wait("500 routes at BIRD", diag!(), || count() == 500);
+    eprintln!("{}: 500 routes after {t:.2?}", test_name());
+    let mut half = conf.clone();
+    half.vips.retain(|v| v.to_string().starts_with("203."));
+    porter.reconfigure(half).unwrap();
+    let t = wait("250 routes left at BIRD", diag!(), || count() == 250);
+    let routes = router.bird().birdc(&["show", "route"]).unwrap();
+    assert!(
+        !routes.contains("198.51.100."),
+        "a withdrawn VIP is left:\n{routes}"
+    );
+    eprintln!("{}: 250 withdrawn after {t:.2?}", test_name());
+}
+
+/// SIGTERM with --shutdown-drain: routes re-announced with GRACEFUL_SHUTDOWN (RFC 8326) for
+/// the drain time, then a Cease NOTIFICATION; porter exits 0.
+#[test]
+fn bird_sees_graceful_shutdown_then_cease_on_sigterm() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 30;
+    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+        .vip("203.0.113.7");
+    conf.args = vec!["--shutdown-drain".into(), "3".into()];
+    let (r, _s, router, mut porter) = bird_and_porter("b-gshut", x, conf, |_| {});
+    let me = speaker_addr(x);
+    wait(
+        "route at BIRD",
+        || format!("{}\n{}", router.show(), porter.diag()),
+        || fib(&r, "203.0.113.7") == [me],
+    );
+    let log = porter.log_path().to_path_buf();
+    let killer = std::thread::spawn(move || {
+        // porter is ours; SIGTERM through the handle happens on this thread
+        porter.terminate(Duration::from_secs(20))
+    });
+    let show = || router.show();
+    wait(
+        "BIRD sees GRACEFUL_SHUTDOWN (65535,0) on the route",
+        show,
+        || {
+            router
+                .bird()
+                .routes("203.0.113.7/32")
+                .is_ok_and(|rs| rs.iter().any(|r| r.text.contains("(65535,0)")))
+        },
+    );
+    wait("the route leaves BIRD after the drain", show, || {
+        fib(&r, "203.0.113.7").is_empty()
+    });
+    let status = killer.join().unwrap();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "porter did not exit 0 after SIGTERM: {status:?}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let proto = router
+        .bird()
+        .birdc(&["show", "protocols", "all", "s1"])
+        .unwrap();
+    assert!(
+        proto.contains("Administrative shutdown"),
+        "BIRD should have received Cease/Administrative Shutdown:\n{proto}"
+    );
 }

@@ -1,5 +1,5 @@
 //! porter standalone against FRR 8 (zebra + bgpd) in network namespaces: what the router
-//! sees. Link subnets 10.201.21–29.0/24.
+//! sees. Link subnets 10.201.21–29.0/24 and 34–38.
 
 mod common;
 
@@ -59,4 +59,34 @@ fn frr_ecmp_from_two_speakers_without_add_path() {
 #[test]
 fn frr_withdraw_kill_and_restarts() {
     scenarios::withdraw_kill_restart(Kind::Frr, "f-wkr", 28);
+}
+
+#[test]
+fn frr_both_sides_active_resolve_the_collision() {
+    scenarios::both_active(Kind::Frr, "f-coll", 29);
+}
+
+#[test]
+fn frr_ipv6_vip_over_ipv6_session() {
+    scenarios::ipv6_session(Kind::Frr, "f-v6", 34);
+}
+
+#[test]
+fn frr_dual_stack_each_vip_on_its_own_session() {
+    scenarios::dual_stack(Kind::Frr, "f-dual", 35);
+}
+
+#[test]
+fn frr_md5_matching_password_porter_active() {
+    scenarios::md5(Kind::Frr, "f-md5a", 36, true, false);
+}
+
+#[test]
+fn frr_md5_matching_password_porter_passive() {
+    scenarios::md5(Kind::Frr, "f-md5p", 37, true, true);
+}
+
+#[test]
+fn frr_md5_wrong_password_never_establishes() {
+    scenarios::md5(Kind::Frr, "f-md5w", 38, false, false);
 }

@@ -243,6 +243,8 @@ pub struct PorterConf {
     pub vips: Vec<IpAddr>,
     /// Node name → InternalIP addresses (all Ready).
     pub nodes: Vec<(String, Vec<IpAddr>)>,
+    /// Extra command-line arguments of `porter standalone` (e.g. `--shutdown-drain 3`).
+    pub args: Vec<String>,
 }
 
 impl PorterConf {
@@ -260,6 +262,7 @@ impl PorterConf {
             peers: Vec::new(),
             vips: Vec::new(),
             nodes: Vec::new(),
+            args: Vec::new(),
         }
     }
 
@@ -415,6 +418,7 @@ impl Porter {
             .arg(&self.config)
             .args(["--node-name", &self.conf.node])
             .args(["--http", &format!("127.0.0.1:{HTTP_PORT}")])
+            .args(&self.conf.args)
             .env("RUST_LOG", "info,porter=debug")
             .stdin(Stdio::null())
             .stdout(out)
@@ -450,6 +454,25 @@ impl Porter {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// SIGTERM, then waits up to `timeout` for the exit; the exit status, `None` if it did not
+    /// exit in time (it is then killed).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &c.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
     }
 
     /// Starts porter again with the current config (after [`Porter::kill`]).

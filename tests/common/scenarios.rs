@@ -221,3 +221,194 @@ pub fn withdraw_kill_restart(kind: Kind, tag: &str, x: u8) {
         test_name()
     );
 }
+
+/// Both sides connect at once (the usual deployment: neither side passive): RFC 4271 §6.8
+/// collision resolution leaves one session that stays up.
+pub fn both_active(kind: Kind, tag: &str, x: u8) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let (r, s) = pair(tag, x);
+    let router = Router::start(
+        &r,
+        router_spec(
+            kind,
+            x,
+            vec![RouterPeer::new("s1", speaker_addr(x), PORTER_AS)],
+        ),
+    );
+    let porter = Porter::start(
+        &s,
+        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+            .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+            .vip("203.0.113.7"),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    let t = wait(
+        "one session Established with both sides active",
+        diag,
+        || {
+            router.established(0).unwrap_or(false)
+                && porter.is_established("router")
+                && fib(&r, "203.0.113.7") == [speaker_addr(x)]
+        },
+    );
+    // the losing connection must not take the winner down with it
+    hold_for(
+        Duration::from_secs(4),
+        "the session stays Established",
+        diag,
+        || router.established(0).unwrap_or(false) && porter.is_established("router"),
+    );
+    let flaps = porter
+        .peer_status("router")
+        .ok()
+        .and_then(|p| find_key(&p, "flops").and_then(|f| f.as_u64()))
+        .unwrap_or(0);
+    assert_eq!(flaps, 0, "the session flapped\n{}", diag());
+    let conns = s
+        .exec(&[
+            "ss",
+            "-Htn",
+            "state",
+            "established",
+            "( sport = :179 or dport = :179 )",
+        ])
+        .unwrap_or_default();
+    assert_eq!(
+        conns.lines().count(),
+        1,
+        "exactly one BGP connection should remain:\n{conns}\n{}",
+        diag()
+    );
+    eprintln!(
+        "{}: {kind:?}: collision resolved, up after {t:.2?}",
+        test_name()
+    );
+}
+
+/// An IPv6 VIP over an IPv6 session: the router has it via porter's IPv6 address.
+pub fn ipv6_session(kind: Kind, tag: &str, x: u8) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let (r, s) = pair(tag, x);
+    let mut rp = RouterPeer::new("s1", speaker_addr6(x), PORTER_AS);
+    rp.passive = true;
+    let router = Router::start(&r, router_spec(kind, x, vec![rp]));
+    let porter = Porter::start(
+        &s,
+        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+            .peer(PeerDoc::new("router", router_addr6(x), ROUTER_AS))
+            .vip("2001:db8:ffff::7"),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    let me = speaker_addr6(x);
+    let t = wait(
+        "the router has 2001:db8:ffff::7/128 via porter's IPv6 address",
+        diag,
+        || {
+            router
+                .bgp_next_hops("2001:db8:ffff::7/128")
+                .unwrap_or_default()
+                == [me]
+        },
+    );
+    wait("the IPv6 FIB has the VIP", diag, || {
+        fib(&r, "2001:db8:ffff::7") == [me]
+    });
+    assert!(porter.is_established("router"), "{}", diag());
+    eprintln!("{}: {kind:?}: IPv6 route after {t:.2?}", test_name());
+}
+
+/// An IPv4 and an IPv6 session to the same router, an IPv4 and an IPv6 VIP: each VIP travels
+/// on the session of its family only, with that session's address as next hop.
+pub fn dual_stack(kind: Kind, tag: &str, x: u8) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let (r, s) = pair(tag, x);
+    let mut p4 = RouterPeer::new("s4", speaker_addr(x), PORTER_AS);
+    let mut p6 = RouterPeer::new("s6", speaker_addr6(x), PORTER_AS);
+    p4.passive = true;
+    p6.passive = true;
+    let router = Router::start(&r, router_spec(kind, x, vec![p4, p6]));
+    let porter = Porter::start(
+        &s,
+        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+            .peer(PeerDoc::new("router4", router_addr(x), ROUTER_AS))
+            .peer(PeerDoc::new("router6", router_addr6(x), ROUTER_AS))
+            .vip("203.0.113.7")
+            .vip("2001:db8:ffff::7"),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    let t = wait(
+        "both VIPs in the router's FIB via their family's session",
+        diag,
+        || {
+            fib(&r, "203.0.113.7") == [speaker_addr(x)]
+                && fib(&r, "2001:db8:ffff::7") == [speaker_addr6(x)]
+        },
+    );
+    assert!(
+        porter.is_established("router4") && porter.is_established("router6"),
+        "{}",
+        diag()
+    );
+    eprintln!("{}: {kind:?}: dual stack after {t:.2?}", test_name());
+}
+
+/// TCP MD5 (RFC 2385): with the same password the session comes up; with another, neither
+/// side reaches Established within 10 s.
+pub fn md5(kind: Kind, tag: &str, x: u8, matching: bool, porter_passive: bool) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let (r, s) = pair(tag, x);
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
+    rp.passive = !porter_passive;
+    rp.password = Some("porter-md5".into());
+    let router = Router::start(&r, router_spec(kind, x, vec![rp]));
+    let pw = if matching {
+        "porter-md5"
+    } else {
+        "not-the-password"
+    };
+    let mut peer = PeerDoc::new("router", router_addr(x), ROUTER_AS).password(pw);
+    if porter_passive {
+        peer = peer.passive();
+    }
+    let porter = Porter::start(
+        &s,
+        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+            .peer(peer)
+            .vip("203.0.113.7"),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    if matching {
+        let t = wait("MD5 session Established", diag, || {
+            router.established(0).unwrap_or(false) && porter.is_established("router")
+        });
+        wait("route at the router", diag, || {
+            fib(&r, "203.0.113.7") == [speaker_addr(x)]
+        });
+        eprintln!("{}: {kind:?}: MD5 session up after {t:.2?}", test_name());
+    } else {
+        hold_for(
+            Duration::from_secs(10),
+            "neither side Established with mismatched MD5 passwords",
+            diag,
+            || {
+                !router.established(0).unwrap_or(true)
+                    && porter
+                        .peer_state("router")
+                        .is_ok_and(|s| !s.eq_ignore_ascii_case("established"))
+            },
+        );
+        assert!(fib(&r, "203.0.113.7").is_empty(), "{}", diag());
+    }
+}
