@@ -513,3 +513,8 @@ fn bird_sees_graceful_shutdown_then_cease_on_sigterm() {
         "BIRD should have received Cease/Administrative Shutdown:\n{proto}"
     );
 }
+
+#[test]
+fn bird_decodes_add_path_announcements_and_withdrawals() {
+    scenarios::add_path_wire(Kind::Bird, "b-apw", 39);
+}

@@ -1,5 +1,5 @@
 //! porter standalone against FRR 8 (zebra + bgpd) in network namespaces: what the router
-//! sees. Link subnets 10.201.21–29.0/24 and 34–38.
+//! sees. Link subnets 10.201.21–29.0/24 34–38, 40 and 42.
 
 mod common;
 
@@ -89,4 +89,89 @@ fn frr_md5_matching_password_porter_passive() {
 #[test]
 fn frr_md5_wrong_password_never_establishes() {
     scenarios::md5(Kind::Frr, "f-md5w", 38, false, false);
+}
+
+#[test]
+fn frr_decodes_add_path_announcements_and_withdrawals() {
+    scenarios::add_path_wire(Kind::Frr, "f-apw", 40);
+}
+
+/// RFC 4724 with FRR as the helper: after porter's SIGKILL FRR marks the paths stale and
+/// keeps them in the FIB; once porter is back and has sent End-of-RIB, the refreshed path is no
+/// longer stale and the one porter stopped announcing is gone.
+#[test]
+fn frr_keeps_routes_while_porter_restarts_gracefully() {
+    if !ready(&[Tool::Frr]) {
+        return;
+    }
+    use common::scenarios::{PORTER_AS, ROUTER_AS};
+    use std::time::Duration;
+    let x = 42;
+    let (r, s) = pair("f-gr", x);
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
+    rp.passive = true;
+    rp.graceful_restart = true;
+    let router = Router::start(
+        &r,
+        RouterSpec {
+            kind: Kind::Frr,
+            router_id: "10.201.42.1".parse().unwrap(),
+            asn: ROUTER_AS,
+            peers: vec![rp],
+        },
+    );
+    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+        .vip("203.0.113.7")
+        .vip("198.51.100.7");
+    conf.graceful_restart = Some(30);
+    let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
+    let me = speaker_addr(x);
+    macro_rules! diag {
+        () => {
+            || format!("{}\n{}", router.show(), porter.diag())
+        };
+    }
+    wait("both VIPs at FRR", diag!(), || {
+        fib(&r, "203.0.113.7") == [me] && fib(&r, "198.51.100.7") == [me]
+    });
+    let stale = |prefix: &str| -> Option<bool> {
+        let Ok(v) = router.frr().route(prefix) else {
+            return None;
+        };
+        let paths = v.get("paths")?.as_array()?.clone();
+        let first = paths.first()?;
+        Some(
+            first
+                .get("stale")
+                .and_then(|s| s.as_bool())
+                .unwrap_or(false),
+        )
+    };
+    porter.kill();
+    wait("FRR marks porter's paths stale", diag!(), || {
+        stale("203.0.113.7/32") == Some(true) && stale("198.51.100.7/32") == Some(true)
+    });
+    hold_for(
+        Duration::from_secs(2),
+        "FRR keeps both stale routes in the FIB while porter is down",
+        diag!(),
+        || fib(&r, "203.0.113.7") == [me] && fib(&r, "198.51.100.7") == [me],
+    );
+    let mut fewer = conf.clone();
+    fewer.vips.retain(|v| *v != ip("198.51.100.7"));
+    porter.set_conf(fewer).unwrap();
+    porter.restart().unwrap_or_else(|e| panic!("{e:#}"));
+    let t = wait(
+        "203.0.113.7 refreshed (not stale), 198.51.100.7 gone after End-of-RIB",
+        diag!(),
+        || {
+            porter.is_established("router")
+                && stale("203.0.113.7/32") == Some(false)
+                && stale("198.51.100.7/32").is_none()
+                && fib(&r, "198.51.100.7").is_empty()
+        },
+    );
+    assert_eq!(fib(&r, "203.0.113.7"), [me], "{}", diag!()());
+    eprintln!("{}: stale path flushed {t:.2?} after restart", test_name());
 }

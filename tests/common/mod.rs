@@ -822,6 +822,14 @@ impl Router {
         }
     }
 
+    /// The FRR instance, when this is FRR.
+    pub fn frr(&self) -> &Frr {
+        match &self.inner {
+            Impl::Frr(f) => f,
+            _ => panic!("not a running FRR"),
+        }
+    }
+
     /// Whether the session to peer `i` (index in the spec) is Established.
     pub fn established(&self, i: usize) -> Result<bool> {
         let p = &self.spec.peers[i];

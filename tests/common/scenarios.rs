@@ -412,3 +412,60 @@ pub fn md5(kind: Kind, tag: &str, x: u8, matching: bool, porter_passive: bool) {
         assert!(fib(&r, "203.0.113.7").is_empty(), "{}", diag());
     }
 }
+
+/// ADD-PATH send negotiated with a router that receives it (BIRD `add paths rx`, FRR by
+/// default): porter's NLRI carry path identifiers (RFC 7911 §3), announcements and
+/// withdrawals both decode at the router and the session stays up.
+pub fn add_path_wire(kind: Kind, tag: &str, x: u8) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let (r, s) = pair(tag, x);
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
+    rp.passive = true;
+    rp.add_path_rx = true;
+    let router = Router::start(&r, router_spec(kind, x, vec![rp]));
+    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS).add_path_send(8))
+        .vip("203.0.113.7")
+        .vip("198.51.100.7");
+    let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
+    let me = speaker_addr(x);
+    macro_rules! diag {
+        () => {
+            || format!("{}\n{}", router.show(), porter.diag())
+        };
+    }
+    wait(
+        "both VIPs at the router over an ADD-PATH session",
+        diag!(),
+        || fib(&r, "203.0.113.7") == [me] && fib(&r, "198.51.100.7") == [me],
+    );
+    let neg = router.show();
+    let negotiated = match kind {
+        // BIRD lists "ADD-PATH" among local and neighbor capabilities, and "RX" in the
+        // channel's negotiated settings
+        Kind::Bird => neg.matches("ADD-PATH").count() >= 2,
+        Kind::Frr => neg.contains("Add Path") || neg.contains("AddPath") || neg.contains("addpath"),
+    };
+    assert!(negotiated, "ADD-PATH not negotiated:\n{neg}");
+    let mut fewer = conf.clone();
+    fewer.vips.retain(|v| *v != ip("198.51.100.7"));
+    porter.reconfigure(fewer).unwrap();
+    wait(
+        "the ADD-PATH withdrawal reaches the router",
+        diag!(),
+        || {
+            fib(&r, "198.51.100.7").is_empty()
+                && router
+                    .bgp_next_hops("198.51.100.7/32")
+                    .is_ok_and(|h| h.is_empty())
+        },
+    );
+    assert_eq!(fib(&r, "203.0.113.7"), [me], "{}", diag!()());
+    assert!(
+        router.established(0).unwrap_or(false) && porter.is_established("router"),
+        "{}",
+        diag!()()
+    );
+}
