@@ -123,6 +123,16 @@ fn exabgp_unusual_and_malformed_updates_keep_the_session_up() {
             Outcome::Accepted,
         ),
         (
+            "MP_REACH_NLRI of IPv6 unicast, a family not negotiated",
+            format!("announce route 198.51.100.252/32 {nh} origin igp attribute [ 0x0e 0x80 0x0002011020010db8002900000000000000000001008020010db8ffff00000000000000000009 ]"),
+            Outcome::NoReset,
+        ),
+        (
+            "MP_UNREACH_NLRI of IPv6 unicast, a family not negotiated",
+            format!("announce route 198.51.100.253/32 {nh} origin igp attribute [ 0x0f 0x80 0x0002018020010db8ffff00000000000000000009 ]"),
+            Outcome::NoReset,
+        ),
+        (
             "241 prefixes in one UPDATE",
             format!("announce attributes {nh} origin igp nlri {}", many.join(" ")),
             Outcome::Accepted,
