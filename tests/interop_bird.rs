@@ -518,3 +518,67 @@ fn bird_sees_graceful_shutdown_then_cease_on_sigterm() {
 fn bird_decodes_add_path_announcements_and_withdrawals() {
     scenarios::add_path_wire(Kind::Bird, "b-apw", 39);
 }
+
+/// BIRD closes the session administratively (Cease with a shutdown communication, RFC 9003)
+/// three times in a row: porter records what it received and, each time BIRD is enabled
+/// again, comes back without a long back-off. Routes BIRD sends porter are counted and
+/// ignored.
+#[test]
+fn bird_admin_shutdowns_porter_reconnects() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 43;
+    let (r, s) = pair("b-admin", x);
+    let bird = Bird::start(
+        &r,
+        &BirdConfig::new("10.201.43.1".parse().unwrap(), ROUTER_AS)
+            .peer(BirdPeer::new("s1", speaker_addr(x), PORTER_AS))
+            .announce("198.51.100.128/25", ""),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let porter = Porter::start(
+        &s,
+        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+            .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+            .vip("203.0.113.7"),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || {
+        format!(
+            "{}\n{}",
+            bird.birdc(&["show", "protocols", "all", "s1"])
+                .unwrap_or_default(),
+            porter.diag()
+        )
+    };
+    let up = || {
+        bird.is_established("s1").unwrap_or(false)
+            && porter.is_established("router")
+            && fib(&r, "203.0.113.7") == [speaker_addr(x)]
+    };
+    wait("Established with the route", diag, up);
+    wait("porter counts BIRD's UPDATE and stays up", diag, || {
+        porter
+            .peer_status("router")
+            .ok()
+            .and_then(|p| updates_received(&p))
+            .is_some_and(|n| n >= 1)
+    });
+    for round in 1..=3 {
+        bird.disable("s1", Some(&format!("maintenance {round}")))
+            .unwrap();
+        wait("porter leaves Established after the Cease", diag, || {
+            !porter.is_established("router")
+        });
+        let err = last_error(&porter.peer_status("router").unwrap());
+        assert!(
+            err.contains("received") && err.contains(&format!("maintenance {round}")),
+            "round {round}: lastError should hold the received Cease and its text: {err}\n{}",
+            diag()
+        );
+        bird.enable("s1").unwrap();
+        let t = wait("the session comes back", diag, up);
+        eprintln!("{}: round {round}: back {t:.2?} after enable", test_name());
+    }
+}
