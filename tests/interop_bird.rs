@@ -582,3 +582,122 @@ fn bird_admin_shutdowns_porter_reconnects() {
         eprintln!("{}: round {round}: back {t:.2?} after enable", test_name());
     }
 }
+
+/// The shared LAN of `bird_ecmp_with_add_path_on_shared_lan` without ADD-PATH: one path per
+/// prefix, and with this node eligible it is next-hop self (not the other node's address).
+#[test]
+fn bird_shared_lan_without_add_path_gets_next_hop_self() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let mut lan = Lan::with_prefix("io", "b-lanself").unwrap();
+    let r = netns("b-lanself-r");
+    let n1 = netns("b-lanself-n1");
+    let n2 = netns("b-lanself-n2");
+    lan.attach(&r, "eth0", &["10.201.44.1/24"]).unwrap();
+    lan.attach(&n1, "eth0", &["10.201.44.11/24"]).unwrap();
+    lan.attach(&n2, "eth0", &["10.201.44.12/24"]).unwrap();
+    let (a1, a2) = (ip("10.201.44.11"), ip("10.201.44.12"));
+    // porter runs on n2: n1 sorts first, so "the lowest eligible next hop" would be n1's
+    // address and "self" is n2's; the design says self
+    let mut rp = RouterPeer::new("n2", a2, PORTER_AS);
+    rp.passive = true;
+    let router = Router::start(
+        &r,
+        RouterSpec {
+            kind: Kind::Bird,
+            router_id: "10.201.44.1".parse().unwrap(),
+            asn: ROUTER_AS,
+            peers: vec![rp],
+        },
+    );
+    let conf = PorterConf::new("n2", PORTER_AS, a2)
+        .peer(PeerDoc::new("router", ip("10.201.44.1"), ROUTER_AS))
+        .vip("203.0.113.7")
+        .node("n1", &[a1])
+        .node("n2", &[a2]);
+    let Some(porter) = Porter::start_unless(&n2, conf, "Node").unwrap_or_else(|e| panic!("{e:#}"))
+    else {
+        skip("standalone Node documents not supported yet (porter rejects kind Node)");
+        return;
+    };
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    let t = wait(
+        "BIRD has 203.0.113.7 via this node (next-hop self)",
+        diag,
+        || router.bgp_next_hops("203.0.113.7/32").unwrap_or_default() == [a2],
+    );
+    assert_eq!(fib(&r, "203.0.113.7"), [a2], "{}", diag());
+    eprintln!("{}: one path, next-hop self, after {t:.2?}", test_name());
+}
+
+/// An IPv6 VIP over an IPv4 session (both families negotiated): without an IPv6 address of
+/// its own porter has no next hop to give and must not announce garbage; with a Node
+/// document naming the node's IPv6 InternalIP, the VIP goes out with that next hop.
+#[test]
+fn bird_ipv6_vip_over_ipv4_session_uses_the_node_ipv6_address() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 45;
+    let (r, s) = pair("b-v6o4", x);
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
+    rp.passive = true;
+    rp.both_families = true;
+    let router = Router::start(
+        &r,
+        RouterSpec {
+            kind: Kind::Bird,
+            router_id: "10.201.45.1".parse().unwrap(),
+            asn: ROUTER_AS,
+            peers: vec![rp],
+        },
+    );
+    let base = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS).both_families())
+        .vip("203.0.113.7")
+        .vip("2001:db8:ffff::7");
+    // 1. no Node document: only the IPv4 VIP can be announced
+    let mut porter = Porter::start(&s, base.clone()).unwrap_or_else(|e| panic!("{e:#}"));
+    macro_rules! diag {
+        () => {
+            || format!("{}\n{}", router.show(), porter.diag())
+        };
+    }
+    wait("IPv4 VIP at BIRD", diag!(), || {
+        fib(&r, "203.0.113.7") == [speaker_addr(x)]
+    });
+    hold_for(
+        std::time::Duration::from_secs(2),
+        "no IPv6 route without an IPv6 next hop, session up",
+        diag!(),
+        || {
+            router
+                .bgp_next_hops("2001:db8:ffff::7/128")
+                .is_ok_and(|h| h.is_empty())
+                && porter.is_established("router")
+        },
+    );
+    // 2. the node's IPv6 address from a Node document
+    porter.kill();
+    drop(porter);
+    let with_node = base.node("node1", &[speaker_addr(x), speaker_addr6(x)]);
+    let Some(porter) =
+        Porter::start_unless(&s, with_node, "Node").unwrap_or_else(|e| panic!("{e:#}"))
+    else {
+        skip("standalone Node documents not supported yet (porter rejects kind Node)");
+        return;
+    };
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    let t = wait(
+        "BIRD has the IPv6 VIP via the node's IPv6 address",
+        diag,
+        || {
+            router
+                .bgp_next_hops("2001:db8:ffff::7/128")
+                .unwrap_or_default()
+                == [speaker_addr6(x)]
+        },
+    );
+    eprintln!("{}: IPv6 VIP over IPv4 after {t:.2?}", test_name());
+}

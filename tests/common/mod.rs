@@ -148,6 +148,8 @@ pub struct PeerDoc {
     pub password: Option<String>,
     /// ADD-PATH send limit for the neighbor's family (spec.afiSafis[].addPaths.config.sendMax).
     pub add_path_send: Option<u32>,
+    /// Also negotiate the other unicast family (IPv6 over an IPv4 session or the reverse).
+    pub both_families: bool,
 }
 
 impl PeerDoc {
@@ -161,6 +163,7 @@ impl PeerDoc {
             remote_port: None,
             password: None,
             add_path_send: None,
+            both_families: false,
         }
     }
 
@@ -173,6 +176,12 @@ impl PeerDoc {
     /// TCP MD5 password.
     pub fn password(mut self, pw: &str) -> Self {
         self.password = Some(pw.into());
+        self
+    }
+
+    /// Negotiates IPv4 and IPv6 unicast on the session.
+    pub fn both_families(mut self) -> Self {
+        self.both_families = true;
         self
     }
 
@@ -211,15 +220,23 @@ impl PeerDoc {
             }
         }
         let _ = writeln!(c, "  afiSafis:");
-        let _ = writeln!(
-            c,
-            "    - config:\n        family: {{afi: {afi}, safi: SAFI_UNICAST}}\n        enabled: true"
-        );
-        let _ = writeln!(
-            c,
-            "      addPaths:\n        config:\n          sendMax: {}",
-            self.add_path_send.unwrap_or(0)
-        );
+        let other = if afi == "AFI_IP" { "AFI_IP6" } else { "AFI_IP" };
+        let afis: &[&str] = if self.both_families {
+            &[afi, other]
+        } else {
+            &[afi]
+        };
+        for afi in afis {
+            let _ = writeln!(
+                c,
+                "    - config:\n        family: {{afi: {afi}, safi: SAFI_UNICAST}}\n        enabled: true"
+            );
+            let _ = writeln!(
+                c,
+                "      addPaths:\n        config:\n          sendMax: {}",
+                self.add_path_send.unwrap_or(0)
+            );
+        }
     }
 }
 
@@ -713,6 +730,8 @@ pub struct RouterPeer {
     pub graceful_restart: bool,
     /// ADD-PATH receive.
     pub add_path_rx: bool,
+    /// IPv4 and IPv6 unicast on the session, whatever its address family.
+    pub both_families: bool,
 }
 
 impl RouterPeer {
@@ -727,6 +746,7 @@ impl RouterPeer {
             password: None,
             graceful_restart: false,
             add_path_rx: false,
+            both_families: false,
         }
     }
 }
@@ -781,6 +801,10 @@ impl Router {
                     bp.password = p.password.clone();
                     bp.graceful_restart = p.graceful_restart;
                     bp.add_path_rx = p.add_path_rx;
+                    if p.both_families {
+                        bp.ipv4 = true;
+                        bp.ipv6 = true;
+                    }
                     c = c.peer(bp);
                 }
                 Impl::Bird(Bird::start(ns, &c)?)
@@ -792,6 +816,9 @@ impl Router {
                     n.port = p.port;
                     n.passive = p.passive;
                     n.password = p.password.clone();
+                    if p.both_families {
+                        n = n.ipv6();
+                    }
                     if p.graceful_restart {
                         c.graceful_restart = true;
                     }
