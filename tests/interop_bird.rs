@@ -701,3 +701,61 @@ fn bird_ipv6_vip_over_ipv4_session_uses_the_node_ipv6_address() {
     );
     eprintln!("{}: IPv6 VIP over IPv4 after {t:.2?}", test_name());
 }
+
+/// The BgpPeer leaves the file: porter closes the session with Cease / Peer De-configured
+/// (RFC 4486 subcode 3), BIRD drops the route, and porter does not connect again.
+#[test]
+fn bird_sees_peer_deconfigured_when_the_bgppeer_is_removed() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 46;
+    let (r, s) = pair("b-deconf", x);
+    // BIRD active too: if porter ever accepted again the session would come back
+    let router = Router::start(
+        &r,
+        RouterSpec {
+            kind: Kind::Bird,
+            router_id: "10.201.46.1".parse().unwrap(),
+            asn: ROUTER_AS,
+            peers: vec![RouterPeer::new("s1", speaker_addr(x), PORTER_AS)],
+        },
+    );
+    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+        .vip("203.0.113.7");
+    let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
+    macro_rules! diag {
+        () => {
+            || format!("{}\n{}", router.show(), porter.diag())
+        };
+    }
+    wait("route at BIRD", diag!(), || {
+        fib(&r, "203.0.113.7") == [speaker_addr(x)]
+    });
+    let mut none = conf.clone();
+    none.peers.clear();
+    porter.reconfigure(none).unwrap();
+    wait("BIRD loses the session and the route", diag!(), || {
+        !router.established(0).unwrap_or(true) && fib(&r, "203.0.113.7").is_empty()
+    });
+    let proto = router
+        .bird()
+        .birdc(&["show", "protocols", "all", "s1"])
+        .unwrap();
+    assert!(
+        proto.contains("Peer de-configured") || proto.contains("peer de-configured"),
+        "BIRD should have received Cease / Peer De-configured:\n{proto}"
+    );
+    hold_for(
+        Duration::from_secs(5),
+        "no session while the BgpPeer is gone, and /status no longer lists it",
+        diag!(),
+        || {
+            !router.established(0).unwrap_or(true)
+                && porter
+                    .status()
+                    .is_ok_and(|st| find_peer(&st, "router").is_none())
+        },
+    );
+}
