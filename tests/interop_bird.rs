@@ -99,7 +99,7 @@ fn bird_ecmp_with_add_path_on_shared_lan() {
         .node("n2", &[a2]);
     let Some(porter) = Porter::start_unless(&n1, conf, "Node").unwrap_or_else(|e| panic!("{e:#}"))
     else {
-        skip("standalone Node documents not supported yet (porter rejects kind Node)");
+        skip_feature("standalone Node documents not supported yet (porter rejects kind Node)");
         return;
     };
     let diag = || format!("{}\n{}", router.show(), porter.diag());
@@ -618,7 +618,7 @@ fn bird_shared_lan_without_add_path_gets_next_hop_self() {
         .node("n2", &[a2]);
     let Some(porter) = Porter::start_unless(&n2, conf, "Node").unwrap_or_else(|e| panic!("{e:#}"))
     else {
-        skip("standalone Node documents not supported yet (porter rejects kind Node)");
+        skip_feature("standalone Node documents not supported yet (porter rejects kind Node)");
         return;
     };
     let diag = || format!("{}\n{}", router.show(), porter.diag());
@@ -685,7 +685,7 @@ fn bird_ipv6_vip_over_ipv4_session_uses_the_node_ipv6_address() {
     let Some(porter) =
         Porter::start_unless(&s, with_node, "Node").unwrap_or_else(|e| panic!("{e:#}"))
     else {
-        skip("standalone Node documents not supported yet (porter rejects kind Node)");
+        skip_feature("standalone Node documents not supported yet (porter rejects kind Node)");
         return;
     };
     let diag = || format!("{}\n{}", router.show(), porter.diag());

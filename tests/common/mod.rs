@@ -59,6 +59,13 @@ pub fn skip(why: &str) -> bool {
     false
 }
 
+/// Says that a test stops early because porter lacks a feature it needs. Unlike [`skip`] this
+/// never fails, even under `PORTER_LAB_REQUIRE=1`: the setup is fine, the feature is not there
+/// yet.
+pub fn skip_feature(why: &str) {
+    eprintln!("\n*** SKIPPED: {}: {why} ***\n", test_name());
+}
+
 /// Whether the test can run: root, the tools, and a porter with the `standalone` command.
 pub fn ready(tools: &[Tool]) -> bool {
     if !available(tools) {
