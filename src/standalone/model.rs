@@ -47,7 +47,7 @@ pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// The `spec.loadBalancerClass` porter serves unless told otherwise.
-pub const DEFAULT_LOAD_BALANCER_CLASS: &str = "kubesphere.io/porter";
+pub const DEFAULT_LOAD_BALANCER_CLASS: &str = "network.kubesphere.io/porter";
 
 /// The most paths per prefix a BgpPeer may ask porter to send (`sendMax`, RFC 7911).
 pub const MAX_SEND_MAX: u32 = u8::MAX as u32;
@@ -1105,7 +1105,7 @@ spec:
         let plain = service("plain", "", "").replace("lb.kubesphere.io/v1alpha1: porter", "x: y");
         let cluster_ip = service("cip", "", "").replace("type: LoadBalancer", "type: ClusterIP");
         let classed = service("classed", "", "  loadBalancerClass: example.com/other\n");
-        let ours = service("ours", "", "  loadBalancerClass: kubesphere.io/porter\n")
+        let ours = service("ours", "", "  loadBalancerClass: network.kubesphere.io/porter\n")
             .replace("lb.kubesphere.io/v1alpha1: porter", "x: y");
         let d = run(&[
             default_eip("p", "203.0.113.0/28"),
