@@ -302,7 +302,12 @@ mod tests {
             OptIn::OtherClass("example.com/other".into())
         );
         assert_eq!(
-            opt_in("LoadBalancer", &a, Some("network.kubesphere.io/porter"), None),
+            opt_in(
+                "LoadBalancer",
+                &a,
+                Some("network.kubesphere.io/porter"),
+                None
+            ),
             OptIn::OtherClass("network.kubesphere.io/porter".into())
         );
     }
