@@ -65,55 +65,9 @@ fn bird_withdraw_kill_and_restarts() {
     scenarios::withdraw_kill_restart(Kind::Bird, "b-wkr", 9);
 }
 
-/// One porter on a shared LAN announces the VIP with ADD-PATH: one path per Ready node, the
-/// other node's path with a third-party next hop (RFC 4271 §5.1.3); BIRD installs both.
 #[test]
 fn bird_ecmp_with_add_path_on_shared_lan() {
-    if !ready(&[Tool::Bird]) {
-        return;
-    }
-    let mut lan = Lan::with_prefix("io", "b-apath").unwrap();
-    let r = netns("b-apath-r");
-    let n1 = netns("b-apath-n1");
-    let n2 = netns("b-apath-n2");
-    lan.attach(&r, "eth0", &["10.201.8.1/24"]).unwrap();
-    lan.attach(&n1, "eth0", &["10.201.8.11/24"]).unwrap();
-    lan.attach(&n2, "eth0", &["10.201.8.12/24"]).unwrap();
-    let (a1, a2) = (ip("10.201.8.11"), ip("10.201.8.12"));
-    let mut rp = RouterPeer::new("n1", a1, PORTER_AS);
-    rp.passive = true;
-    rp.add_path_rx = true;
-    let router = Router::start(
-        &r,
-        RouterSpec {
-            kind: Kind::Bird,
-            router_id: "10.201.8.1".parse().unwrap(),
-            asn: ROUTER_AS,
-            peers: vec![rp],
-        },
-    );
-    let conf = PorterConf::new("n1", PORTER_AS, a1)
-        .peer(PeerDoc::new("router", ip("10.201.8.1"), ROUTER_AS).add_path_send(8))
-        .vip("203.0.113.7")
-        .node("n1", &[a1])
-        .node("n2", &[a2]);
-    let Some(porter) = Porter::start_unless(&n1, conf, "Node").unwrap_or_else(|e| panic!("{e:#}"))
-    else {
-        skip_feature("standalone Node documents not supported yet (porter rejects kind Node)");
-        return;
-    };
-    let diag = || format!("{}\n{}", router.show(), porter.diag());
-    let t = wait("BIRD's FIB has 203.0.113.7 via both nodes", diag, || {
-        fib(&r, "203.0.113.7") == [a1, a2]
-    });
-    let paths = router.bgp_next_hops("203.0.113.7/32").unwrap();
-    assert_eq!(
-        paths.len(),
-        2,
-        "two BGP paths expected: {paths:?}\n{}",
-        diag()
-    );
-    eprintln!("{}: ADD-PATH ECMP after {t:.2?}", test_name());
+    scenarios::add_path_shared_lan(Kind::Bird, "b-apath", 8);
 }
 
 #[test]

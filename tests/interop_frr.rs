@@ -1,5 +1,5 @@
 //! porter standalone against FRR 8 (zebra + bgpd) in network namespaces: what the router
-//! sees. Link subnets 10.201.21–29.0/24 34–38, 40 and 42.
+//! sees. Link subnets 10.201.21–29.0/24 34–38, 40, 42 and 47.
 
 mod common;
 
@@ -174,4 +174,9 @@ fn frr_keeps_routes_while_porter_restarts_gracefully() {
     );
     assert_eq!(fib(&r, "203.0.113.7"), [me], "{}", diag!()());
     eprintln!("{}: stale path flushed {t:.2?} after restart", test_name());
+}
+
+#[test]
+fn frr_ecmp_with_add_path_on_shared_lan() {
+    scenarios::add_path_shared_lan(Kind::Frr, "f-apath", 47);
 }

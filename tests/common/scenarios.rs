@@ -469,3 +469,49 @@ pub fn add_path_wire(kind: Kind, tag: &str, x: u8) {
         diag!()()
     );
 }
+
+/// One porter on a shared LAN (router .1, nodes .11 and .12, porter on .11) announces the VIP
+/// with ADD-PATH: one path per Ready node from the Node documents, the other node's with a
+/// third-party next hop (RFC 4271 §5.1.3); the router installs both as ECMP.
+pub fn add_path_shared_lan(kind: Kind, tag: &str, x: u8) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let mut lan = Lan::with_prefix("io", tag).unwrap();
+    let r = netns(&format!("{tag}-r"));
+    let n1 = netns(&format!("{tag}-n1"));
+    let n2 = netns(&format!("{tag}-n2"));
+    let (a0, a1, a2) = (
+        format!("10.201.{x}.1"),
+        format!("10.201.{x}.11"),
+        format!("10.201.{x}.12"),
+    );
+    lan.attach(&r, "eth0", &[&format!("{a0}/24")]).unwrap();
+    lan.attach(&n1, "eth0", &[&format!("{a1}/24")]).unwrap();
+    lan.attach(&n2, "eth0", &[&format!("{a2}/24")]).unwrap();
+    let (a0, a1, a2) = (ip(&a0), ip(&a1), ip(&a2));
+    let mut rp = RouterPeer::new("n1", a1, PORTER_AS);
+    rp.passive = true;
+    rp.add_path_rx = true;
+    let router = Router::start(&r, router_spec(kind, x, vec![rp]));
+    let conf = PorterConf::new("n1", PORTER_AS, a1)
+        .peer(PeerDoc::new("router", a0, ROUTER_AS).add_path_send(8))
+        .vip("203.0.113.7")
+        .node("n1", &[a1])
+        .node("n2", &[a2]);
+    let Some(porter) = Porter::start_unless(&n1, conf, "Node").unwrap_or_else(|e| panic!("{e:#}"))
+    else {
+        skip_feature("standalone Node documents not supported yet (porter rejects kind Node)");
+        return;
+    };
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    let t = wait(
+        "the router's FIB has 203.0.113.7 via both nodes",
+        diag,
+        || fib(&r, "203.0.113.7") == [a1, a2],
+    );
+    let mut paths = router.bgp_next_hops("203.0.113.7/32").unwrap();
+    paths.sort();
+    assert_eq!(paths, [a1, a2], "two BGP paths expected\n{}", diag());
+    eprintln!("{}: {kind:?}: ADD-PATH ECMP after {t:.2?}", test_name());
+}
