@@ -265,8 +265,10 @@ pub struct PorterConf {
     pub peers: Vec<PeerDoc>,
     /// One LoadBalancer Service (externalTrafficPolicy Cluster) per address.
     pub vips: Vec<IpAddr>,
-    /// Node name → InternalIP addresses (all Ready).
+    /// Node name → InternalIP addresses (Ready unless listed in `not_ready`).
     pub nodes: Vec<(String, Vec<IpAddr>)>,
+    /// Nodes (by name) whose Ready condition is False.
+    pub not_ready: Vec<String>,
     /// Extra command-line arguments of `porter standalone` (e.g. `--shutdown-drain 3`).
     pub args: Vec<String>,
 }
@@ -286,6 +288,7 @@ impl PorterConf {
             peers: Vec::new(),
             vips: Vec::new(),
             nodes: Vec::new(),
+            not_ready: Vec::new(),
             args: Vec::new(),
         }
     }
@@ -361,7 +364,15 @@ impl PorterConf {
             for a in addrs {
                 let _ = writeln!(c, "    - {{type: InternalIP, address: \"{a}\"}}");
             }
-            let _ = writeln!(c, "  conditions:\n    - {{type: Ready, status: \"True\"}}");
+            let ready = if self.not_ready.contains(name) {
+                "False"
+            } else {
+                "True"
+            };
+            let _ = writeln!(
+                c,
+                "  conditions:\n    - {{type: Ready, status: \"{ready}\"}}"
+            );
         }
         c
     }

@@ -499,19 +499,37 @@ pub fn add_path_shared_lan(kind: Kind, tag: &str, x: u8) {
         .vip("203.0.113.7")
         .node("n1", &[a1])
         .node("n2", &[a2]);
-    let Some(porter) = Porter::start_unless(&n1, conf, "Node").unwrap_or_else(|e| panic!("{e:#}"))
+    let Some(mut porter) =
+        Porter::start_unless(&n1, conf.clone(), "Node").unwrap_or_else(|e| panic!("{e:#}"))
     else {
         skip_feature("standalone Node documents not supported yet (porter rejects kind Node)");
         return;
     };
-    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    macro_rules! diag {
+        () => {
+            || format!("{}\n{}", router.show(), porter.diag())
+        };
+    }
     let t = wait(
         "the router's FIB has 203.0.113.7 via both nodes",
-        diag,
+        diag!(),
         || fib(&r, "203.0.113.7") == [a1, a2],
     );
     let mut paths = router.bgp_next_hops("203.0.113.7/32").unwrap();
     paths.sort();
-    assert_eq!(paths, [a1, a2], "two BGP paths expected\n{}", diag());
+    assert_eq!(paths, [a1, a2], "two BGP paths expected\n{}", diag!()());
+    // n2 turns NotReady: only its path is withdrawn (by path identifier), then it comes back
+    let mut down = conf.clone();
+    down.not_ready = vec!["n2".into()];
+    porter.reconfigure(down).unwrap();
+    wait("n2's path withdrawn, n1's kept", diag!(), || {
+        fib(&r, "203.0.113.7") == [a1]
+            && router.bgp_next_hops("203.0.113.7/32").unwrap_or_default() == [a1]
+    });
+    porter.reconfigure(conf).unwrap();
+    wait("n2's path back", diag!(), || {
+        fib(&r, "203.0.113.7") == [a1, a2]
+    });
+    assert!(porter.is_established("router"), "{}", diag!()());
     eprintln!("{}: {kind:?}: ADD-PATH ECMP after {t:.2?}", test_name());
 }
