@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use common::scenarios::{self, Basic, PORTER_AS, ROUTER_AS};
@@ -376,42 +377,170 @@ fn bird_four_octet_as() {
     });
 }
 
-/// Hundreds of Services: every VIP reaches BIRD, and removing half withdraws exactly that half.
-#[test]
-fn bird_receives_500_vips_and_their_withdrawal() {
+/// `n` Services on one session (IPv4 VIPs from both documentation /24s, or IPv6 VIPs over an
+/// IPv6 session), optionally with ADD-PATH (9 octets per IPv4 NLRI, so 500 do not fit one
+/// 4096-octet UPDATE): every VIP reaches BIRD, then every other one is removed and exactly
+/// those are withdrawn.
+fn many_vips(tag: &str, x: u8, n: usize, v6: bool, add_path: bool) {
     if !ready(&[Tool::Bird]) {
         return;
     }
-    let x = 20;
-    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x)).peer(PeerDoc::new(
-        "router",
-        router_addr(x),
-        ROUTER_AS,
-    ));
-    for i in 1..=250 {
-        conf = conf
-            .vip(&format!("203.0.113.{i}"))
-            .vip(&format!("198.51.100.{i}"));
+    let neighbor = if v6 { router_addr6(x) } else { router_addr(x) };
+    let mut peer = PeerDoc::new("router", neighbor, ROUTER_AS);
+    if add_path {
+        peer = peer.add_path_send(8);
     }
-    let (_r, _s, router, mut porter) = bird_and_porter("b-500", x, conf.clone(), |_| {});
+    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x)).peer(peer);
+    for i in 0..n {
+        let vip = if v6 {
+            format!("2001:db8:ffff::{:x}", i + 1)
+        } else if i < 250 {
+            format!("203.0.113.{}", i + 1)
+        } else {
+            format!("198.51.100.{}", i - 249)
+        };
+        conf = conf.vip(&vip);
+    }
+    let (r, s) = pair(tag, x);
+    let mut rp = RouterPeer::new(
+        "s1",
+        if v6 {
+            speaker_addr6(x)
+        } else {
+            speaker_addr(x)
+        },
+        PORTER_AS,
+    );
+    rp.passive = true;
+    rp.add_path_rx = add_path;
+    let router = Router::start(
+        &r,
+        RouterSpec {
+            kind: Kind::Bird,
+            router_id: format!("10.201.{x}.1").parse().unwrap(),
+            asn: ROUTER_AS,
+            peers: vec![rp],
+        },
+    );
+    let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
     let count = || router.bird().route_count().unwrap_or(0);
     macro_rules! diag {
         () => {
             || format!("BIRD route count {}\n{}", count(), porter.diag())
         };
     }
-    let t = wait("500 routes at BIRD", diag!(), || count() == 500);
-    eprintln!("{}: 500 routes after {t:.2?}", test_name());
+    let t = wait(&format!("{n} routes at BIRD"), diag!(), || count() == n);
+    eprintln!("{}: {n} routes after {t:.2?}", test_name());
     let mut half = conf.clone();
-    half.vips.retain(|v| v.to_string().starts_with("203."));
+    let gone: Vec<IpAddr> = conf.vips.iter().copied().skip(1).step_by(2).collect();
+    half.vips.retain(|v| !gone.contains(v));
     porter.reconfigure(half).unwrap();
-    let t = wait("250 routes left at BIRD", diag!(), || count() == 250);
+    let left = n - gone.len();
+    let t = wait(&format!("{left} routes left at BIRD"), diag!(), || {
+        count() == left
+    });
     let routes = router.bird().birdc(&["show", "route"]).unwrap();
-    assert!(
-        !routes.contains("198.51.100."),
-        "a withdrawn VIP is left:\n{routes}"
+    for g in gone.iter().take(20) {
+        let p = if v6 {
+            format!("{g}/128")
+        } else {
+            format!("{g}/32")
+        };
+        assert!(
+            !routes.lines().any(|l| l.starts_with(&format!("{p} "))),
+            "withdrawn {p} is still at BIRD"
+        );
+    }
+    assert!(porter.is_established("router"), "{}", diag!()());
+    eprintln!("{}: {} withdrawn after {t:.2?}", test_name(), gone.len());
+}
+
+#[test]
+fn bird_receives_500_vips_and_their_withdrawal() {
+    many_vips("b-500", 20, 500, false, false);
+}
+
+#[test]
+fn bird_receives_500_vips_with_add_path_over_several_updates() {
+    many_vips("b-500ap", 48, 500, false, true);
+}
+
+#[test]
+fn bird_receives_1000_ipv6_vips_over_several_updates() {
+    many_vips("b-1000v6", 49, 1000, true, false);
+}
+
+/// Ten quick rewrites of the file, each a different set of VIPs: BIRD ends with exactly the
+/// last set (no lost withdrawal, no stale announcement).
+#[test]
+fn bird_converges_after_quick_config_churn() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 50;
+    let base = PorterConf::new("node1", PORTER_AS, speaker_addr(x)).peer(PeerDoc::new(
+        "router",
+        router_addr(x),
+        ROUTER_AS,
+    ));
+    let set = |round: usize| -> Vec<IpAddr> {
+        // a different mix each round: multiples of (round % 4 + 2), shifted by round
+        (1..=200u32)
+            .filter(|i| (i + round as u32) % (round as u32 % 4 + 2) == 0)
+            .map(|i| ip(&format!("203.0.113.{i}")))
+            .collect()
+    };
+    let mut first = base.clone();
+    first.vips = set(0);
+    let (r, s) = pair("b-churn", x);
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
+    rp.passive = true;
+    let router = Router::start(
+        &r,
+        RouterSpec {
+            kind: Kind::Bird,
+            router_id: "10.201.50.1".parse().unwrap(),
+            asn: ROUTER_AS,
+            peers: vec![rp],
+        },
     );
-    eprintln!("{}: 250 withdrawn after {t:.2?}", test_name());
+    let mut porter = Porter::start(&s, first).unwrap_or_else(|e| panic!("{e:#}"));
+    wait(
+        "first set at BIRD",
+        || porter.diag(),
+        || router.bird().route_count().unwrap_or(0) == set(0).len(),
+    );
+    for round in 1..=10 {
+        let mut c = base.clone();
+        c.vips = set(round);
+        porter.reconfigure(c).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let want: std::collections::BTreeSet<String> =
+        set(10).iter().map(|v| format!("{v}/32")).collect();
+    let have = || -> std::collections::BTreeSet<String> {
+        router
+            .bird()
+            .birdc(&["show", "route"])
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| w.starts_with("203.0.113."))
+            .map(str::to_string)
+            .collect()
+    };
+    wait(
+        "BIRD holds exactly the last set",
+        || {
+            format!(
+                "missing/extra at BIRD: {:?}\n{}",
+                have().symmetric_difference(&want).collect::<Vec<_>>(),
+                porter.diag()
+            )
+        },
+        || have() == want,
+    );
+    assert!(porter.is_established("router"), "{}", porter.diag());
 }
 
 /// SIGTERM with --shutdown-drain: routes re-announced with GRACEFUL_SHUTDOWN (RFC 8326) for
