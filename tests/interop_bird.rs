@@ -842,3 +842,126 @@ fn bird_sees_peer_deconfigured_when_the_bgppeer_is_removed() {
         },
     );
 }
+
+/// BIRD offers hold time 0 (RFC 4271 §4.2: no KEEPALIVEs, no hold timer): the negotiated
+/// hold time is 0 and the session stays up well past porter's own 9 s.
+#[test]
+fn bird_hold_time_zero_keeps_the_session() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 51;
+    let (r, s) = pair("b-hold0", x);
+    let mut bp = BirdPeer::new("s1", speaker_addr(x), PORTER_AS).passive();
+    bp.hold_time = 0;
+    let bird = Bird::start(
+        &r,
+        &BirdConfig::new("10.201.51.1".parse().unwrap(), ROUTER_AS).peer(bp),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let porter = Porter::start(
+        &s,
+        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+            .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+            .vip("203.0.113.7"),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || {
+        format!(
+            "{}\n{}",
+            bird.birdc(&["show", "protocols", "all", "s1"])
+                .unwrap_or_default(),
+            porter.diag()
+        )
+    };
+    wait("Established with hold time 0", diag, || {
+        porter.is_established("router") && fib(&r, "203.0.113.7") == [speaker_addr(x)]
+    });
+    let negotiated = porter
+        .peer_status("router")
+        .ok()
+        .and_then(|p| find_key(&p, "negotiatedHoldTime").cloned());
+    // gobgp's TimersState leaves a zero out (omitempty), so absent while Established is 0
+    assert!(
+        matches!(&negotiated, None) || matches!(&negotiated, Some(v) if v == 0 || v == "0"),
+        "negotiated hold time should be 0, is {negotiated:?}\n{}",
+        diag()
+    );
+    hold_for(
+        Duration::from_secs(12),
+        "the session stays up with no hold timer",
+        diag,
+        || porter.is_established("router") && bird.is_established("s1").unwrap_or(false),
+    );
+}
+
+/// BIRD sends porter 20000 routes (porter announces only, so it must read them, count them and
+/// let them go) while porter's own VIP keeps flowing the other way and the session stays up.
+#[test]
+fn bird_floods_porter_with_20000_routes() {
+    if !ready(&[Tool::Bird]) {
+        return;
+    }
+    let x = 52;
+    let (r, s) = pair("b-flood", x);
+    let mut c = BirdConfig::new("10.201.52.1".parse().unwrap(), ROUTER_AS)
+        .peer(BirdPeer::new("s1", speaker_addr6(x), PORTER_AS).passive());
+    for i in 0..20000u32 {
+        c = c.announce(&format!("2001:db8:ffff:{:x}::/64", i + 1), "");
+    }
+    let bird = Bird::start(&r, &c).unwrap_or_else(|e| panic!("{e:#}"));
+    let porter = Porter::start(
+        &s,
+        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+            .peer(PeerDoc::new("router", router_addr6(x), ROUTER_AS))
+            .vip("2001:db8:ffff::7"),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || {
+        format!(
+            "{}\n{}",
+            bird.birdc(&["show", "protocols", "all", "s1"])
+                .unwrap_or_default(),
+            porter.diag()
+        )
+    };
+    let start = std::time::Instant::now();
+    wait("BIRD has porter's VIP", diag, || {
+        fib(&r, "2001:db8:ffff::7") == [speaker_addr6(x)]
+    });
+    // BIRD packs many /64s per UPDATE; wait until BIRD says it exported all of them
+    let exported = || {
+        bird.birdc(&["show", "protocols", "all", "s1"])
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find(|l| l.trim_start().starts_with("Routes:"))
+                    .and_then(|l| l.split("exported").next())
+                    .and_then(|l| l.split(',').nth(1))
+                    .and_then(|w| w.split_whitespace().next())
+                    .and_then(|n| n.parse::<u32>().ok())
+            })
+            .unwrap_or(0)
+    };
+    wait("BIRD exported 20000 routes to porter", diag, || {
+        exported() >= 20000
+    });
+    wait(
+        "porter read them all (End-of-RIB from BIRD counted)",
+        diag,
+        || {
+            porter.peer_status("router").ok().is_some_and(|p| {
+                p.to_string().contains("IPV6_UNICAST")
+                    || updates_received(&p).is_some_and(|n| n > 10)
+            })
+        },
+    );
+    hold_for(Duration::from_secs(3), "the session stays up", diag, || {
+        porter.is_established("router") && bird.is_established("s1").unwrap_or(false)
+    });
+    eprintln!(
+        "{}: 20000 routes in, VIP out, {:.2?}",
+        test_name(),
+        start.elapsed()
+    );
+}
