@@ -138,7 +138,9 @@ pub fn ecmp_two_speakers(kind: Kind, tag: &str, x1: u8, x2: u8) {
 }
 
 /// Withdraw on config change, fast loss of the path when porter dies, recovery after porter
-/// and after the router restart.
+/// and after the router restart. The router offers graceful restart but porter's BgpConf does
+/// not enable it: porter must not advertise the capability, or the router would keep the dead
+/// speaker's path for the whole restart time instead of dropping it at once.
 pub fn withdraw_kill_restart(kind: Kind, tag: &str, x: u8) {
     if !ready(&[kind.tool()]) {
         return;
@@ -146,6 +148,7 @@ pub fn withdraw_kill_restart(kind: Kind, tag: &str, x: u8) {
     let (r, s) = pair(tag, x);
     let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
     rp.passive = true;
+    rp.graceful_restart = true;
     let mut router = Router::start(&r, router_spec(kind, x, vec![rp]));
     let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
         .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
