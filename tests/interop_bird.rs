@@ -313,47 +313,9 @@ fn bird_hold_timer_expires_on_a_cut_link_and_session_recovers() {
     );
 }
 
-/// BIRD asks for a refresh (ROUTE-REFRESH, enhanced with BoRR/EoRR when negotiated, after
-/// which BIRD drops what was not re-sent): porter re-sends and the route stays.
 #[test]
 fn bird_route_refresh_keeps_the_route() {
-    if !ready(&[Tool::Bird]) {
-        return;
-    }
-    let x = 18;
-    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-        .vip("203.0.113.7")
-        .vip("198.51.100.7");
-    let (r, _s, router, porter) = bird_and_porter("b-rr", x, conf, |_| {});
-    let diag = || format!("{}\n{}", router.show(), porter.diag());
-    wait("both routes at BIRD", diag, || {
-        fib(&r, "203.0.113.7").len() == 1 && fib(&r, "198.51.100.7").len() == 1
-    });
-    let refreshes = |p: &serde_json::Value| {
-        find_key(p, "received")
-            .and_then(|rx| rx.get("refresh"))
-            .and_then(|v| {
-                v.as_str()
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .or(v.as_u64())
-            })
-            .unwrap_or(0)
-    };
-    let before = refreshes(&porter.peer_status("router").unwrap());
-    router.bird().refresh_in("s1").unwrap();
-    wait("porter counts the ROUTE-REFRESH", diag, || {
-        porter
-            .peer_status("router")
-            .is_ok_and(|p| refreshes(&p) > before)
-    });
-    hold_for(
-        Duration::from_secs(2),
-        "both routes stay at BIRD after the refresh",
-        diag,
-        || fib(&r, "203.0.113.7").len() == 1 && fib(&r, "198.51.100.7").len() == 1,
-    );
-    assert!(porter.is_established("router"), "{}", diag());
+    scenarios::route_refresh(Kind::Bird, "b-rr", 18);
 }
 
 /// 4-octet AS numbers (RFC 6793) on both ends: BIRD sees porter's AS in the AS_PATH.
@@ -377,97 +339,19 @@ fn bird_four_octet_as() {
     });
 }
 
-/// `n` Services on one session (IPv4 VIPs from both documentation /24s, or IPv6 VIPs over an
-/// IPv6 session), optionally with ADD-PATH (9 octets per IPv4 NLRI, so 500 do not fit one
-/// 4096-octet UPDATE): every VIP reaches BIRD, then every other one is removed and exactly
-/// those are withdrawn.
-fn many_vips(tag: &str, x: u8, n: usize, v6: bool, add_path: bool) {
-    if !ready(&[Tool::Bird]) {
-        return;
-    }
-    let neighbor = if v6 { router_addr6(x) } else { router_addr(x) };
-    let mut peer = PeerDoc::new("router", neighbor, ROUTER_AS);
-    if add_path {
-        peer = peer.add_path_send(8);
-    }
-    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x)).peer(peer);
-    for i in 0..n {
-        let vip = if v6 {
-            format!("2001:db8:ffff::{:x}", i + 1)
-        } else if i < 250 {
-            format!("203.0.113.{}", i + 1)
-        } else {
-            format!("198.51.100.{}", i - 249)
-        };
-        conf = conf.vip(&vip);
-    }
-    let (r, s) = pair(tag, x);
-    let mut rp = RouterPeer::new(
-        "s1",
-        if v6 {
-            speaker_addr6(x)
-        } else {
-            speaker_addr(x)
-        },
-        PORTER_AS,
-    );
-    rp.passive = true;
-    rp.add_path_rx = add_path;
-    let router = Router::start(
-        &r,
-        RouterSpec {
-            kind: Kind::Bird,
-            router_id: format!("10.201.{x}.1").parse().unwrap(),
-            asn: ROUTER_AS,
-            peers: vec![rp],
-        },
-    );
-    let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
-    let count = || router.bird().route_count().unwrap_or(0);
-    macro_rules! diag {
-        () => {
-            || format!("BIRD route count {}\n{}", count(), porter.diag())
-        };
-    }
-    let t = wait(&format!("{n} routes at BIRD"), diag!(), || count() == n);
-    eprintln!("{}: {n} routes after {t:.2?}", test_name());
-    let mut half = conf.clone();
-    let gone: Vec<IpAddr> = conf.vips.iter().copied().skip(1).step_by(2).collect();
-    half.vips.retain(|v| !gone.contains(v));
-    porter.reconfigure(half).unwrap();
-    let left = n - gone.len();
-    let t = wait(&format!("{left} routes left at BIRD"), diag!(), || {
-        count() == left
-    });
-    let routes = router.bird().birdc(&["show", "route"]).unwrap();
-    for g in gone.iter().take(20) {
-        let p = if v6 {
-            format!("{g}/128")
-        } else {
-            format!("{g}/32")
-        };
-        assert!(
-            !routes.lines().any(|l| l.starts_with(&format!("{p} "))),
-            "withdrawn {p} is still at BIRD"
-        );
-    }
-    assert!(porter.is_established("router"), "{}", diag!()());
-    eprintln!("{}: {} withdrawn after {t:.2?}", test_name(), gone.len());
-}
-
 #[test]
 fn bird_receives_500_vips_and_their_withdrawal() {
-    many_vips("b-500", 20, 500, false, false);
+    scenarios::many_vips(Kind::Bird, "b-500", 20, 500, false, false);
 }
 
 #[test]
 fn bird_receives_500_vips_with_add_path_over_several_updates() {
-    many_vips("b-500ap", 48, 500, false, true);
+    scenarios::many_vips(Kind::Bird, "b-500ap", 48, 500, false, true);
 }
 
 #[test]
 fn bird_receives_1000_ipv6_vips_over_several_updates() {
-    many_vips("b-1000v6", 49, 1000, true, false);
+    scenarios::many_vips(Kind::Bird, "b-1000v6", 49, 1000, true, false);
 }
 
 /// Ten quick rewrites of the file, each a different set of VIPs: BIRD ends with exactly the

@@ -1,5 +1,5 @@
 //! porter standalone against FRR 8 (zebra + bgpd) in network namespaces: what the router
-//! sees. Link subnets 10.201.21–29.0/24 34–38, 40, 42 and 47.
+//! sees. Link subnets 10.201.21–29.0/24 34–38, 40, 42, 47 and 54–56.
 
 mod common;
 
@@ -179,4 +179,19 @@ fn frr_keeps_routes_while_porter_restarts_gracefully() {
 #[test]
 fn frr_ecmp_with_add_path_on_shared_lan() {
     scenarios::add_path_shared_lan(Kind::Frr, "f-apath", 47);
+}
+
+#[test]
+fn frr_route_refresh_keeps_the_route() {
+    scenarios::route_refresh(Kind::Frr, "f-rr", 54);
+}
+
+#[test]
+fn frr_receives_500_vips_with_add_path_over_several_updates() {
+    scenarios::many_vips(Kind::Frr, "f-500ap", 55, 500, false, true);
+}
+
+#[test]
+fn frr_receives_1000_ipv6_vips_over_several_updates() {
+    scenarios::many_vips(Kind::Frr, "f-1000v6", 56, 1000, true, false);
 }

@@ -885,6 +885,17 @@ impl Router {
         }
     }
 
+    /// Asks the router to send a ROUTE-REFRESH on the session to peer `i`.
+    pub fn refresh_in(&self, i: usize) {
+        let p = &self.spec.peers[i];
+        let res = match &self.inner {
+            Impl::Bird(b) => b.refresh_in(&p.name),
+            Impl::Frr(f) => f.refresh_in(p.addr),
+            Impl::Stopped => Ok(()),
+        };
+        res.unwrap_or_else(|e| panic!("route refresh: {e:#}"));
+    }
+
     /// Next hops of the BGP paths the router holds for `prefix`.
     pub fn bgp_next_hops(&self, prefix: &str) -> Result<Vec<IpAddr>> {
         match &self.inner {

@@ -536,3 +536,133 @@ pub fn add_path_shared_lan(kind: Kind, tag: &str, x: u8) {
     assert!(porter.is_established("router"), "{}", diag!()());
     eprintln!("{}: {kind:?}: ADD-PATH ECMP after {t:.2?}", test_name());
 }
+
+/// The router asks for a refresh (ROUTE-REFRESH, RFC 2918; enhanced with BoRR/EoRR when
+/// negotiated, RFC 7313, after which the router drops what was not re-sent): porter counts
+/// the request, re-sends, and both routes stay.
+pub fn route_refresh(kind: Kind, tag: &str, x: u8) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let (r, s) = pair(tag, x);
+    let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
+    rp.passive = true;
+    let router = Router::start(&r, router_spec(kind, x, vec![rp]));
+    let porter = Porter::start(
+        &s,
+        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+            .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+            .vip("203.0.113.7")
+            .vip("198.51.100.7"),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let diag = || format!("{}\n{}", router.show(), porter.diag());
+    let both = || fib(&r, "203.0.113.7").len() == 1 && fib(&r, "198.51.100.7").len() == 1;
+    wait("both routes at the router", diag, both);
+    let counter = |p: &serde_json::Value, dir: &str, kind: &str| {
+        find_key(p, dir)
+            .and_then(|m| m.get(kind))
+            .and_then(|v| {
+                v.as_str()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .or(v.as_u64())
+            })
+            .unwrap_or(0)
+    };
+    let before = porter.peer_status("router").unwrap();
+    router.refresh_in(0);
+    wait("porter counts the ROUTE-REFRESH and re-sends", diag, || {
+        porter.peer_status("router").is_ok_and(|p| {
+            counter(&p, "received", "refresh") > counter(&before, "received", "refresh")
+                && counter(&p, "sent", "update") > counter(&before, "sent", "update")
+        })
+    });
+    hold_for(
+        Duration::from_secs(2),
+        "both routes stay at the router after the refresh",
+        diag,
+        both,
+    );
+    assert!(porter.is_established("router"), "{}", diag());
+}
+
+/// Number of kernel routes a BGP daemon installed in `ns` (`proto bird` or `proto bgp`).
+pub fn fib_bgp_routes(ns: &Netns, v6: bool) -> usize {
+    let fam = if v6 { "-6" } else { "-4" };
+    ns.ip(&[fam, "route", "show"])
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("proto bird") || l.contains("proto bgp"))
+        .count()
+}
+
+/// `n` Services on one session (IPv4 VIPs from both documentation /24s, or IPv6 VIPs over an
+/// IPv6 session), optionally with ADD-PATH (9 octets per IPv4 NLRI, so 500 do not fit one
+/// 4096-octet UPDATE): every VIP reaches the router's FIB, then every other one is removed and
+/// exactly those are withdrawn.
+pub fn many_vips(kind: Kind, tag: &str, x: u8, n: usize, v6: bool, add_path: bool) {
+    if !ready(&[kind.tool()]) {
+        return;
+    }
+    let neighbor = if v6 { router_addr6(x) } else { router_addr(x) };
+    let mut peer = PeerDoc::new("router", neighbor, ROUTER_AS);
+    if add_path {
+        peer = peer.add_path_send(8);
+    }
+    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x)).peer(peer);
+    for i in 0..n {
+        let vip = if v6 {
+            format!("2001:db8:ffff::{:x}", i + 1)
+        } else if i < 250 {
+            format!("203.0.113.{}", i + 1)
+        } else {
+            format!("198.51.100.{}", i - 249)
+        };
+        conf = conf.vip(&vip);
+    }
+    let (r, s) = pair(tag, x);
+    let me = if v6 {
+        speaker_addr6(x)
+    } else {
+        speaker_addr(x)
+    };
+    let mut rp = RouterPeer::new("s1", me, PORTER_AS);
+    rp.passive = true;
+    rp.add_path_rx = add_path;
+    let _router = Router::start(&r, router_spec(kind, x, vec![rp]));
+    let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
+    let count = || fib_bgp_routes(&r, v6);
+    macro_rules! diag {
+        () => {
+            || {
+                format!(
+                    "{} BGP routes in the router's FIB\n{}",
+                    count(),
+                    porter.diag()
+                )
+            }
+        };
+    }
+    let t = wait(&format!("{n} routes in the router's FIB"), diag!(), || {
+        count() == n
+    });
+    eprintln!("{}: {kind:?}: {n} routes after {t:.2?}", test_name());
+    let mut half = conf.clone();
+    let gone: Vec<IpAddr> = conf.vips.iter().copied().skip(1).step_by(2).collect();
+    half.vips.retain(|v| !gone.contains(v));
+    porter.reconfigure(half).unwrap();
+    let left = n - gone.len();
+    let t = wait(&format!("{left} routes left"), diag!(), || count() == left);
+    for g in gone.iter().take(20) {
+        assert!(
+            fib(&r, &g.to_string()).is_empty(),
+            "withdrawn {g} is still in the router's FIB"
+        );
+    }
+    assert!(porter.is_established("router"), "{}", diag!()());
+    eprintln!(
+        "{}: {kind:?}: {} withdrawn after {t:.2?}",
+        test_name(),
+        gone.len()
+    );
+}
