@@ -90,9 +90,16 @@ pub fn porter_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_porter"))
 }
 
-/// A namespace `io-<tag>-<pid>-<n>`.
+/// A namespace `io-<tag>-<pid>-<n>` whose new interfaces skip IPv6 duplicate address
+/// detection: FRR resets an IPv6 session whose interface link-local address is still
+/// tentative ("nexthop_set failed"), which would cost a test porter's 5 s idle hold.
 pub fn netns(tag: &str) -> Netns {
-    Netns::with_prefix("io", tag).unwrap_or_else(|e| panic!("creating netns {tag}: {e:#}"))
+    let ns =
+        Netns::with_prefix("io", tag).unwrap_or_else(|e| panic!("creating netns {tag}: {e:#}"));
+    for key in ["net.ipv6.conf.default.accept_dad", "net.ipv6.conf.all.accept_dad"] {
+        let _ = ns.exec(&["sysctl", "-qw", &format!("{key}=0")]);
+    }
+    ns
 }
 
 /// A router namespace and a speaker namespace joined by a veth pair: the router has
