@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod ipam;
+pub mod layer2;
 pub mod speaker;
 pub mod sys;
 pub mod telemetry;
