@@ -188,8 +188,11 @@ pub struct Elector {
     /// Start of the last successful write that made or kept this replica the holder.
     held_since_write: Option<Instant>,
     pending: Option<Pending>,
-    /// Earliest time the next write attempt may start.
-    next_attempt: Option<Instant>,
+    /// Last call of `poll_write` (a read-and-decide cycle); the next is due a retry
+    /// period later. `None`: due at once.
+    last_poll: Option<Instant>,
+    /// Start of the last write this replica sent (paces renewals).
+    last_write: Option<Instant>,
 }
 
 #[derive(Clone, Debug)]
@@ -221,7 +224,8 @@ impl Elector {
             observed: None,
             held_since_write: None,
             pending: None,
-            next_attempt: None,
+            last_poll: None,
+            last_write: None,
         })
     }
 
@@ -232,7 +236,7 @@ impl Elector {
 
     /// Whether this node may own the address (for ETP Local: it has ready endpoints).
     /// Becoming ineligible stops answering at once; the next write releases the lease.
-    pub fn set_eligible(&mut self, now: Instant, eligible: bool) {
+    pub fn set_eligible(&mut self, _now: Instant, eligible: bool) {
         if self.eligible != eligible {
             self.eligible = eligible;
             self.held_since_write = if eligible {
@@ -241,7 +245,7 @@ impl Elector {
                 None
             };
             // Act on the change at once rather than at the next retry.
-            self.next_attempt = Some(now);
+            self.last_poll = None;
         }
     }
 
@@ -270,9 +274,7 @@ impl Elector {
         if self.pending.is_some() {
             return None;
         }
-        if self.next_attempt.is_some_and(|t| now < t) {
-            return None;
-        }
+        self.last_poll = Some(now);
         let observed = self.observed.as_ref()?;
         let mine =
             observed.record.as_ref().and_then(LeaseRecord::holder) == Some(self.identity.as_str());
@@ -299,6 +301,16 @@ impl Elector {
                     lease_transitions: 0,
                 },
             },
+            Some(_)
+                if mine
+                    && self.held_since_write.is_some()
+                    && self
+                        .last_write
+                        .is_some_and(|t| now < t + self.timings.retry_period) =>
+            {
+                // Renew once per retry period, not at every wake-up.
+                return None;
+            }
             Some(record) if mine => Write {
                 kind: WriteKind::Renew,
                 record: LeaseRecord {
@@ -327,7 +339,7 @@ impl Elector {
             write: write.clone(),
             started_at: now,
         });
-        self.next_attempt = Some(now + self.timings.retry_period);
+        self.last_write = Some(now);
         Some(write)
     }
 
@@ -384,15 +396,19 @@ impl Elector {
             .and_then(LeaseRecord::holder)
     }
 
-    /// When the driver must next act: read and offer a write (retry period), expire a
-    /// lease another replica holds, or stop answering at the own deadline. `None` while a
-    /// write is in flight (its outcome is the next input).
+    /// When the driver must next read the lease and call [`poll_write`](Self::poll_write):
+    /// a retry period after the last call, at the expiry of a lease another replica holds,
+    /// or at this replica's own deadline (to stop answering on time). Never in the past
+    /// unless a cycle is due now. `None` while a write is in flight (its outcome is the
+    /// next input).
     #[must_use]
     pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         if self.pending.is_some() {
             return None;
         }
-        let mut next = self.next_attempt.unwrap_or(now);
+        let mut next = self
+            .last_poll
+            .map_or(now, |t| t + self.timings.retry_period);
         let deadlines = [self.owner_deadline(), self.expiry_of_other()];
         for deadline in deadlines.into_iter().flatten() {
             if deadline > now {

@@ -922,7 +922,8 @@ mod tests {
     fn rejects_solicitations_that_fail_rfc4861_validation() {
         let sn = solicited_node(vip6());
         let slla = [0x01, 0x01, 0x02, 0, 0, 0, 0x01, 0x01];
-        let cases: Vec<(&str, Vec<u8>, fn(&PacketError) -> bool)> = vec![
+        type Case = (&'static str, Vec<u8>, fn(&PacketError) -> bool);
+        let cases: Vec<Case> = vec![
             (
                 "hop limit 64",
                 solicitation(client6(), sn, vip6(), 64, 0, &[]),
