@@ -4,9 +4,11 @@
 //! are only declared in `[workspace.dependencies]`), and pulling the client in belongs with
 //! the controller work that sets up the API client, RBAC and the Kubernetes-mode runtime.
 //!
-//! What it must do (a thin loop; every decision is already in [`super::Elector`]):
-//! - One `coordination.k8s.io/v1` Lease per layer-2 IP, named `porter-l2-<ip>` (`:` → `-`)
-//!   in porter's namespace. Per IP rather than per Eip because ETP Local makes eligibility
+//! What it must do: implement [`super::ownership::LeaseStore`] (get / create / replace
+//! with `resourceVersion`) over `Api<Lease>`; [`super::ownership::Election`] already runs
+//! the loop below and every decision is in [`super::Elector`]. For reference, the loop:
+//! - One `coordination.k8s.io/v1` Lease per layer-2 IP, named by
+//!   [`super::ownership::lease_name`], in porter's namespace. Per IP rather than per Eip because ETP Local makes eligibility
 //!   a property of the Service, hence of the IP: two IPs of one Eip can have different
 //!   eligible nodes, and spreading the IPs of one Eip across nodes spreads the load.
 //! - Each `poll_timeout`: GET the Lease → `observe(now, record)` (404 → `None`), keeping

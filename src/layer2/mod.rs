@@ -5,6 +5,7 @@
 //! - [`packet`]: pure ARP / Neighbor Discovery parsing and frame building.
 //! - [`responder`]: the tokio task on raw packet sockets that answers for the owned set.
 //! - [`election`]: the pure Lease election state machine deciding who owns an address.
+//! - [`ownership`]: the driver running one election per address against a [`ownership::LeaseStore`].
 //! - [`lease`]: where the Kubernetes Lease adapter goes (see its note).
 //!
 //! Data flows one way: the election (or, in standalone mode, the configuration: the single
@@ -14,6 +15,7 @@
 pub mod election;
 pub mod interface;
 pub mod lease;
+pub mod ownership;
 pub mod packet;
 pub mod responder;
 
