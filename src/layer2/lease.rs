@@ -8,9 +8,10 @@
 //! with `resourceVersion`) over `Api<Lease>`; [`super::ownership::Election`] already runs
 //! the loop below and every decision is in [`super::Elector`]. For reference, the loop:
 //! - One `coordination.k8s.io/v1` Lease per layer-2 IP, named by
-//!   [`super::ownership::lease_name`], in porter's namespace. Per IP rather than per Eip because ETP Local makes eligibility
-//!   a property of the Service, hence of the IP: two IPs of one Eip can have different
-//!   eligible nodes, and spreading the IPs of one Eip across nodes spreads the load.
+//!   [`super::ownership::lease_name`], in porter's namespace. Per IP rather than per Eip
+//!   because ETP Local makes eligibility a property of the Service, hence of the IP: two
+//!   IPs of one Eip can have different eligible nodes, and spreading the IPs of one Eip
+//!   across nodes spreads the load.
 //! - Each `poll_timeout`: GET the Lease → `observe(now, record)` (404 → `None`), keeping
 //!   its `resourceVersion`; then `poll_write(now, SystemTime::now())`: `Create` → POST,
 //!   other kinds → PUT with the read `resourceVersion`; 409 → `write_failed(Conflict)`,
