@@ -114,3 +114,30 @@ fn takeover_updates_the_clients_neighbor_table_without_it_asking() {
     a.stop();
     b.stop();
 }
+
+#[test]
+fn responder_survives_link_down_and_ends_when_its_interface_is_deleted() {
+    if !lab_or_skip("responder_survives_link_down_and_ends_when_its_interface_is_deleted") {
+        return;
+    }
+    let lab = Lab::new("gone", 5);
+    let a = Speaker::start(&lab, "a", &[VIP4]);
+    assert_eq!(lab.arping(VIP4), vec![lab.mac("a"), lab.mac("a")]);
+    // Down and up again: the socket reports ENETDOWN once, then frames flow again.
+    must(&["ip", "-n", &lab.ns("a"), "link", "set", "eth0", "down"]);
+    thread::sleep(Duration::from_millis(300));
+    must(&["ip", "-n", &lab.ns("a"), "link", "set", "eth0", "up"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || !lab.arping(VIP4).is_empty()).is_some(),
+        "no answers after the link came back"
+    );
+    assert_eq!(a.ended(), None, "still running after link down/up");
+    must(&["ip", "-n", &lab.ns("a"), "link", "del", "eth0"]);
+    assert!(
+        wait_for(Duration::from_secs(3), || a.ended().is_some()).is_some(),
+        "the responder keeps running on a deleted interface"
+    );
+    let e = a.ended().unwrap().unwrap_err();
+    assert!(e.contains("eth0"), "{e}");
+    eprintln!("responder ended: {e}");
+}

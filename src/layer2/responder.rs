@@ -5,6 +5,10 @@
 //! decides; the responder only obeys), so an address leaves the answered set the moment its
 //! owner says so. The addresses are never configured on the interface: the kernel does not
 //! know them, and only this task speaks for them.
+//!
+//! The sockets are bound to the interface index resolved at start. If the interface is
+//! deleted and created again, or its MAC changes, the caller restarts the responder (the
+//! task ends with an error when the interface disappears; see [`Responder::is_running`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -13,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+use tokio::io::Interest;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -21,6 +26,11 @@ use super::interface::Interface;
 use super::packet::{self, MacAddr, Outcome};
 use crate::sys::{PacketSocket, PacketType, SockFilter};
 use crate::telemetry::{Layer2Labels, Metrics};
+
+/// Frames, or a socket error: packet sockets report a link going down or the interface
+/// disappearing as an error alone (`EPOLLERR` without `EPOLLIN`), which plain readability
+/// would never wake for.
+const READ_OR_ERROR: Interest = Interest::READABLE.add(Interest::ERROR);
 
 /// Largest frame read; ARP and NDP frames are far smaller, longer frames are truncated
 /// and then fail to parse.
@@ -144,6 +154,12 @@ impl Responder {
         &self.interface
     }
 
+    /// False once the task has ended (stopped, ownership source gone, or a socket error,
+    /// which [`stop`](Self::stop) then returns).
+    pub fn is_running(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// Stops answering and waits for the task to end.
     pub async fn stop(mut self) -> Result<(), ResponderError> {
         drop(self.stop.take());
@@ -232,7 +248,7 @@ impl Task {
                     let owned = owned_rx.borrow_and_update().clone();
                     self.set_owned(owned);
                 }
-                readable = self.arp.readable() => {
+                readable = self.arp.ready(READ_OR_ERROR) => {
                     let drained = match readable {
                         Ok(mut guard) => self.drain(&mut guard, Socket::Arp),
                         Err(e) => Err(self.socket_error("wait on the ARP socket", e)),
@@ -241,7 +257,7 @@ impl Task {
                         break Err(e);
                     }
                 }
-                readable = self.ndp.readable() => {
+                readable = self.ndp.ready(READ_OR_ERROR) => {
                     let drained = match readable {
                         Ok(mut guard) => self.drain(&mut guard, Socket::Ndp),
                         Err(e) => Err(self.socket_error("wait on the IPv6 socket", e)),
@@ -367,7 +383,10 @@ impl Task {
                 Err(_would_block) => return Ok(()),
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(Err(e)) if e.raw_os_error() == Some(libc::ENETDOWN) => {
-                    // The error is reported once; frames flow again when the link is up.
+                    // Reported once when the link goes down (frames flow again when it is
+                    // up) and when the interface is deleted (the socket is then unbound for
+                    // good): tell the two apart.
+                    self.check_interface()?;
                     tracing::warn!("interface is down");
                     continue;
                 }
@@ -396,6 +415,27 @@ impl Task {
                 Err(e) => tracing::debug!(error = %e, "ignoring an unreadable frame"),
             }
         }
+    }
+
+    /// Errors when the interface is gone, was replaced (new index) or changed its MAC:
+    /// the sockets no longer serve it and the caller must start a new responder.
+    fn check_interface(&self) -> Result<(), ResponderError> {
+        let gone = |source| ResponderError::Socket {
+            interface: self.interface.name.clone(),
+            what: "keep serving the interface",
+            source,
+        };
+        let facts = crate::sys::interface_facts(&self.interface.name).map_err(gone)?;
+        if facts.index != self.interface.index || facts.hardware_address != self.interface.mac.0 {
+            return Err(gone(io::Error::other(format!(
+                "interface replaced or MAC changed (index {} → {}, MAC {} → {})",
+                self.interface.index,
+                facts.index,
+                self.interface.mac,
+                MacAddr(facts.hardware_address)
+            ))));
+        }
+        Ok(())
     }
 
     fn socket_error(&self, what: &'static str, source: io::Error) -> ResponderError {

@@ -261,6 +261,8 @@ fn macs_in(text: &str, marker: &str) -> Vec<MacAddr> {
 pub struct Speaker {
     owned: watch::Sender<BTreeSet<IpAddr>>,
     pub metrics: Arc<Metrics>,
+    /// How the responder ended, once it has.
+    ended: Arc<Mutex<Option<Result<(), String>>>>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -292,6 +294,8 @@ impl Speaker {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_metrics = metrics.clone();
+        let ended = Arc::new(Mutex::new(None));
+        let thread_ended = ended.clone();
         let thread = thread::spawn(move || {
             // Only this thread enters the namespace; the runtime is created afterwards, on
             // this thread, so its sockets are opened in the speaker's namespace.
@@ -340,10 +344,21 @@ impl Speaker {
                 }
                 drop(election_owned);
                 let _ = ready_tx.send(Ok(responder.interface().mac));
-                let _ = stop_rx.await;
+                tokio::pin!(stop_rx);
+                loop {
+                    tokio::select! {
+                        _ = &mut stop_rx => break,
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                            if !responder.is_running() {
+                                break;
+                            }
+                        }
+                    }
+                }
                 // Like a crash: nothing is released; the leases are left to expire.
                 drop(elections);
-                responder.stop().await.expect("responder stops cleanly");
+                let result = responder.stop().await.map_err(|e| e.to_string());
+                *thread_ended.lock().unwrap() = Some(result);
             });
         });
         let mac = ready_rx
@@ -354,6 +369,7 @@ impl Speaker {
         Speaker {
             owned: owned_tx,
             metrics,
+            ended,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -376,11 +392,22 @@ impl Speaker {
         }
     }
 
+    /// How the responder ended, if it has (by itself, or after [`Speaker::stop`]).
+    pub fn ended(&self) -> Option<Result<(), String>> {
+        self.ended.lock().unwrap().clone()
+    }
+
+    /// Stops the responder (and elections); it must have run without error.
     pub fn stop(mut self) {
         drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             t.join().expect("speaker thread");
         }
+        assert_eq!(
+            self.ended(),
+            Some(Ok(())),
+            "the responder ended with an error"
+        );
     }
 }
 
