@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::election::{
     ElectionTimings, Elector, LeaseRecord, TimingsError, WriteFailure, WriteKind,
@@ -109,7 +110,8 @@ pub struct Election {
 impl Election {
     /// Starts electing an owner for `ip` on the current tokio runtime. `eligible` says
     /// whether this node may own it; `owned` is the responder's owned set for the
-    /// interface, into which `ip` is inserted while this replica owns it.
+    /// interface, into which `ip` is inserted while this replica owns it. Like
+    /// `tokio::spawn`, it must be called inside a tokio runtime.
     pub fn spawn<S: LeaseStore>(
         ip: IpAddr,
         store: Arc<S>,
@@ -130,7 +132,8 @@ impl Election {
             owned,
             metrics,
         };
-        let task = tokio::spawn(driver.run(eligible, stop_rx));
+        let span = tracing::info_span!("layer2_election", %ip);
+        let task = tokio::spawn(driver.run(eligible, stop_rx).instrument(span));
         Ok(Election {
             stop: Some(stop_tx),
             task: Some(task),
@@ -167,8 +170,6 @@ struct Driver<S> {
 
 impl<S: LeaseStore> Driver<S> {
     async fn run(mut self, mut eligible: watch::Receiver<bool>, mut stop: oneshot::Receiver<()>) {
-        let span = tracing::info_span!("layer2_election", ip = %self.ip);
-        let _enter = span.enter();
         let now = Instant::now().into_std();
         self.elector
             .set_eligible(now, *eligible.borrow_and_update());

@@ -21,6 +21,7 @@ use tokio::io::Interest;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::interface::Interface;
 use super::packet::{self, MacAddr, Outcome};
@@ -141,7 +142,8 @@ impl Responder {
             groups: BTreeSet::new(),
             announcements: BTreeMap::new(),
         };
-        let handle = runtime.spawn(task.run(owned, stop_rx));
+        let span = tracing::info_span!("layer2", interface = %interface.name);
+        let handle = runtime.spawn(task.run(owned, stop_rx).instrument(span));
         Ok(Responder {
             interface,
             stop: Some(stop_tx),
@@ -231,8 +233,6 @@ impl Task {
         mut owned_rx: watch::Receiver<BTreeSet<IpAddr>>,
         mut stop: oneshot::Receiver<()>,
     ) -> Result<(), ResponderError> {
-        let span = tracing::info_span!("layer2", interface = %self.interface.name);
-        let _enter = span.enter();
         tracing::info!(mac = %self.interface.mac, "layer-2 responder started");
         let initial = owned_rx.borrow_and_update().clone();
         self.set_owned(initial);
