@@ -123,10 +123,19 @@ fn responder_survives_link_down_and_ends_when_its_interface_is_deleted() {
     let lab = Lab::new("gone", 5);
     let a = Speaker::start(&lab, "a", &[VIP4]);
     assert_eq!(lab.arping(VIP4), vec![lab.mac("a"), lab.mac("a")]);
+    assert_eq!(a.counter(VIP4, "gratuitous"), 3);
     // Down and up again: the socket reports ENETDOWN once, then frames flow again.
     must(&["ip", "-n", &lab.ns("a"), "link", "set", "eth0", "down"]);
     thread::sleep(Duration::from_millis(300));
     must(&["ip", "-n", &lab.ns("a"), "link", "set", "eth0", "up"]);
+    // It announces the address again once the link is back.
+    assert!(
+        wait_for(Duration::from_secs(3), || a.counter(VIP4, "gratuitous")
+            >= 6)
+        .is_some(),
+        "not announced again after the link came back: {} announcements",
+        a.counter(VIP4, "gratuitous")
+    );
     assert!(
         wait_for(Duration::from_secs(5), || !lab.arping(VIP4).is_empty()).is_some(),
         "no answers after the link came back"

@@ -33,6 +33,11 @@ use crate::telemetry::{Layer2Labels, Metrics};
 /// would never wake for.
 const READ_OR_ERROR: Interest = Interest::READABLE.add(Interest::ERROR);
 
+/// How often a down link is checked for coming back.
+const LINK_POLL: Duration = Duration::from_millis(250);
+/// `IFF_RUNNING` from linux/if.h: up and with carrier.
+const IFF_RUNNING: u32 = 0x40;
+
 /// Largest frame read; ARP and NDP frames are far smaller, longer frames are truncated
 /// and then fail to parse.
 const RECV_BUFFER: usize = 2048;
@@ -141,6 +146,7 @@ impl Responder {
             owned: BTreeSet::new(),
             groups: BTreeSet::new(),
             announcements: BTreeMap::new(),
+            link_down: false,
         };
         let span = tracing::info_span!("layer2", interface = %interface.name);
         let handle = runtime.spawn(task.run(owned, stop_rx).instrument(span));
@@ -220,6 +226,9 @@ struct Task {
     /// Solicited-node multicast MACs joined on the IPv6 socket.
     groups: BTreeSet<MacAddr>,
     announcements: BTreeMap<IpAddr, Pending>,
+    /// Set when a socket reported the link down; cleared (and every owned address
+    /// announced again) once the interface runs again.
+    link_down: bool,
 }
 
 enum Socket {
@@ -253,8 +262,9 @@ impl Task {
                         Ok(mut guard) => self.drain(&mut guard, Socket::Arp),
                         Err(e) => Err(self.socket_error("wait on the ARP socket", e)),
                     };
-                    if let Err(e) = drained {
-                        break Err(e);
+                    match drained {
+                        Ok(link_down) => self.link_down |= link_down,
+                        Err(e) => break Err(e),
                     }
                 }
                 readable = self.ndp.ready(READ_OR_ERROR) => {
@@ -262,11 +272,17 @@ impl Task {
                         Ok(mut guard) => self.drain(&mut guard, Socket::Ndp),
                         Err(e) => Err(self.socket_error("wait on the IPv6 socket", e)),
                     };
-                    if let Err(e) = drained {
-                        break Err(e);
+                    match drained {
+                        Ok(link_down) => self.link_down |= link_down,
+                        Err(e) => break Err(e),
                     }
                 }
                 _ = sleep_until_some(next_announcement) => self.announce_due(Instant::now()),
+                _ = tokio::time::sleep(LINK_POLL), if self.link_down => {
+                    if let Err(e) = self.check_link_up() {
+                        break Err(e);
+                    }
+                }
             }
         };
         self.set_owned(BTreeSet::new());
@@ -369,18 +385,20 @@ impl Task {
     }
 
     /// Reads every queued frame of one socket and answers those that ask for an owned
-    /// address. Returns when the socket has nothing more (readiness is then cleared).
+    /// address. Returns when the socket has nothing more (readiness is then cleared):
+    /// true if it reported the link down meanwhile.
     fn drain(
         &self,
         guard: &mut AsyncFdReadyGuard<'_, PacketSocket>,
         which: Socket,
-    ) -> Result<(), ResponderError> {
+    ) -> Result<bool, ResponderError> {
         let mut buf = [0u8; RECV_BUFFER];
+        let mut link_down = false;
         loop {
             let (len, kind) = match guard.try_io(|fd| fd.get_ref().recv(&mut buf)) {
                 Ok(Ok(r)) => r,
                 // WouldBlock: try_io cleared readiness; wait for the next frame.
-                Err(_would_block) => return Ok(()),
+                Err(_would_block) => return Ok(link_down),
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(Err(e)) if e.raw_os_error() == Some(libc::ENETDOWN) => {
                     // Reported once when the link goes down (frames flow again when it is
@@ -388,6 +406,7 @@ impl Task {
                     // good): tell the two apart.
                     self.check_interface()?;
                     tracing::warn!("interface is down");
+                    link_down = true;
                     continue;
                 }
                 Ok(Err(e)) => return Err(self.socket_error("receive", e)),
@@ -417,9 +436,32 @@ impl Task {
         }
     }
 
+    /// While the link is down: once the interface runs again, announces every owned
+    /// address again (switches may have forgotten the port; the other side of a bond or a
+    /// replaced cable knows nothing). Errors when the interface is gone.
+    fn check_link_up(&mut self) -> Result<(), ResponderError> {
+        let facts = self.check_interface()?;
+        if facts.flags & IFF_RUNNING != 0 {
+            tracing::info!("interface is up again: announcing the owned addresses");
+            self.link_down = false;
+            let now = Instant::now();
+            for ip in &self.owned {
+                self.announcements.insert(
+                    *ip,
+                    Pending {
+                        remaining: self.config.announce_count.max(1),
+                        next: now,
+                    },
+                );
+            }
+            self.announce_due(now);
+        }
+        Ok(())
+    }
+
     /// Errors when the interface is gone, was replaced (new index) or changed its MAC:
     /// the sockets no longer serve it and the caller must start a new responder.
-    fn check_interface(&self) -> Result<(), ResponderError> {
+    fn check_interface(&self) -> Result<crate::sys::InterfaceFacts, ResponderError> {
         let gone = |source| ResponderError::Socket {
             interface: self.interface.name.clone(),
             what: "keep serving the interface",
@@ -435,7 +477,7 @@ impl Task {
                 MacAddr(facts.hardware_address)
             ))));
         }
-        Ok(())
+        Ok(facts)
     }
 
     fn socket_error(&self, what: &'static str, source: io::Error) -> ResponderError {
