@@ -150,6 +150,9 @@ pub struct Desired {
     pub skipped_peers: BTreeMap<String, String>,
     /// Routes to announce: one host route per address of a Service in a `bgp` pool.
     pub routes: DesiredRoutes,
+    /// Addresses of Services in `layer2` pools, by the Eip's `spec.interface`: this instance
+    /// answers ARP/NDP for all of them (standalone has one instance, so it owns them all).
+    pub layer2: BTreeMap<String, BTreeSet<IpAddr>>,
     /// Eip name → the status the Eip object would show.
     pub eips: BTreeMap<String, EipStatus>,
     /// `namespace/name` → what became of the Service.
@@ -268,7 +271,17 @@ pub fn translate(
 
     let eligible = eligible_next_hops(&objects.nodes);
     let mut routes = DesiredRoutes::new();
+    let mut layer2: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
     for assigned in allocator.allocations().flat_map(|(_, a)| a) {
+        if assigned.protocol == PoolProtocol::Layer2 {
+            let interface = objects
+                .eips
+                .get(&assigned.pool)
+                .and_then(|e| e.spec.interface.clone());
+            if let Some(interface) = interface.filter(|i| !i.is_empty()) {
+                layer2.entry(interface).or_default().insert(assigned.ip);
+            }
+        }
         // Layer-2 pools are answered by ARP/NDP on their segment, never routed over BGP.
         if assigned.protocol == PoolProtocol::Bgp {
             let next_hops = if objects.nodes.is_empty() {
@@ -306,6 +319,7 @@ pub fn translate(
         bgp,
         skipped_peers,
         routes,
+        layer2,
         eips,
         services,
         holdings,
