@@ -96,7 +96,10 @@ pub fn porter_bin() -> PathBuf {
 pub fn netns(tag: &str) -> Netns {
     let ns =
         Netns::with_prefix("io", tag).unwrap_or_else(|e| panic!("creating netns {tag}: {e:#}"));
-    for key in ["net.ipv6.conf.default.accept_dad", "net.ipv6.conf.all.accept_dad"] {
+    for key in [
+        "net.ipv6.conf.default.accept_dad",
+        "net.ipv6.conf.all.accept_dad",
+    ] {
         let _ = ns.exec(&["sysctl", "-qw", &format!("{key}=0")]);
     }
     ns
