@@ -847,3 +847,9 @@ fn bird_floods_porter_with_20000_routes() {
         start.elapsed()
     );
 }
+
+#[test]
+#[ignore = "scale probe, run by hand"]
+fn bird_receives_20000_ipv6_vips() {
+    scenarios::many_vips(Kind::Bird, "b-20k", 57, 20000, true, false);
+}
