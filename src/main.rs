@@ -41,6 +41,8 @@ enum Command {
         #[arg(long)]
         extended_message: bool,
     },
+    /// Kubernetes mode: allocate Service addresses, run the speaker, write CRD status.
+    Manager(porter::controller::cli::ManagerArgs),
 }
 
 fn parse_family(s: &str) -> Result<bgp_wire::Family, String> {
@@ -56,6 +58,7 @@ fn parse_family(s: &str) -> Result<bgp_wire::Family, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Manager(args) => porter::controller::cli::main(args),
         Command::Decode {
             file,
             hex,

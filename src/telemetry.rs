@@ -88,6 +88,15 @@ pub struct Metrics {
     pub pool_used: Family<PoolLabels, Gauge>,
     /// Configuration reloads by outcome.
     pub config_reloads: Family<ResultLabels, Counter>,
+    /// Failed reconciles per controller (`service`, `eip`).
+    pub reconcile_failures: Family<ControllerLabels, Counter>,
+}
+
+/// Labels of per-controller series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    /// Controller name.
+    pub controller: String,
 }
 
 impl Default for Metrics {
@@ -110,6 +119,7 @@ impl Metrics {
             pool_size: Family::default(),
             pool_used: Family::default(),
             config_reloads: Family::default(),
+            reconcile_failures: Family::default(),
         };
         registry.register(
             "bgp_session_state",
@@ -151,6 +161,11 @@ impl Metrics {
             "Configuration reloads by result",
             m.config_reloads.clone(),
         );
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles by controller",
+            m.reconcile_failures.clone(),
+        );
         *m.registry.lock().expect("fresh mutex") = registry;
         m
     }
@@ -173,6 +188,15 @@ impl Metrics {
                 })
                 .set(v);
         }
+    }
+
+    /// Counts a failed reconcile of `controller`.
+    pub fn reconcile_errors(&self, controller: &str) {
+        self.reconcile_failures
+            .get_or_create(&ControllerLabels {
+                controller: controller.into(),
+            })
+            .inc();
     }
 
     /// Drops every series of a removed peer.

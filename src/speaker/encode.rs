@@ -254,7 +254,10 @@ mod tests {
         Change::Announce {
             prefix: prefix.parse().unwrap(),
             path_id: id,
-            path: Path { next_hop: nh.parse().unwrap(), attrs: RouteAttrs::default() },
+            path: Path {
+                next_hop: nh.parse().unwrap(),
+                attrs: RouteAttrs::default(),
+            },
         }
     }
 
@@ -269,38 +272,74 @@ mod tests {
 
     #[test]
     fn ebgp_ipv4_uses_next_hop_and_our_as() {
-        let s = Sender { local_as: 65001, internal: false, add_path_v4: false, add_path_v6: false };
-        let ctx = CodecContext { four_octet_as: true, ..Default::default() };
-        let msgs = encode_changes(&[announce("203.0.113.7/32", 0, "10.200.1.2")], &s, &ctx).unwrap();
+        let s = Sender {
+            local_as: 65001,
+            internal: false,
+            add_path_v4: false,
+            add_path_v6: false,
+        };
+        let ctx = CodecContext {
+            four_octet_as: true,
+            ..Default::default()
+        };
+        let msgs =
+            encode_changes(&[announce("203.0.113.7/32", 0, "10.200.1.2")], &s, &ctx).unwrap();
         let u = &decoded(&msgs, &ctx)[0];
         assert_eq!(u.nlri.len(), 1);
-        assert!(u.attributes.contains(&PathAttribute::NextHop(Ipv4Addr::new(10, 200, 1, 2))));
+        assert!(u
+            .attributes
+            .contains(&PathAttribute::NextHop(Ipv4Addr::new(10, 200, 1, 2))));
         assert!(u.attributes.contains(&PathAttribute::Origin(Origin::Igp)));
         assert!(u.attributes.contains(&PathAttribute::AsPath(AsPath {
-            segments: vec![AsSegment { kind: SegmentType::Sequence, asns: vec![65001] }]
+            segments: vec![AsSegment {
+                kind: SegmentType::Sequence,
+                asns: vec![65001]
+            }]
         })));
-        assert!(!u.attributes.iter().any(|a| matches!(a, PathAttribute::LocalPref(_))));
+        assert!(!u
+            .attributes
+            .iter()
+            .any(|a| matches!(a, PathAttribute::LocalPref(_))));
     }
 
     #[test]
     fn ibgp_sends_local_pref_and_empty_as_path() {
-        let s = Sender { local_as: 65000, internal: true, add_path_v4: false, add_path_v6: false };
-        let ctx = CodecContext { four_octet_as: true, ..Default::default() };
-        let msgs = encode_changes(&[announce("203.0.113.7/32", 0, "10.200.1.2")], &s, &ctx).unwrap();
+        let s = Sender {
+            local_as: 65000,
+            internal: true,
+            add_path_v4: false,
+            add_path_v6: false,
+        };
+        let ctx = CodecContext {
+            four_octet_as: true,
+            ..Default::default()
+        };
+        let msgs =
+            encode_changes(&[announce("203.0.113.7/32", 0, "10.200.1.2")], &s, &ctx).unwrap();
         let u = &decoded(&msgs, &ctx)[0];
         assert!(u.attributes.contains(&PathAttribute::LocalPref(100)));
-        assert!(u.attributes.contains(&PathAttribute::AsPath(AsPath::default())));
+        assert!(u
+            .attributes
+            .contains(&PathAttribute::AsPath(AsPath::default())));
     }
 
     #[test]
     fn ipv6_goes_in_mp_reach_with_path_ids_under_add_path() {
-        let s = Sender { local_as: 65001, internal: false, add_path_v4: false, add_path_v6: true };
+        let s = Sender {
+            local_as: 65001,
+            internal: false,
+            add_path_v4: false,
+            add_path_v6: true,
+        };
         let ctx = CodecContext {
             four_octet_as: true,
             add_path: AddPathFamilies::of(&[Family::IPV6_UNICAST]),
             ..Default::default()
         };
-        let ch = [announce("2001:db8::7/128", 1, "2001:db8:1::2"), announce("2001:db8::7/128", 2, "2001:db8:1::3")];
+        let ch = [
+            announce("2001:db8::7/128", 1, "2001:db8:1::2"),
+            announce("2001:db8::7/128", 2, "2001:db8:1::3"),
+        ];
         let us = decoded(&encode_changes(&ch, &s, &ctx).unwrap(), &ctx);
         assert_eq!(us.len(), 2, "two next hops, two attribute sets");
         for u in &us {
@@ -308,21 +347,42 @@ mod tests {
                 PathAttribute::MpReach(MpReach::Unicast { nlri, .. }) => Some(nlri),
                 _ => None,
             });
-            assert_eq!(mp.unwrap()[0].path_id.is_some(), true);
-            assert!(!u.attributes.iter().any(|a| matches!(a, PathAttribute::NextHop(_))));
+            assert!(mp.unwrap()[0].path_id.is_some());
+            assert!(!u
+                .attributes
+                .iter()
+                .any(|a| matches!(a, PathAttribute::NextHop(_))));
         }
     }
 
     #[test]
     fn packs_many_prefixes_into_few_full_messages_and_loses_none() {
-        let s = Sender { local_as: 65001, internal: false, add_path_v4: false, add_path_v6: false };
-        let ctx = CodecContext { four_octet_as: true, ..Default::default() };
+        let s = Sender {
+            local_as: 65001,
+            internal: false,
+            add_path_v4: false,
+            add_path_v6: false,
+        };
+        let ctx = CodecContext {
+            four_octet_as: true,
+            ..Default::default()
+        };
         let n = 10_000u32;
         let ch: Vec<Change> = (0..n)
-            .map(|i| announce(&format!("{}/32", Ipv4Addr::from(0xcb00_0000 + i)), 0, "10.200.1.2"))
-            .chain((0..n / 2).map(|i| Change::Withdraw {
-                prefix: format!("{}/32", Ipv4Addr::from(0xc633_0000 + i)).parse().unwrap(),
-                path_id: 0,
+            .map(|i| {
+                announce(
+                    &format!("{}/32", Ipv4Addr::from(0xcb00_0000 + i)),
+                    0,
+                    "10.200.1.2",
+                )
+            })
+            .chain((0..n / 2).map(|i| {
+                Change::Withdraw {
+                    prefix: format!("{}/32", Ipv4Addr::from(0xc633_0000 + i))
+                        .parse()
+                        .unwrap(),
+                    path_id: 0,
+                }
             }))
             .collect();
         let msgs = encode_changes(&ch, &s, &ctx).unwrap();
@@ -331,7 +391,10 @@ mod tests {
         assert!(msgs.len() <= 20, "{} messages", msgs.len());
         let us = decoded(&msgs, &ctx);
         assert_eq!(us.iter().map(|u| u.nlri.len()).sum::<usize>(), n as usize);
-        assert_eq!(us.iter().map(|u| u.withdrawn.len()).sum::<usize>(), n as usize / 2);
+        assert_eq!(
+            us.iter().map(|u| u.withdrawn.len()).sum::<usize>(),
+            n as usize / 2
+        );
         // withdrawals go first
         assert!(!us[0].withdrawn.is_empty());
     }
@@ -341,7 +404,9 @@ mod tests {
         let ctx = CodecContext::default();
         for f in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
             let b = end_of_rib(f, &ctx).unwrap();
-            let Message::Update(u) = decode_message(&b, &ctx).unwrap() else { panic!() };
+            let Message::Update(u) = decode_message(&b, &ctx).unwrap() else {
+                panic!()
+            };
             assert_eq!(u.end_of_rib_family(), Some(f));
         }
     }
