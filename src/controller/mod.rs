@@ -118,6 +118,20 @@ pub enum Error {
     NoAddress(String),
 }
 
+impl Error {
+    /// The error of the reconcile step itself, seen through the finalizer helper's wrapping.
+    pub fn inner(&self) -> &Error {
+        use kube::runtime::finalizer::Error as F;
+        match self {
+            Error::Finalizer(f) => match f.as_ref() {
+                F::ApplyFailed(e) | F::CleanupFailed(e) => e.inner(),
+                _ => self,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Watched objects, shared by every loop of this replica.
 #[derive(Clone)]
 pub struct Stores {
@@ -403,3 +417,6 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
 }
+
+#[cfg(test)]
+mod mock_tests;

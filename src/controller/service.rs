@@ -361,7 +361,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<LeaderCtx>) -> Result<Action,
 /// Retry policy: a Service without an address waits for capacity; API errors back off.
 pub fn error_policy(_svc: Arc<Service>, err: &Error, ctx: Arc<LeaderCtx>) -> Action {
     ctx.metrics.reconcile_errors("service");
-    match err {
+    match err.inner() {
         Error::NoAddress(_) => Action::requeue(RETRY_NO_ADDRESS),
         _ => Action::requeue(Duration::from_secs(5)),
     }
