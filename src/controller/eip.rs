@@ -151,6 +151,7 @@ async fn write_status(api: &Api<Eip>, eip: &Eip, ctx: &LeaderCtx) -> Result<(), 
     let patch = serde_json::json!({
         "apiVersion": porter_crds::API_VERSION,
         "kind": "Eip",
+        "metadata": {"name": eip.name_any()},
         "status": status,
     });
     api.patch_status(

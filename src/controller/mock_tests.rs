@@ -239,7 +239,7 @@ async fn allocation_applies_the_ingress_status_sends_an_event_and_labels_the_ser
             |b| {
                 assert_eq!(
                     *b,
-                    json!({"apiVersion": "v1", "kind": "Service",
+                    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
                            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}})
                 )
             },
@@ -392,6 +392,7 @@ async fn eip_status_is_server_side_applied_by_porter() {
         |b| {
             assert_eq!(b["apiVersion"], "network.kubesphere.io/v1alpha2");
             assert_eq!(b["kind"], "Eip");
+            assert_eq!(b["metadata"]["name"], "pool");
             let s = &b["status"];
             assert_eq!(s["usage"], 1);
             assert_eq!(s["poolSize"], 254);
@@ -557,6 +558,7 @@ async fn node_writes_only_its_own_nodes_conf_status_entry() {
             assert_eq!(
                 *b,
                 json!({"apiVersion": "network.kubesphere.io/v1alpha2", "kind": "BgpConf",
+                       "metadata": {"name": "default"},
                        "status": {"nodesConfStatus": {"n1": {"routerId": "10.200.40.1", "as": 65000}}}})
             )
         },

@@ -421,6 +421,7 @@ async fn write_peer_status(ctx: &NodeCtx, written: &mut Written) -> Result<(), k
         let patch = serde_json::json!({
             "apiVersion": porter_crds::API_VERSION,
             "kind": "BgpPeer",
+            "metadata": {"name": name},
             "status": {"nodesPeerStatus": {node.as_str(): entry}},
         });
         ignore_not_found(
@@ -441,6 +442,7 @@ async fn write_peer_status(ctx: &NodeCtx, written: &mut Written) -> Result<(), k
         let patch = serde_json::json!({
             "apiVersion": porter_crds::API_VERSION,
             "kind": "BgpPeer",
+            "metadata": {"name": name},
         });
         ignore_not_found(
             api.patch_status(&name, &pp, &Patch::Apply(&patch))
@@ -477,6 +479,7 @@ async fn write_conf_status(ctx: &NodeCtx, written: &mut Written) -> Result<(), k
     let patch = serde_json::json!({
         "apiVersion": porter_crds::API_VERSION,
         "kind": "BgpConf",
+        "metadata": {"name": BGP_CONF_NAME},
         "status": {"nodesConfStatus": {ctx.opts.node_name.as_str(): entry}},
     });
     Api::<BgpConf>::all(ctx.client.clone())
@@ -535,6 +538,7 @@ async fn write_service_conditions(ctx: &NodeCtx, written: &mut Written) -> Resul
         let patch = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Service",
+            "metadata": {"name": key.name, "namespace": key.namespace},
             "status": {"conditions": [cond]},
         });
         ignore_not_found(

@@ -415,6 +415,7 @@ async fn apply(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<Act
         let patch = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Service",
+            "metadata": {"name": name},
             "status": {"loadBalancer": {"ingress": want}},
         });
         api.patch_status(
