@@ -323,6 +323,20 @@ impl Cluster {
     /// Starts `porter manager` as node `node` (identity `pod`), with short lease timings.
     /// `prefix` wraps the command (e.g. `ip netns exec <ns>`); `extra` adds arguments.
     pub fn start_manager(&mut self, pod: &str, node: &str, prefix: &[&str], extra: &[&str]) {
+        let kubeconfig = self.kubeconfig.clone();
+        self.start_manager_with(pod, node, prefix, extra, &kubeconfig);
+    }
+
+    /// [`Cluster::start_manager`] with another kubeconfig (one that reaches the API server
+    /// from inside a network namespace).
+    pub fn start_manager_with(
+        &mut self,
+        pod: &str,
+        node: &str,
+        prefix: &[&str],
+        extra: &[&str],
+        kubeconfig: &Path,
+    ) {
         let bin = env!("CARGO_BIN_EXE_porter");
         let mut cmd = match prefix.split_first() {
             Some((first, rest)) => {
@@ -347,7 +361,7 @@ impl Cluster {
             "1",
         ])
         .args(extra)
-        .env("KUBECONFIG", &self.kubeconfig)
+        .env("KUBECONFIG", kubeconfig)
         .env("NODE_NAME", node)
         .env("POD_NAMESPACE", "porter-system")
         .env("POD_NAME", pod)
@@ -358,6 +372,16 @@ impl Cluster {
             log.display()
         );
         self.procs.spawn(pod, cmd, &log);
+    }
+
+    /// Writes a kubeconfig like the test's, for API server URL `server`; returns its path.
+    pub fn kubeconfig_for(&self, file: &str, server: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.kubeconfig)
+            .unwrap()
+            .replace(&self.url, server);
+        let path = self.dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        path
     }
 
     /// The log of `name` (for assertion messages).
