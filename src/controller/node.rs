@@ -704,6 +704,110 @@ mod tests {
         assert!(c.message.contains("no ready endpoint"), "{}", c.message);
     }
 
+    /// Level-triggered: the whole answer from the stores. A deleting Service, a Service that
+    /// is not porter's, and an address of a layer-2 pool are not announced.
+    #[test]
+    fn compute_announces_only_live_managed_services_of_bgp_pools() {
+        use kube::runtime::reflector;
+        use kube::runtime::watcher::Event;
+        let (nodes, mut nodes_w) = reflector::store();
+        let (services, mut services_w) = reflector::store();
+        let (slices, _) = reflector::store();
+        let (namespaces, _) = reflector::store();
+        let (eips, mut eips_w) = reflector::store();
+        let (bgp_confs, mut confs_w) = reflector::store();
+        let (bgp_peers, mut peers_w) = reflector::store();
+        let stores = Stores {
+            nodes,
+            services,
+            slices,
+            namespaces,
+            eips,
+            bgp_confs,
+            bgp_peers,
+        };
+        fn obj<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+            serde_json::from_value(v).unwrap()
+        }
+        for (name, addr) in [("n1", "10.200.40.1"), ("n2", "10.200.40.2")] {
+            nodes_w.apply_watcher_event(&Event::Apply(obj(serde_json::json!({
+                "metadata": {"name": name, "labels": {"role": name}},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                           "addresses": [{"type": "InternalIP", "address": addr}]}}))));
+        }
+        for (name, address, protocol) in [
+            ("bgp", "203.0.113.0/24", "bgp"),
+            ("l2", "198.51.100.0/24", "layer2"),
+        ] {
+            eips_w.apply_watcher_event(&Event::Apply(obj(serde_json::json!({
+                "apiVersion": "network.kubesphere.io/v1alpha2", "kind": "Eip",
+                "metadata": {"name": name},
+                "spec": {"address": address, "protocol": protocol, "interface": "eth0"}}))));
+        }
+        let svc = |name: &str, ip: &str, annotated: bool, deleting: bool| {
+            let mut v = serde_json::json!({
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {"type": "LoadBalancer"},
+                "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}});
+            if annotated {
+                v["metadata"]["annotations"] =
+                    serde_json::json!({"lb.kubesphere.io/v1alpha1": "openelb"});
+            }
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = serde_json::json!("2026-01-01T00:00:00Z");
+                v["metadata"]["finalizers"] = serde_json::json!(["x"]);
+            }
+            Event::Apply(obj::<Service>(v))
+        };
+        services_w.apply_watcher_event(&svc("live", "203.0.113.1", true, false));
+        services_w.apply_watcher_event(&svc("deleting", "203.0.113.2", true, true));
+        services_w.apply_watcher_event(&svc("foreign", "203.0.113.3", false, false));
+        services_w.apply_watcher_event(&svc("layer2", "198.51.100.1", true, false));
+        confs_w.apply_watcher_event(&Event::Apply(obj(serde_json::json!({
+            "apiVersion": "network.kubesphere.io/v1alpha2", "kind": "BgpConf",
+            "metadata": {"name": "default"}, "spec": {"as": 64512}}))));
+        peers_w.apply_watcher_event(&Event::Apply(obj(serde_json::json!({
+            "apiVersion": "network.kubesphere.io/v1alpha2", "kind": "BgpPeer",
+            "metadata": {"name": "only-n2"},
+            "spec": {"conf": {"peerAs": 65001, "neighborAddress": "10.200.40.254"},
+                     "nodeSelector": {"matchLabels": {"role": "n2"}}}}))));
+
+        let opts = Options {
+            node_name: "n1".into(),
+            namespace: "porter-system".into(),
+            identity: "p".into(),
+            load_balancer_class: super::super::DEFAULT_CLASS.into(),
+            default_class: false,
+            lease_name: "l".into(),
+            lease: Default::default(),
+            http: "127.0.0.1:0".parse().unwrap(),
+            status_interval: Duration::from_secs(5),
+            shutdown_drain: Duration::ZERO,
+        };
+        let (config, errors, ann) = compute(&stores, &opts);
+        assert!(errors.is_empty(), "{errors:?}");
+        // n1 runs BGP with its own address as router ID, but not n2's peer.
+        assert_eq!(config.global.asn, 64512);
+        assert_eq!(config.global.router_id.to_string(), "10.200.40.1");
+        assert!(config.peers.is_empty());
+        let prefixes: Vec<String> = ann.routes.keys().map(|p| p.to_string()).collect();
+        assert_eq!(prefixes, ["203.0.113.1/32"]);
+        let hops = &ann.routes.values().next().unwrap().next_hops;
+        assert_eq!(
+            hops.len(),
+            2,
+            "every replica announces every eligible next hop"
+        );
+        assert_eq!(
+            ann.services
+                .keys()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>(),
+            ["ns/live"],
+            "deleting, foreign and layer-2 Services have nothing announced by BGP"
+        );
+    }
+
     #[test]
     fn stale_keys_are_the_nodes_that_are_gone() {
         let keys = ["n1".to_string(), "n2".to_string(), "old".to_string()];
