@@ -316,3 +316,18 @@ fn serves_status_reloads_on_change_and_keeps_state_on_garbage() {
     let exit = porter.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "log:\n{}", porter.log());
 }
+
+#[test]
+fn crds_subcommand_prints_the_three_crds() {
+    let out = Command::new(PORTER).arg("crds").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "eips.network.kubesphere.io",
+        "bgpconfs.network.kubesphere.io",
+        "bgppeers.network.kubesphere.io",
+    ] {
+        assert!(text.contains(&format!("name: {name}")), "{name} missing");
+    }
+    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 3);
+}

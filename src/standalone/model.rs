@@ -823,6 +823,29 @@ spec:
     }
 
     #[test]
+    fn the_example_configuration_announces_its_service() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/standalone/example.yaml"
+        );
+        let objects = crate::standalone::load::load(std::path::Path::new(path)).unwrap();
+        let d = translate(
+            &objects,
+            &Node::standalone("node1"),
+            &Options::default(),
+            &Holdings::new(),
+        )
+        .unwrap();
+        assert_eq!(d.speaker.global.asn, 65001);
+        assert_eq!(d.speaker.peers["bird"].neighbor, ip("10.200.1.1"));
+        assert_eq!(d.services["default/web"].ip, Some(ip("203.0.113.1")));
+        assert_eq!(
+            d.routes.keys().map(ToString::to_string).collect::<Vec<_>>(),
+            ["203.0.113.1/32"]
+        );
+    }
+
+    #[test]
     fn bgp_conf_becomes_global_settings() {
         let conf = CONF.replace(
             "routerId: 10.200.1.2}",
