@@ -284,6 +284,17 @@ async fn reload(
 /// Hands the desired state to the speaker: routes first, so peers started by the new
 /// configuration begin with the new routes, then the configuration, which the speaker diffs.
 async fn apply(speaker: &Speaker, metrics: &Metrics, previous: Option<&Desired>, next: &Desired) {
+    for (key, outcome) in &next.services {
+        if let Some(e) = &outcome.error {
+            warn!(service = %key, "no address: {e}");
+        }
+        for w in &outcome.warnings {
+            warn!(service = %key, "{w}");
+        }
+    }
+    for (name, why) in &next.skipped_peers {
+        info!(peer = %name, "not on this node: {why}");
+    }
     if previous.is_none_or(|p| p.routes != next.routes) {
         speaker.set_routes(Arc::new(next.routes.clone())).await;
     }

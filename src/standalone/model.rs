@@ -30,8 +30,8 @@ use serde::Serialize;
 use super::load::{Objects, Problem, Problems};
 use crate::ipam::{
     self, Allocator, Assigned, FamilyRequest, IpFamily, LabelSelector, OptIn, PoolProtocol,
-    PoolSpec, PortProtocol, SelectorOperator, SelectorRequirement, ServiceKey, ServicePort,
-    ServiceRequest,
+    PoolSpec, PortProtocol, RebuildConflict, SelectorOperator, SelectorRequirement, ServiceKey,
+    ServicePort, ServiceRequest,
 };
 use crate::speaker::config::{AddPath, GracefulRestart};
 use crate::speaker::{
@@ -550,7 +550,24 @@ fn allocate(
                 .map(|ip| (c.request.clone(), *ip))
         })
         .collect();
-    let (mut allocator, _conflicts) = Allocator::rebuild(pools, &existing);
+    let (mut allocator, conflicts) = Allocator::rebuild(pools, &existing);
+    // A holding that cannot be kept (its pool shrank or went away) is dropped by the rebuild
+    // and the Service is allocated anew below; say so in its status.
+    let mut carried: BTreeMap<ServiceKey, Vec<String>> = BTreeMap::new();
+    for conflict in conflicts {
+        let service = match &conflict {
+            RebuildConflict::Contested { service, .. }
+            | RebuildConflict::OutsidePools { service, .. }
+            | RebuildConflict::InvalidPool { service, .. }
+            | RebuildConflict::Reserved { service, .. }
+            | RebuildConflict::SecondAddress { service, .. } => service.clone(),
+            _ => continue,
+        };
+        carried
+            .entry(service)
+            .or_default()
+            .push(format!("previous address not kept: {conflict}"));
+    }
 
     // Claim strength: what a Service already holds, then addresses a Service asks for (its
     // annotation, loadBalancerIP, or its status from before a restart), then the rest. So an
@@ -567,7 +584,10 @@ fn allocate(
     candidates.sort_by(|a, b| (rank(a), &a.key).cmp(&(rank(b), &b.key)));
 
     for c in &candidates {
-        let mut outcome = ServiceOutcome::default();
+        let mut outcome = ServiceOutcome {
+            warnings: carried.remove(&c.request.service).unwrap_or_default(),
+            ..ServiceOutcome::default()
+        };
         let result = allocate_one(&mut allocator, c, previous, &mut outcome.warnings);
         match result {
             Ok(assigned) => {
@@ -1248,6 +1268,12 @@ spec:
             second.services["default/x"].ip,
             first.services["default/x"].ip
         );
-        assert_eq!(second.services["default/y"].ip, Some(ip("198.51.100.65")));
+        assert!(second.services["default/x"].warnings.is_empty());
+        let y = &second.services["default/y"];
+        assert_eq!(y.ip, Some(ip("198.51.100.65")));
+        assert_eq!(
+            y.warnings,
+            ["previous address not kept: default/y holds 198.51.100.1, which is in no pool"]
+        );
     }
 }
