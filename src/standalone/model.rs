@@ -561,7 +561,6 @@ fn allocate(
             | RebuildConflict::InvalidPool { service, .. }
             | RebuildConflict::Reserved { service, .. }
             | RebuildConflict::SecondAddress { service, .. } => service.clone(),
-            _ => continue,
         };
         carried
             .entry(service)
