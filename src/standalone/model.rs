@@ -167,7 +167,14 @@ pub fn translate(
     };
     let mut peers = BTreeMap::new();
     let mut skipped_peers = BTreeMap::new();
-    if objects.bgp_conf.is_some() {
+    if objects.bgp_conf.is_none() {
+        for name in objects.peers.keys() {
+            skipped_peers.insert(
+                name.clone(),
+                "the file has no BgpConf, so BGP is off".to_owned(),
+            );
+        }
+    } else {
         let mut neighbors: BTreeMap<IpAddr, &str> = BTreeMap::new();
         for (name, peer) in &objects.peers {
             let at = |path: &str, message: String| Problem {
@@ -287,8 +294,8 @@ fn global_config(
                     document: objects.document_of(&label),
                     object: Some(label.clone()),
                     path: Some("spec.routerId".into()),
-                    message: "is required in standalone mode: there is no Node object whose \
-                              IPv4 address could serve as the BGP identifier"
+                    message: "is required when the node has no IPv4 address to serve as the \
+                              BGP identifier (standalone mode: set it, or pass --node-address)"
                         .into(),
                 });
                 Ipv4Addr::UNSPECIFIED
@@ -906,7 +913,7 @@ spec:
         let conf = CONF.replace(", routerId: 10.200.1.2", "");
         assert_eq!(
             problems(std::slice::from_ref(&conf)),
-            ["document 1 (BgpConf/default): spec.routerId: is required in standalone mode: there is no Node object whose IPv4 address could serve as the BGP identifier"]
+            ["document 1 (BgpConf/default): spec.routerId: is required when the node has no IPv4 address to serve as the BGP identifier (standalone mode: set it, or pass --node-address)"]
         );
         let mut node = Node::standalone("n");
         node.addresses = vec![ip("2001:db8::1"), ip("10.200.1.9")];
@@ -1076,6 +1083,7 @@ spec:
         ]);
         assert!(!d.bgp);
         assert!(d.speaker.peers.is_empty());
+        assert!(d.skipped_peers["r1"].contains("no BgpConf"));
         assert_eq!(d.speaker.global.listen_port, None);
         // Addresses are still allocated; the pool is not ready: nothing announces it.
         assert_eq!(d.services["default/web"].ip, Some(ip("203.0.113.1")));
