@@ -507,8 +507,8 @@ fn rejects_bad_peer_as() {
     b.local_as = 65003;
     let mut p = Pair::started(config_a(), b);
     p.settle();
-    // A refuses B's OPEN; B refuses A's (it expects... A is AS 65001, as configured, so B
-    // accepts it) and then hears A's NOTIFICATION.
+    // A expects AS 65002 and refuses B's OPEN with 2/2; B (which accepted A's OPEN) hears
+    // that NOTIFICATION and goes down too.
     assert_eq!(p.a.downs()[0].1, Some((2, 2)));
     assert!(p
         .b

@@ -8,10 +8,12 @@ mod fsm_support;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use bgp_wire::capability::{AddPathEntry, AddPathMode};
 use bgp_wire::iana::{Family, AS_TRANS};
 use bgp_wire::message::notification::{CeaseSubcode, ErrorKind};
 use bgp_wire::message::open::OptionalParam;
 use bgp_wire::message::route_refresh::RefreshSubtype;
+use bgp_wire::message::update::Treatment;
 use bgp_wire::message::{decode_message, Message};
 use bgp_wire::session::{
     ConnectionOrigin, DownReason, Event, GracefulRestartConfig, HoldTime, SendError, Session,
@@ -426,6 +428,16 @@ fn passive_start_waits_in_active_without_connecting() {
 }
 
 #[test]
+fn messages_arriving_in_idle_are_counted_as_discarded() {
+    let (mut s, t0) = setup(At::Established);
+    s.handle_event(t0, closed());
+    s.handle_frame(t0, &keepalive());
+    let m = s.snapshot(t0).messages.received;
+    assert_eq!((m.keepalive, m.discarded), (2, 1));
+    assert_eq!(s.state(), SessionState::Idle);
+}
+
+#[test]
 fn idle_refuses_incoming_connections() {
     let t0 = Instant::now();
     let mut s = Session::new(config_a(), t0).unwrap();
@@ -730,4 +742,219 @@ fn refuses_configurations_that_cannot_run() {
     let mut c = SessionConfig::new(65001, 0, A_ID);
     c.seed = 1;
     assert!(Session::new(c, t0).is_err());
+}
+
+/// An UPDATE body from its three parts, already encoded.
+fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&(withdrawn.len() as u16).to_be_bytes());
+    body.extend_from_slice(withdrawn);
+    body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    body.extend_from_slice(attrs);
+    body.extend_from_slice(nlri);
+    raw(2, &body)
+}
+
+const ORIGIN_IGP: &[u8] = &[0x40, 0x01, 0x01, 0x00];
+/// AS_PATH of one AS_SEQUENCE [65002], 4-octet (both sides sent the capability).
+const AS_PATH_B: &[u8] = &[0x40, 0x02, 0x06, 0x02, 0x01, 0x00, 0x00, 0xfd, 0xea];
+const NEXT_HOP_B: &[u8] = &[0x40, 0x03, 0x04, 10, 0, 0, 2];
+/// 10.0.0.0/8 and 192.168.0.0/16.
+const TWO_PREFIXES: &[u8] = &[8, 10, 16, 192, 168];
+
+fn received(s: &mut Session) -> bgp_wire::session::UpdateSummary {
+    let ev = events(s);
+    match ev.as_slice() {
+        [SessionEvent::UpdateReceived(u)] => u.clone(),
+        other => panic!("want one UpdateReceived, got {other:?}"),
+    }
+}
+
+#[test]
+fn accepted_update_is_summarised() {
+    let (mut s, t0) = setup(At::Established);
+    let attrs = [ORIGIN_IGP, AS_PATH_B, NEXT_HOP_B].concat();
+    s.handle_frame(t0, &update(&[], &attrs, TWO_PREFIXES));
+    let u = received(&mut s);
+    assert_eq!((u.announced, u.withdrawn), (2, 0));
+    assert_eq!(u.treatment, Treatment::Accept);
+    assert_eq!(u.end_of_rib, None);
+    assert!(u.errors.is_empty());
+    // An UPDATE restarts the hold timer (RFC 4271 §8.2.2 Established, Event 27).
+    s.handle_frame(at(t0, 80), &update(&[], &attrs, TWO_PREFIXES));
+    let _ = drain(&mut s);
+    advance(&mut s, at(t0, 160));
+    assert_eq!(s.state(), SessionState::Established);
+}
+
+#[test]
+fn withdrawals_are_counted() {
+    let (mut s, t0) = setup(At::Established);
+    s.handle_frame(t0, &update(TWO_PREFIXES, &[], &[]));
+    let u = received(&mut s);
+    assert_eq!((u.announced, u.withdrawn), (0, 2));
+    let m = s.snapshot(t0).messages.received;
+    assert_eq!((m.update, m.withdraw_update, m.withdraw_prefix), (1, 1, 2));
+}
+
+#[test]
+fn treat_as_withdraw_keeps_the_session_up() {
+    // RFC 7606 §3 (d): ORIGIN missing while routes are announced.
+    let (mut s, t0) = setup(At::Established);
+    let attrs = [AS_PATH_B, NEXT_HOP_B].concat();
+    s.handle_frame(t0, &update(&[], &attrs, TWO_PREFIXES));
+    assert_eq!(s.state(), SessionState::Established);
+    assert!(s.poll_transmit().is_none(), "no NOTIFICATION");
+    let u = received(&mut s);
+    assert_eq!(u.treatment, Treatment::TreatAsWithdraw);
+    assert_eq!(u.announced, 2);
+    assert!(!u.errors.is_empty());
+}
+
+#[test]
+fn attribute_discard_keeps_the_session_up() {
+    // RFC 7606 §7.6: ATOMIC_AGGREGATE of the wrong length is discarded.
+    let (mut s, t0) = setup(At::Established);
+    let attrs = [ORIGIN_IGP, AS_PATH_B, NEXT_HOP_B, &[0x40, 0x06, 0x01, 0x00]].concat();
+    s.handle_frame(t0, &update(&[], &attrs, TWO_PREFIXES));
+    assert_eq!(s.state(), SessionState::Established);
+    let u = received(&mut s);
+    assert_eq!(u.treatment, Treatment::AttributeDiscard);
+}
+
+#[test]
+fn next_hop_equal_to_our_address_is_treated_as_withdraw() {
+    let t0 = Instant::now();
+    let mut cfg = config_a();
+    cfg.local_address = Some("10.0.0.1".parse().unwrap());
+    let mut s = Session::new(cfg, t0).unwrap();
+    s.handle_event(t0, Event::Start);
+    s.handle_event(t0, Event::TcpConnected(ConnectionOrigin::Local));
+    s.handle_frame(t0, &open_bytes(open_from_b(90)));
+    s.handle_frame(t0, &keepalive());
+    let _ = drain(&mut s);
+    let attrs = [ORIGIN_IGP, AS_PATH_B, &[0x40, 0x03, 0x04, 10, 0, 0, 1]].concat();
+    s.handle_frame(t0, &update(&[], &attrs, TWO_PREFIXES));
+    assert_eq!(received(&mut s).treatment, Treatment::TreatAsWithdraw);
+}
+
+#[test]
+fn fatal_update_error_sends_notification_and_goes_down() {
+    // RFC 7606 §5.3: a malformed NLRI field (prefix length 33) resets the session.
+    let (mut s, t0) = setup(At::Established);
+    let attrs = [ORIGIN_IGP, AS_PATH_B, NEXT_HOP_B].concat();
+    s.handle_frame(t0, &update(&[], &attrs, &[33, 10, 0, 0, 0, 0]));
+    let (sent, ev) = drain(&mut s);
+    assert_eq!(sent, vec![Sent::Notification(3, 10)]);
+    assert_eq!(s.state(), SessionState::Idle);
+    assert!(matches!(
+        ev.first(),
+        Some(SessionEvent::Down {
+            reason: DownReason::MessageError(_),
+            ..
+        })
+    ));
+    assert_eq!(s.snapshot(t0).flaps, 1);
+}
+
+#[test]
+fn received_updates_are_decoded_with_the_negotiated_add_path_context() {
+    let t0 = Instant::now();
+    let mut cfg = config_a();
+    cfg.add_path = vec![AddPathEntry {
+        family: Family::IPV4_UNICAST,
+        mode: AddPathMode::Receive,
+    }];
+    let mut s = Session::new(cfg, t0).unwrap();
+    s.handle_event(t0, Event::Start);
+    s.handle_event(t0, Event::TcpConnected(ConnectionOrigin::Local));
+    let open = bgp_wire::message::OpenMsg::builder(B_AS, B_ID)
+        .family(Family::IPV4_UNICAST)
+        .add_path(Family::IPV4_UNICAST, AddPathMode::Send)
+        .build();
+    s.handle_frame(t0, &open_bytes(open));
+    s.handle_frame(t0, &keepalive());
+    let _ = drain(&mut s);
+    let n = s.negotiated().unwrap();
+    assert!(n.add_path_receive(Family::IPV4_UNICAST));
+    assert!(!n.add_path_send(Family::IPV4_UNICAST));
+    // Path ID 7 then 10.0.0.0/8: without the context this would not decode.
+    let attrs = [ORIGIN_IGP, AS_PATH_B, NEXT_HOP_B].concat();
+    s.handle_frame(t0, &update(&[], &attrs, &[0, 0, 0, 7, 8, 10]));
+    assert_eq!(received(&mut s).announced, 1);
+}
+
+#[test]
+fn extended_message_raises_the_frame_limit_once_negotiated() {
+    let t0 = Instant::now();
+    let mut cfg = config_a();
+    cfg.extended_message = true;
+    let mut s = Session::new(cfg, t0).unwrap();
+    s.handle_event(t0, Event::Start);
+    s.handle_event(t0, Event::TcpConnected(ConnectionOrigin::Local));
+    assert_eq!(s.max_frame_len(), 4096);
+    let open = bgp_wire::message::OpenMsg::builder(B_AS, B_ID)
+        .extended_message()
+        .build();
+    s.handle_frame(t0, &open_bytes(open));
+    assert_eq!(s.max_frame_len(), 65535);
+}
+
+#[test]
+fn sent_withdrawals_are_counted() {
+    let (mut s, t0) = setup(At::Established);
+    s.send_update(t0, update(TWO_PREFIXES, &[], &[])).unwrap();
+    let m = s.snapshot(t0).messages.sent;
+    assert_eq!((m.update, m.withdraw_update, m.withdraw_prefix), (1, 1, 2));
+    assert_eq!(s.snapshot(t0).end_of_rib_sent, vec![]);
+}
+
+#[test]
+fn send_update_refuses_an_update_the_peer_would_reject() {
+    // ADD-PATH was not negotiated: a path identifier makes the NLRI field malformed.
+    let (mut s, t0) = setup(At::Established);
+    let attrs = [ORIGIN_IGP, AS_PATH_B, NEXT_HOP_B].concat();
+    assert!(matches!(
+        s.send_update(t0, update(&[], &attrs, &[0, 0, 0, 7, 8, 10])),
+        Err(SendError::InvalidUpdate(_))
+    ));
+    assert!(s.poll_transmit().is_none());
+}
+
+#[test]
+fn end_of_rib_from_update_msg_is_recognised_when_sent() {
+    let (mut s, t0) = setup(At::Established);
+    let eor = Message::Update(bgp_wire::message::UpdateMsg::end_of_rib(
+        Family::IPV4_UNICAST,
+    ));
+    s.send_update(t0, bytes(&eor)).unwrap();
+    assert_eq!(s.snapshot(t0).end_of_rib_sent, vec![Family::IPV4_UNICAST]);
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn snapshot_serializes_as_plain_data() {
+    let (mut s, t0) = setup(At::Established);
+    s.handle_event(at(t0, 42), stop());
+    let v = serde_json::to_value(s.snapshot(at(t0, 50))).unwrap();
+    assert_eq!(v["state"], "Idle");
+    assert_eq!(v["downtime"], 8);
+    assert_eq!(v["uptime"], serde_json::Value::Null);
+    assert_eq!(v["flaps"], 1);
+    assert_eq!(v["messages"]["received"]["open"], 1);
+    assert_eq!(v["messages"]["sent"]["notification"], 1);
+    assert_eq!(v["lastNotificationSent"]["code"], 6);
+    assert_eq!(v["lastNotificationSent"]["subcode"], 2);
+    assert_eq!(v["configuredHoldTime"], 90);
+    assert!(
+        v.get("lastEstablishedAt").is_none(),
+        "instants are not serialized"
+    );
+}
+
+#[test]
+fn session_can_move_into_an_io_task() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Session>();
+    assert_send::<SessionEvent>();
 }

@@ -25,10 +25,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use porter_crds::bgp_conf::NodeConfStatus;
-use porter_crds::bgp_peer::{
-    Direction, LastError, MessageCounters, Messages, NodePeerStatus, PeerState, SessionState,
-    TimersState,
-};
+use porter_crds::bgp_peer::NodePeerStatus;
 use porter_crds::eip::Protocol;
 use porter_crds::{BgpConf, BgpPeer, BGP_CONF_NAME};
 use tokio::sync::{watch, Notify};
@@ -41,7 +38,7 @@ use super::peers::{local_rack, speaker_config};
 use super::service::is_managed;
 use super::{node_field_manager, Options, Stores};
 use crate::ipam::ServiceKey;
-use crate::speaker::{PeerStatus, Speaker, SpeakerConfig};
+use crate::speaker::{Speaker, SpeakerConfig};
 
 /// Prefix of the per-node advertisement condition type on Services:
 /// `advertised.porter.network.kubesphere.io/<node>`.
@@ -196,76 +193,6 @@ async fn step(ctx: &NodeCtx, applied: &Mutex<Applied>) {
     a.announcements = announcements;
 }
 
-/// gobgp's `PeerState`/`TimersState` shape of one session, as `nodesPeerStatus[<node>]`
-/// shows it. The password is never written.
-pub fn node_peer_status(s: &PeerStatus) -> NodePeerStatus {
-    let snap = &s.snapshot;
-    let counters = |c: &bgp_wire::session::MessageCounters| MessageCounters {
-        notification: c.notification.into(),
-        update: c.update.into(),
-        open: c.open.into(),
-        keepalive: c.keepalive.into(),
-        refresh: c.refresh.into(),
-        discarded: c.discarded.into(),
-        total: c.total.into(),
-        withdraw_update: c.withdraw_update.into(),
-        withdraw_prefix: c.withdraw_prefix.into(),
-    };
-    let state = match snap.state {
-        bgp_wire::session::SessionState::Idle => SessionState::Idle,
-        bgp_wire::session::SessionState::Connect => SessionState::Connect,
-        bgp_wire::session::SessionState::Active => SessionState::Active,
-        bgp_wire::session::SessionState::OpenSent => SessionState::OpenSent,
-        bgp_wire::session::SessionState::OpenConfirm => SessionState::OpenConfirm,
-        bgp_wire::session::SessionState::Established => SessionState::Established,
-    };
-    let time = |t: SystemTime| Timestamp::try_from(t).ok().map(Time);
-    NodePeerStatus {
-        peer_state: PeerState {
-            description: Some(s.config.description.clone()).filter(|d| !d.is_empty()),
-            local_as: s.config.local_as.unwrap_or_default(),
-            messages: Some(Messages {
-                received: Some(counters(&snap.messages.received)),
-                sent: Some(counters(&snap.messages.sent)),
-            }),
-            neighbor_address: Some(s.neighbor.to_string()),
-            peer_as: s.config.peer_as,
-            session_state: Some(state),
-            admin_state: Some(if s.config.admin_down {
-                porter_crds::bgp_peer::AdminState::Down
-            } else {
-                porter_crds::bgp_peer::AdminState::Up
-            }),
-            flops: u32::try_from(snap.flaps).unwrap_or(u32::MAX),
-            router_id: snap.peer_id.map(|id| id.to_string()),
-            ..PeerState::default()
-        },
-        timers_state: TimersState {
-            connect_retry: u64::from(s.config.connect_retry).into(),
-            hold_time: u64::from(snap.configured_hold_time).into(),
-            keepalive_interval: snap.keepalive_interval.map_or(0, |d| d.as_secs()).into(),
-            negotiated_hold_time: u64::from(snap.negotiated_hold_time.unwrap_or(0)).into(),
-            uptime: s.established_at.and_then(time),
-            downtime: s.down_at.and_then(time),
-            ..TimersState::default()
-        },
-        last_error: s.last_error.as_ref().and_then(|e| {
-            let direction = match e.direction.as_str() {
-                "sent" => Direction::Sent,
-                "received" => Direction::Received,
-                _ => return None,
-            };
-            Some(LastError {
-                direction,
-                code: e.code,
-                subcode: e.subcode,
-                reason: e.reason.clone(),
-                time: time(e.time)?,
-            })
-        }),
-    }
-}
-
 /// The condition type of `node`'s advertisement of a Service. The name part of a qualified
 /// name is at most 63 characters: longer node names keep their first 54 and a hash.
 pub fn advertised_condition_type(node: &str) -> String {
@@ -413,8 +340,14 @@ async fn write_peer_status(ctx: &NodeCtx, written: &mut Written) -> Result<(), k
     let pp = PatchParams::apply(&node_field_manager(&ctx.opts.node_name)).force();
     let node = &ctx.opts.node_name;
     let status = ctx.speaker.status();
+    // The session's local AS defaults to the global one (rack rules included).
+    let global_as = if status.is_empty() {
+        0
+    } else {
+        compute(&ctx.stores, &ctx.opts).0.global.asn
+    };
     for (name, s) in &status {
-        let entry = node_peer_status(s);
+        let entry = crate::status::node_peer_status(s, global_as);
         if written.peers.get(name) == Some(&entry) {
             continue;
         }

@@ -121,6 +121,14 @@ impl AdjRibOut {
         self.sent.is_empty()
     }
 
+    /// The next hops currently advertised for `prefix` (a range scan: cheap per prefix).
+    pub fn next_hops(&self, prefix: Prefix) -> BTreeSet<IpAddr> {
+        self.sent
+            .range((prefix, 0)..=(prefix, u32::MAX))
+            .map(|(_, p)| p.next_hop)
+            .collect()
+    }
+
     /// Every advertised path, as announcements (for ROUTE-REFRESH and graceful shutdown).
     pub fn announcements(&self) -> Vec<Change> {
         self.sent

@@ -1,7 +1,7 @@
 //! What a session is told before it starts: who we are, who the peer must be, which
 //! capabilities we offer and how long the timers run. Defaults follow gobgp's.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::capability::AddPathEntry;
@@ -53,6 +53,10 @@ pub struct SessionConfig {
     pub extended_message: bool,
     /// Offer graceful restart (RFC 4724). Default: off.
     pub graceful_restart: Option<GracefulRestartConfig>,
+    /// Our address towards the peer. When set, each received UPDATE gets the semantic
+    /// NEXT_HOP checks of RFC 4271 §6.3 (a next hop equal to our own address, or not a
+    /// unicast address, makes it treat-as-withdraw, RFC 7606 §7.3). Default: unset.
+    pub local_address: Option<IpAddr>,
     /// Seed of the jitter generator, so that a test (or a fleet of peers) is reproducible
     /// without the session reading any entropy source.
     pub seed: u64,
@@ -120,6 +124,7 @@ impl SessionConfig {
             enhanced_route_refresh: false,
             extended_message: false,
             graceful_restart: None,
+            local_address: None,
             seed: 0x9e37_79b9_7f4a_7c15,
         }
     }

@@ -181,10 +181,11 @@ impl std::fmt::Display for DownReason {
 /// What an accepted UPDATE carried, for counters and the speaker's bookkeeping.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpdateSummary {
-    /// Prefixes announced (NLRI field plus MP_REACH_NLRI of IPv4/IPv6 unicast). Under
+    /// Prefixes announced (NLRI field plus MP_REACH_NLRI; IPv4/IPv6 unicast only, other
+    /// families travel undecoded and are not counted). Under
     /// [`Treatment::TreatAsWithdraw`] these count as withdrawn (RFC 7606 §2).
     pub announced: usize,
-    /// Prefixes withdrawn (Withdrawn Routes plus MP_UNREACH_NLRI of IPv4/IPv6 unicast).
+    /// Prefixes withdrawn (Withdrawn Routes plus MP_UNREACH_NLRI; IPv4/IPv6 unicast only).
     pub withdrawn: usize,
     /// What RFC 7606 says to do with the message.
     pub treatment: Treatment,

@@ -264,8 +264,8 @@ impl Session {
                 return Err(e);
             }
         };
-        let (_, withdrawn) = summary::prefix_counts(&msg);
-        if let Some(f) = summary::end_of_rib_family(&msg) {
+        let withdrawn = msg.withdrawn_routes().count();
+        if let Some(f) = msg.end_of_rib_family() {
             if !s.end_of_rib_sent.contains(&f) {
                 s.end_of_rib_sent.push(f);
             }
@@ -286,6 +286,8 @@ impl Session {
         family: Family,
         subtype: RefreshSubtype,
     ) -> Result<(), SendError> {
+        // `now` is unused: sending a ROUTE-REFRESH restarts no timer (RFC 4271 §8.2.2 names
+        // only KEEPALIVE and UPDATE). Every input still carries the time.
         let _ = now;
         let State::Established(s) = &self.state else {
             return Err(SendError::NotEstablished(self.state.kind()));

@@ -104,25 +104,55 @@ pub(crate) enum Timer {
 /// bodies still undecoded (a message is decoded only by a state that accepts its type, so an
 /// UPDATE in OpenSent is an FSM error, not an UPDATE error).
 pub(crate) enum Input<'a> {
+    /// Events 1, 3, 4, 5: ManualStart, AutomaticStart (with or without passive TCP).
     Start,
+    /// Events 2, 8: ManualStop, AutomaticStop.
     Stop(StopReason),
+    /// Events 14, 16, 17: TcpConnection_Valid, Tcp_CR_Acked, TcpConnectionConfirmed.
     TcpConnected(ConnectionOrigin),
+    /// Events 15, 18: Tcp_CR_Invalid, TcpConnectionFails (while connecting).
     TcpConnectFailed,
+    /// Event 18: TcpConnectionFails (on an open connection).
     TcpClosed(Option<String>),
+    /// Event 23: OpenCollisionDump.
     CollisionLost,
+    /// Event 13: IdleHoldTimer_Expires.
     IdleHoldTimerExpires,
+    /// Event 9: ConnectRetryTimer_Expires.
     ConnectRetryTimerExpires,
+    /// Event 10: HoldTimer_Expires.
     HoldTimerExpires,
+    /// Event 11: KeepaliveTimer_Expires.
     KeepaliveTimerExpires,
+    /// Event 21: BGPHeaderErr.
     HeaderError(HeaderError),
+    /// Events 19, 22: BGPOpen, BGPOpenMsgErr (decided once the body is decoded).
     Open(Reader<'a>),
+    /// Events 27, 28: UpdateMsg, UpdateMsgErr.
     Update(Reader<'a>),
+    /// Events 24, 25: NotifMsgVerErr, NotifMsg.
     Notification(Reader<'a>),
+    /// Event 26: KeepAliveMsg.
     Keepalive,
+    /// RFC 2918 / RFC 7313 ROUTE-REFRESH (no RFC 4271 event); the whole frame is kept as
+    /// the data of a 7/1 NOTIFICATION.
     RouteRefresh(Reader<'a>, &'a [u8]),
 }
 
 impl Input<'_> {
+    /// Whether this input is a message from the peer.
+    fn is_message(&self) -> bool {
+        matches!(
+            self,
+            Input::HeaderError(_)
+                | Input::Open(_)
+                | Input::Update(_)
+                | Input::Notification(_)
+                | Input::Keepalive
+                | Input::RouteRefresh(..)
+        )
+    }
+
     /// How an FSM error names the input.
     fn name(&self) -> &'static str {
         match self {
@@ -216,8 +246,14 @@ impl Session {
                 }
                 // RFC 4271 §8.2.2 Idle: "Any other events … received in the Idle state do
                 // not cause change in the state of the local system." Idle has no
-                // connection to send an FSM-error NOTIFICATION on.
-                _ => State::Idle(s),
+                // connection to send an FSM-error NOTIFICATION on. A stray message (the
+                // I/O layer read it after the drop) is counted as discarded.
+                other => {
+                    if other.is_message() {
+                        self.messages.received.discarded += 1;
+                    }
+                    State::Idle(s)
+                }
             },
 
             State::Connect(s) => match input {
@@ -251,12 +287,8 @@ impl Session {
                 // Event 9: "initiates a TCP connection …, and changes its state to Connect."
                 Input::ConnectRetryTimerExpires => self.connect(now),
                 // RFC 4271 §8.2.2 Active, TcpConnectionFails: "changes its state to Idle".
-                Input::TcpConnectFailed | Input::TcpClosed(_) => self.down(
-                    now,
-                    DownReason::ConnectionClosed { error: None },
-                    None,
-                    None,
-                ),
+                Input::TcpConnectFailed => self.closed(now, None),
+                Input::TcpClosed(error) => self.closed(now, error),
                 // As in Connect: any other event returns to Idle, with no connection to
                 // carry the 5/0 NOTIFICATION.
                 other => self.fsm_error(now, SessionState::Active, None, other.name()),
@@ -345,7 +377,10 @@ impl Session {
                 // Event 27 UpdateMsg / Event 28 UpdateMsgErr, with RFC 7606's outcomes.
                 Input::Update(mut body) => {
                     match UpdateMsg::decode_received(&mut body, &s.negotiated.rx) {
-                        Ok(received) => {
+                        Ok(mut received) => {
+                            if let Some(local) = self.config.local_address {
+                                received.check_next_hops(local);
+                            }
                             s.hold_at = s.negotiated.hold_time_from(now);
                             let summary = summarize(received);
                             self.messages.received.count_withdrawn(summary.withdrawn);
