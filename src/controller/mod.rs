@@ -12,6 +12,8 @@
 //! `nodesConfStatus` entries, its advertisement condition on Services), so two replicas never
 //! take each other's fields away.
 
+#![deny(missing_docs)]
+
 pub mod announce;
 pub mod cli;
 pub mod eip;
