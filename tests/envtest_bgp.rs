@@ -15,12 +15,11 @@
 
 mod envtest_support;
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use envtest_support::netlab::{
+    bird_command, forwarder_command, have, is_root, serve_api_socket, wait_fib, Lab, LAN,
+};
 use envtest_support::{assets_or_skip, wait_for, Cluster};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -30,176 +29,6 @@ use porter_crds::{BgpConf, BgpPeer, Eip};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(40);
-const LAN: &str = "10.200.48";
-
-/// Network namespaces deleted on drop.
-struct Lab {
-    router: String,
-    nodes: Vec<String>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in self.nodes.iter().chain([&self.router]) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-impl Lab {
-    fn new(tag: &str, nodes: usize) -> Lab {
-        let lab = Lab {
-            router: format!("pk8s{tag}-r"),
-            nodes: (1..=nodes).map(|i| format!("pk8s{tag}-n{i}")).collect(),
-        };
-        for ns in lab.nodes.iter().chain([&lab.router]) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-            sh(&["ip", "netns", "add", ns]);
-            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
-        let r = lab.router.as_str();
-        sh(&["ip", "-n", r, "link", "add", "br0", "type", "bridge"]);
-        sh(&[
-            "ip",
-            "-n",
-            r,
-            "addr",
-            "add",
-            &format!("{LAN}.254/24"),
-            "dev",
-            "br0",
-        ]);
-        sh(&["ip", "-n", r, "link", "set", "br0", "up"]);
-        for (i, ns) in lab.nodes.iter().enumerate() {
-            let port = format!("e{}", i + 1);
-            // Both ends are created inside namespaces: nothing appears in the host's.
-            sh(&[
-                "ip", "-n", r, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-                "netns", ns,
-            ]);
-            sh(&["ip", "-n", r, "link", "set", &port, "master", "br0", "up"]);
-            sh(&[
-                "ip",
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{LAN}.{}/24", i + 1),
-                "dev",
-                "eth0",
-            ]);
-            sh(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
-        }
-        lab
-    }
-
-    /// Next hops of `vip` in the router's FIB (empty when there is no route).
-    fn fib(&self, vip: &str) -> BTreeSet<IpAddr> {
-        let out = Command::new("ip")
-            .args(["-n", &self.router, "route", "show", vip])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let words: Vec<&str> = text.split_whitespace().collect();
-        words
-            .windows(2)
-            .filter(|w| w[0] == "via")
-            .filter_map(|w| w[1].parse().ok())
-            .collect()
-    }
-}
-
-const BIRD_CONF: &str = r#"
-log stderr all;
-router id 10.200.48.254;
-protocol device { scan time 1; }
-protocol kernel {
-  ipv4 { import none; export all; };
-  merge paths on;
-  scan time 2;
-}
-template bgp porter {
-  local 10.200.48.254 as 65001;
-  hold time 9;
-  keepalive time 3;
-  connect retry time 2;
-  ipv4 { import all; export none; add paths rx; };
-}
-protocol bgp n1 from porter { neighbor 10.200.48.1 as 64512; }
-protocol bgp n2 from porter { neighbor 10.200.48.2 as 64512; }
-"#;
-
-/// The in-namespace end of the API server forwarder: TCP on the namespace's loopback to the
-/// Unix socket the test serves.
-const FORWARDER: &str = r#"
-import asyncio, sys
-port, path = int(sys.argv[1]), sys.argv[2]
-async def pipe(r, w):
-    try:
-        while True:
-            d = await r.read(65536)
-            if not d:
-                break
-            w.write(d)
-            await w.drain()
-    except Exception:
-        pass
-    finally:
-        w.close()
-async def handle(r, w):
-    ur, uw = await asyncio.open_unix_connection(path)
-    await asyncio.gather(pipe(r, uw), pipe(ur, w))
-async def main():
-    s = await asyncio.start_server(handle, '127.0.0.1', port)
-    async with s:
-        await s.serve_forever()
-asyncio.run(main())
-"#;
-
-/// Serves `sock`, forwarding each connection to the API server at `api` (host loopback).
-fn serve_api_socket(sock: PathBuf, api: String) {
-    let _ = std::fs::remove_file(&sock);
-    let listener = tokio::net::UnixListener::bind(&sock).expect("bind the forwarder socket");
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut unix, _)) = listener.accept().await else {
-                return;
-            };
-            let api = api.clone();
-            tokio::spawn(async move {
-                if let Ok(mut tcp) = tokio::net::TcpStream::connect(&api).await {
-                    let _ = tokio::io::copy_bidirectional(&mut unix, &mut tcp).await;
-                }
-            });
-        }
-    });
-}
 
 async fn apply<K>(api: &Api<K>, v: serde_json::Value) -> K
 where
@@ -242,25 +71,6 @@ async fn wait_ip(client: &kube::Client, name: &str) -> String {
     .await
 }
 
-async fn wait_fib(lab: &Lab, vip: &str, want: &[&str], what: &str) {
-    let want: BTreeSet<IpAddr> = want.iter().map(|s| s.parse().unwrap()).collect();
-    let mut last = BTreeSet::new();
-    let found = tokio::time::timeout(T, async {
-        loop {
-            last = lab.fib(vip);
-            if last == want {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    })
-    .await;
-    assert!(
-        found.is_ok(),
-        "{what}: router FIB for {vip} is {last:?}, want {want:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn routers_see_ecmp_local_next_hops_and_not_ready_withdrawal() {
     let test = "routers_see_ecmp_local_next_hops_and_not_ready_withdrawal";
@@ -284,13 +94,7 @@ async fn routers_see_ecmp_local_next_hops_and_not_ready_withdrawal() {
     let lab = Lab::new(&tag, 2);
 
     // BIRD on the router.
-    let bird_conf = cluster.dir.join("bird.conf");
-    std::fs::write(&bird_conf, BIRD_CONF).unwrap();
-    let mut bird = Command::new("ip");
-    bird.args(["netns", "exec", &lab.router, "bird", "-f", "-c"])
-        .arg(&bird_conf)
-        .arg("-s")
-        .arg(cluster.dir.join("bird.ctl"));
+    let bird = bird_command(&lab, &cluster.dir);
     cluster
         .procs
         .spawn("bird", bird, &cluster.dir.join("bird.log"));
@@ -299,14 +103,8 @@ async fn routers_see_ecmp_local_next_hops_and_not_ready_withdrawal() {
     let sock = cluster.dir.join("api.sock");
     let api_addr = cluster.url.trim_start_matches("https://").to_string();
     serve_api_socket(sock.clone(), api_addr);
-    let script = cluster.dir.join("forward.py");
-    std::fs::write(&script, FORWARDER).unwrap();
     for (i, ns) in lab.nodes.iter().enumerate() {
-        let mut fwd = Command::new("ip");
-        fwd.args(["netns", "exec", ns, "python3"])
-            .arg(&script)
-            .arg("6443")
-            .arg(&sock);
+        let fwd = forwarder_command(ns, &cluster.dir, &sock);
         cluster.procs.spawn(
             &format!("fwd{i}"),
             fwd,
@@ -397,9 +195,9 @@ async fn routers_see_ecmp_local_next_hops_and_not_ready_withdrawal() {
     let (h1, h2) = (format!("{LAN}.1"), format!("{LAN}.2"));
 
     // ECMP from both replicas.
-    wait_fib(&lab, &cluster_vip, &[&h1, &h2], "Cluster policy").await;
+    wait_fib(&lab, &cluster_vip, &[&h1, &h2], "Cluster policy", T).await;
     // Local: only the node with the ready endpoint.
-    wait_fib(&lab, &local_vip, &[&h1], "Local policy, endpoint on n1").await;
+    wait_fib(&lab, &local_vip, &[&h1], "Local policy, endpoint on n1", T).await;
 
     // The pod moves to n2.
     slices
@@ -418,6 +216,7 @@ async fn routers_see_ecmp_local_next_hops_and_not_ready_withdrawal() {
         &local_vip,
         &[&h2],
         "Local policy, endpoint moved to n2",
+        T,
     )
     .await;
 
@@ -433,7 +232,7 @@ async fn routers_see_ecmp_local_next_hops_and_not_ready_withdrawal() {
         )
         .await
         .unwrap();
-    wait_fib(&lab, &local_vip, &[], "Local policy, no ready endpoint").await;
+    wait_fib(&lab, &local_vip, &[], "Local policy, no ready endpoint", T).await;
 
     // n2 goes NotReady: it leaves the Cluster VIP's next hops.
     nodes
@@ -444,7 +243,7 @@ async fn routers_see_ecmp_local_next_hops_and_not_ready_withdrawal() {
         )
         .await
         .unwrap();
-    wait_fib(&lab, &cluster_vip, &[&h1], "n2 NotReady").await;
+    wait_fib(&lab, &cluster_vip, &[&h1], "n2 NotReady", T).await;
 
     // BgpPeer status: both nodes' sessions, counters moving.
     let peers = Api::<BgpPeer>::all(client.clone());

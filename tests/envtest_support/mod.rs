@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod netlab;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
