@@ -339,35 +339,7 @@ impl Cluster {
         extra: &[&str],
         kubeconfig: &Path,
     ) {
-        let bin = env!("CARGO_BIN_EXE_porter");
-        let mut cmd = match prefix.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).arg(bin);
-                c
-            }
-            None => Command::new(bin),
-        };
-        let http = format!("127.0.0.1:{}", free_port());
-        cmd.args([
-            "manager",
-            "--http",
-            &http,
-            "--lease-duration",
-            "4",
-            "--renew-deadline",
-            "3",
-            "--retry-period",
-            "1",
-            "--status-interval",
-            "1",
-        ])
-        .args(extra)
-        .env("KUBECONFIG", kubeconfig)
-        .env("NODE_NAME", node)
-        .env("POD_NAMESPACE", "porter-system")
-        .env("POD_NAME", pod)
-        .env("RUST_LOG", "info,kube=warn");
+        let cmd = manager_command(pod, node, prefix, extra, kubeconfig);
         let log = self.dir.join(format!("{pod}.log"));
         eprintln!(
             "envtest: starting {pod} (node {node}), log {}",
@@ -390,6 +362,47 @@ impl Cluster {
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
     }
+}
+
+/// The `porter manager` command for node `node` (identity `pod`), with short lease timings
+/// and a 1 s status interval. `prefix` wraps it (e.g. `ip netns exec <ns>`).
+pub fn manager_command(
+    pod: &str,
+    node: &str,
+    prefix: &[&str],
+    extra: &[&str],
+    kubeconfig: &Path,
+) -> Command {
+    let bin = env!("CARGO_BIN_EXE_porter");
+    let mut cmd = match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let http = format!("127.0.0.1:{}", free_port());
+    cmd.args([
+        "manager",
+        "--http",
+        &http,
+        "--lease-duration",
+        "4",
+        "--renew-deadline",
+        "3",
+        "--retry-period",
+        "1",
+        "--status-interval",
+        "1",
+    ])
+    .args(extra)
+    .env("KUBECONFIG", kubeconfig)
+    .env("NODE_NAME", node)
+    .env("POD_NAMESPACE", "porter-system")
+    .env("POD_NAME", pod)
+    .env("RUST_LOG", "info,kube=warn");
+    cmd
 }
 
 /// A client from a kubeconfig file.

@@ -27,7 +27,7 @@ pub struct Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for ns in self.nodes.iter().chain([&self.router]) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
     }
 }
@@ -69,7 +69,7 @@ impl Lab {
             nodes: (1..=nodes).map(|i| format!("pk8s{tag}-n{i}")).collect(),
         };
         for ns in lab.nodes.iter().chain([&lab.router]) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
             sh(&["ip", "netns", "add", ns]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
