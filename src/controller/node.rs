@@ -482,9 +482,28 @@ async fn write_service_conditions(ctx: &NodeCtx, written: &mut Written) -> Resul
         )?;
         written.services.insert(key.clone(), fingerprint);
     }
-    written
+    // Services this node no longer announces (deleted, left porter): applying nothing gives
+    // up our condition.
+    let gone: Vec<ServiceKey> = written
         .services
-        .retain(|k, _| announcements.services.contains_key(k));
+        .keys()
+        .filter(|k| !announcements.services.contains_key(*k))
+        .cloned()
+        .collect();
+    for key in gone {
+        let patch = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": key.name, "namespace": key.namespace},
+        });
+        ignore_not_found(
+            Api::<Service>::namespaced(ctx.client.clone(), &key.namespace)
+                .patch_status(&key.name, &pp, &Patch::Apply(&patch))
+                .await
+                .map(drop),
+        )?;
+        written.services.remove(&key);
+    }
     Ok(())
 }
 
@@ -539,7 +558,46 @@ async fn prune(ctx: &NodeCtx) -> Result<(), kube::Error> {
                 .map(drop),
         )?;
     }
+    // Advertisement conditions of removed nodes: apply nothing as their field manager.
+    for svc in ctx.stores.services.state() {
+        for manager in stale_node_managers(svc.as_ref(), &nodes) {
+            let patch = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": svc.name_any(), "namespace": svc.namespace()},
+            });
+            ignore_not_found(
+                Api::<Service>::namespaced(
+                    ctx.client.clone(),
+                    &svc.namespace().unwrap_or_default(),
+                )
+                .patch_status(
+                    &svc.name_any(),
+                    &PatchParams::apply(&manager).force(),
+                    &Patch::Apply(&patch),
+                )
+                .await
+                .map(drop),
+            )?;
+        }
+    }
     Ok(())
+}
+
+/// Field managers `porter/<node>` on `obj`'s status whose node no longer exists.
+pub fn stale_node_managers<K: Resource>(obj: &K, nodes: &BTreeSet<String>) -> Vec<String> {
+    let live: BTreeSet<String> = nodes.iter().map(|n| node_field_manager(n)).collect();
+    let prefix = format!("{}/", super::FIELD_MANAGER);
+    obj.meta()
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|m| m.subresource.as_deref() == Some("status"))
+        .filter_map(|m| m.manager.clone())
+        .filter(|m| m.starts_with(&prefix) && !live.contains(m))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// Keys of a per-node status map whose node no longer exists.
@@ -739,6 +797,21 @@ mod tests {
             ["ns/live"],
             "deleting, foreign and layer-2 Services have nothing announced by BGP"
         );
+    }
+
+    #[test]
+    fn stale_managers_are_those_of_removed_nodes() {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "ns", "managedFields": [
+                {"manager": "porter", "operation": "Apply", "subresource": "status"},
+                {"manager": "porter/n1", "operation": "Apply", "subresource": "status"},
+                {"manager": "porter/gone", "operation": "Apply", "subresource": "status"},
+                {"manager": "porter/gone2", "operation": "Apply"},
+                {"manager": "kubectl", "operation": "Update", "subresource": "status"}]}
+        }))
+        .unwrap();
+        let nodes: BTreeSet<String> = ["n1".to_string()].into();
+        assert_eq!(stale_node_managers(&svc, &nodes), ["porter/gone"]);
     }
 
     #[test]
