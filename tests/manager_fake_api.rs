@@ -6,194 +6,37 @@
 //! EndpointSlice change, a NotReady node's withdrawal, and the per-node status writes
 //! (field manager `porter/<node>`, session Established, advertisement condition).
 //!
-//! The fake answers no Lease (every replica leads) and keeps no write; the envtest tests
-//! check allocation, leadership and status against a real API server.
+//! The fake (`envtest_support::fake_api`) is no kube-apiserver; the envtest tests check the
+//! same against a real one.
 //!
 //! Needs root, `ip`, BIRD 2 and python3; skips loudly otherwise.
 
 mod envtest_support;
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::Response;
+use envtest_support::fake_api::FakeApi;
 use envtest_support::netlab::{bird_command, forwarder_command, have, is_root, wait_fib, Lab, LAN};
 use envtest_support::{manager_command, wait_for, Procs};
 use serde_json::{json, Value};
-use tokio::sync::broadcast;
 
 const T: Duration = Duration::from_secs(40);
-
-/// The fake API server's state.
-struct Fake {
-    /// Collection path (`/api/v1/nodes`, `/apis/<g>/<v>/eips`) → objects.
-    objects: Mutex<BTreeMap<String, Vec<Value>>>,
-    /// (collection, watch event) to every open watch.
-    events: broadcast::Sender<(String, Value)>,
-    /// Every write: method, path and query, body.
-    writes: Mutex<Vec<(String, String, Value)>>,
-    rv: AtomicU64,
-}
-
-/// `(collection, name)` of an API path; namespaced paths fold into the cluster-wide
-/// collection (the fake's objects carry their namespace).
-fn parse(path: &str) -> (String, Option<String>) {
-    let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (base, rest) = match seg.first() {
-        Some(&"api") => (seg[..2].join("/"), &seg[2..]),
-        _ => (seg[..3.min(seg.len())].join("/"), &seg[3.min(seg.len())..]),
-    };
-    let rest = if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
-        &rest[2..]
-    } else {
-        rest
-    };
-    (
-        format!("/{base}/{}", rest.first().copied().unwrap_or_default()),
-        rest.get(1).map(|s| s.to_string()),
-    )
-}
-
-impl Fake {
-    fn new() -> Arc<Fake> {
-        Arc::new(Fake {
-            objects: Mutex::default(),
-            events: broadcast::channel(1024).0,
-            writes: Mutex::default(),
-            rv: AtomicU64::new(10),
-        })
-    }
-
-    fn put(&self, collection: &str, mut obj: Value) {
-        let rv = self.rv.fetch_add(1, Ordering::SeqCst).to_string();
-        obj["metadata"]["resourceVersion"] = json!(rv);
-        let mut all = self.objects.lock().unwrap();
-        let list = all.entry(collection.to_string()).or_default();
-        let same = |o: &Value| {
-            o["metadata"]["name"] == obj["metadata"]["name"]
-                && o["metadata"]["namespace"] == obj["metadata"]["namespace"]
-        };
-        let kind = match list.iter().position(same) {
-            Some(i) => {
-                list[i] = obj.clone();
-                "MODIFIED"
-            }
-            None => {
-                list.push(obj.clone());
-                "ADDED"
-            }
-        };
-        let _ = self
-            .events
-            .send((collection.to_string(), json!({"type": kind, "object": obj})));
-    }
-
-    fn writes_to(&self, path_prefix: &str) -> Vec<(String, Value)> {
-        self.writes
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, p, _)| p.starts_with(path_prefix))
-            .map(|(_, p, b)| (p.clone(), b.clone()))
-            .collect()
-    }
-}
-
-fn json_response(code: StatusCode, v: &Value) -> Response {
-    Response::builder()
-        .status(code)
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(v).unwrap()))
-        .unwrap()
-}
-
-async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, body: Bytes) -> Response {
-    let path = uri.path().to_string();
-    let query = uri.query().unwrap_or_default().to_string();
-    let (collection, name) = parse(&path);
-    if method == Method::GET {
-        if collection.ends_with("/leases") {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                        "reason": "NotFound", "code": 404, "message": "not found"}),
-            );
-        }
-        if query.contains("watch=true") {
-            let rx = fake.events.subscribe();
-            let stream = futures::stream::unfold(rx, move |mut rx| {
-                let collection = collection.clone();
-                async move {
-                    loop {
-                        match rx.recv().await {
-                            Ok((c, ev)) if c == collection => {
-                                let mut line = serde_json::to_vec(&ev).unwrap();
-                                line.push(b'\n');
-                                return Some((Ok::<_, Infallible>(Bytes::from(line)), rx));
-                            }
-                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                            Err(broadcast::error::RecvError::Closed) => return None,
-                        }
-                    }
-                }
-            });
-            return Response::builder()
-                .header("content-type", "application/json")
-                .body(Body::from_stream(stream))
-                .unwrap();
-        }
-        let items = fake
-            .objects
-            .lock()
-            .unwrap()
-            .get(&collection)
-            .cloned()
-            .unwrap_or_default();
-        return json_response(
-            StatusCode::OK,
-            &json!({"kind": "List", "apiVersion": "v1",
-                    "metadata": {"resourceVersion": fake.rv.load(Ordering::SeqCst).to_string()},
-                    "items": items}),
-        );
-    }
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    fake.writes
-        .lock()
-        .unwrap()
-        .push((method.to_string(), format!("{path}?{query}"), body.clone()));
-    // Answer a write with the stored object (the fake keeps none), else the body.
-    let stored = name.and_then(|n| {
-        fake.objects
-            .lock()
-            .unwrap()
-            .get(&collection)?
-            .iter()
-            .find(|o| o["metadata"]["name"] == n.as_str())
-            .cloned()
-    });
-    let mut reply = stored.unwrap_or(body);
-    if reply.get("metadata").is_some() {
-        reply["metadata"]["resourceVersion"] = json!("1");
-    }
-    let code = if method == Method::POST {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    json_response(code, &reply)
-}
 
 fn node(name: &str, ip: &str, ready: bool) -> Value {
     json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
            "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
                       "addresses": [{"type": "InternalIP", "address": ip}]}})
+}
+
+fn kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: f\n  cluster:\n    server: {server}\nusers:\n- name: f\n  user:\n    token: t\ncontexts:\n- name: f\n  context:\n    cluster: f\n    user: f\ncurrent-context: f\n"),
+    )
+    .unwrap();
+    path
 }
 
 fn service(name: &str, ip: &str, local: bool) -> Value {
@@ -233,7 +76,7 @@ async fn managers_announce_ecmp_follow_endpoints_and_write_node_status() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
-    let fake = Fake::new();
+    let fake = FakeApi::new();
     let (h1, h2) = (format!("{LAN}.1"), format!("{LAN}.2"));
     fake.put("/api/v1/nodes", node("n1", &h1, true));
     fake.put("/api/v1/nodes", node("n2", &h2, true));
@@ -267,9 +110,7 @@ async fn managers_announce_ecmp_follow_endpoints_and_write_node_status() {
     // The fake API on a Unix socket; each node namespace reaches it on its 127.0.0.1:6443.
     let sock = dir.join("api.sock");
     let listener = tokio::net::UnixListener::bind(&sock).unwrap();
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(fake.clone());
+    let app = fake.router();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(
@@ -400,4 +241,155 @@ async fn managers_announce_ecmp_follow_endpoints_and_write_node_status() {
     drop(procs);
     drop(lab);
     let _ = std::fs::remove_dir_all(Path::new(&dir));
+}
+
+fn ingress_ip(fake: &FakeApi, name: &str) -> Option<String> {
+    let s = fake.get("/api/v1/services", Some("default"), name)?;
+    s["status"]["loadBalancer"]["ingress"][0]["ip"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Allocation and leader failover with real processes (unprivileged: no BGP, loopback only):
+/// the leader allocates through status apply, finalizer and label; killed without warning,
+/// the other replica takes the Lease, rebuilds from the Services and never hands an address
+/// out twice; a deleted Service's address is released through its finalizer and reused.
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_keeps_addresses_unique_and_releases_through_the_finalizer() {
+    let dir = std::env::temp_dir().join(format!("porter-fakeapi-fo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = FakeApi::new();
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        fake.put("/api/v1/nodes", node(n, &format!("{LAN}.{}", i + 1), true));
+    }
+    for ns in ["default", "porter-system"] {
+        fake.put(
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        );
+    }
+    fake.put(
+        "/apis/network.kubesphere.io/v1alpha2/eips",
+        json!({"apiVersion": "network.kubesphere.io/v1alpha2", "kind": "Eip",
+               "metadata": {"name": "pool", "generation": 1,
+                            "annotations": {"eip.openelb.kubesphere.io/is-default-eip": "true"}},
+               "spec": {"address": "203.0.113.0/29"}}),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = fake.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let kc = kubeconfig(&dir, &format!("http://{addr}"));
+
+    let mut procs = Procs::default();
+    for (pod, node) in [("porter-1", "n1"), ("porter-2", "n2")] {
+        let cmd = manager_command(pod, node, &[], &[], &kc);
+        procs.spawn(pod, cmd, &dir.join(format!("{pod}.log")));
+    }
+    let new_service = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"),
+                            "annotations": {"lb.kubesphere.io/v1alpha1": "openelb"}},
+               "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    };
+
+    fake.put("/api/v1/services", new_service("a"));
+    let a = wait_for(T, "an address for a", || {
+        let fake = fake.clone();
+        async move { ingress_ip(&fake, "a") }
+    })
+    .await;
+    assert_eq!(a, "203.0.113.1");
+    let svc = fake.get("/api/v1/services", Some("default"), "a").unwrap();
+    assert_eq!(
+        svc["metadata"]["finalizers"],
+        json!(["porter.network.kubesphere.io/service"])
+    );
+    let eip = wait_for(T, "Eip status usage 1", || {
+        let fake = fake.clone();
+        async move {
+            let e = fake.get("/apis/network.kubesphere.io/v1alpha2/eips", None, "pool")?;
+            (e["status"]["usage"] == 1).then_some(e)
+        }
+    })
+    .await;
+    assert_eq!(eip["status"]["used"]["203.0.113.1"], "default/a");
+    wait_for(T, "the Eip label", || {
+        let fake = fake.clone();
+        async move {
+            let s = fake.get("/api/v1/services", Some("default"), "a")?;
+            (s["metadata"]["labels"]["eip.openelb.kubesphere.io/v1alpha2"] == "pool").then_some(())
+        }
+    })
+    .await;
+
+    // The leader dies without releasing the Lease.
+    let lease = |fake: &FakeApi| {
+        fake.get(
+            "/apis/coordination.k8s.io/v1/leases",
+            Some("porter-system"),
+            "porter-manager",
+        )
+    };
+    let leader = lease(&fake).unwrap()["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    procs.kill(&leader);
+    fake.put("/api/v1/services", new_service("b"));
+    let b = wait_for(
+        Duration::from_secs(30),
+        "an address for b after failover",
+        || {
+            let fake = fake.clone();
+            async move { ingress_ip(&fake, "b") }
+        },
+    )
+    .await;
+    assert_ne!(a, b, "an address handed out twice");
+    let holder = lease(&fake).unwrap()["spec"]["holderIdentity"].clone();
+    assert_ne!(holder, json!(leader), "the other replica took over");
+    assert_eq!(
+        ingress_ip(&fake, "a").as_deref(),
+        Some(a.as_str()),
+        "a kept its address"
+    );
+
+    // Deleting a: the finalizer holds it until its address is released.
+    let mut deleting = fake.get("/api/v1/services", Some("default"), "a").unwrap();
+    deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    fake.put("/api/v1/services", deleting);
+    wait_for(T, "a gone", || {
+        let fake = fake.clone();
+        async move {
+            fake.get("/api/v1/services", Some("default"), "a")
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+    fake.put("/api/v1/services", new_service("c"));
+    let c = wait_for(T, "an address for c", || {
+        let fake = fake.clone();
+        async move { ingress_ip(&fake, "c") }
+    })
+    .await;
+    assert_eq!(c, a, "the released address is reused");
+    let released = fake
+        .writes_to("/apis/events.k8s.io/v1/namespaces/default/events")
+        .into_iter()
+        .any(|(_, e)| e["reason"] == "Released" && e["regarding"]["name"] == "a");
+    assert!(released, "a Released Event for a");
+
+    let survivor = if leader == "porter-1" {
+        "porter-2"
+    } else {
+        "porter-1"
+    };
+    let log = std::fs::read_to_string(dir.join(format!("{survivor}.log"))).unwrap();
+    assert!(log.contains("TakeOver"), "{log}");
+
+    drop(procs);
+    let _ = std::fs::remove_dir_all(&dir);
 }

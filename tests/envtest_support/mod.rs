@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_api;
 pub mod netlab;
 
 use std::net::TcpListener;
