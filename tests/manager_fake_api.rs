@@ -393,3 +393,135 @@ async fn failover_keeps_addresses_unique_and_releases_through_the_finalizer() {
     drop(procs);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A full pool: the next Service gets a Warning and waits; a release hands it the address;
+/// an Eip deleted while in use is held by its finalizer with the reason in its status.
+#[tokio::test(flavor = "multi_thread")]
+async fn exhausted_pool_warns_retries_on_release_and_holds_eip_deletion() {
+    let dir = std::env::temp_dir().join(format!("porter-fakeapi-ex-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = FakeApi::new();
+    fake.put("/api/v1/nodes", node("n1", &format!("{LAN}.1"), true));
+    fake.put(
+        "/api/v1/namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+    );
+    // Two usable addresses: .1 and .2 of a /30.
+    fake.put(
+        "/apis/network.kubesphere.io/v1alpha2/eips",
+        json!({"apiVersion": "network.kubesphere.io/v1alpha2", "kind": "Eip",
+               "metadata": {"name": "small", "generation": 1,
+                            "annotations": {"eip.openelb.kubesphere.io/is-default-eip": "true"}},
+               "spec": {"address": "198.51.100.0/30"}}),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = fake.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let kc = kubeconfig(&dir, &format!("http://{addr}"));
+    let mut procs = Procs::default();
+    procs.spawn(
+        "porter-1",
+        manager_command("porter-1", "n1", &[], &[], &kc),
+        &dir.join("porter-1.log"),
+    );
+    let new_service = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"),
+                            "annotations": {"lb.kubesphere.io/v1alpha1": "porter"}},
+               "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+    };
+    for name in ["s1", "s2", "s3"] {
+        fake.put("/api/v1/services", new_service(name));
+    }
+    for name in ["s1", "s2"] {
+        wait_for(T, &format!("an address for {name}"), || {
+            let fake = fake.clone();
+            async move { ingress_ip(&fake, name) }
+        })
+        .await;
+    }
+    let warning = wait_for(T, "a Warning for s3", || {
+        let fake = fake.clone();
+        async move {
+            fake.writes_to("/apis/events.k8s.io/v1/namespaces/default/events")
+                .into_iter()
+                .map(|(_, e)| e)
+                .find(|e| e["type"] == "Warning" && e["regarding"]["name"] == "s3")
+        }
+    })
+    .await;
+    assert_eq!(warning["reason"], "AllocationFailed");
+    assert!(
+        warning["note"]
+            .as_str()
+            .unwrap()
+            .contains("no free IPv4 address in pool(s) small"),
+        "{warning}"
+    );
+    assert_eq!(ingress_ip(&fake, "s3"), None);
+
+    // s1 goes: s3 gets its address without waiting for the retry period.
+    let s1_ip = ingress_ip(&fake, "s1").unwrap();
+    let mut deleting = fake.get("/api/v1/services", Some("default"), "s1").unwrap();
+    deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    fake.put("/api/v1/services", deleting);
+    let s3 = wait_for(
+        Duration::from_secs(20),
+        "s3's address after the release",
+        || {
+            let fake = fake.clone();
+            async move { ingress_ip(&fake, "s3") }
+        },
+    )
+    .await;
+    assert_eq!(s3, s1_ip);
+
+    // Deleting the Eip in use: held, with the holders named.
+    let mut eip = fake
+        .get("/apis/network.kubesphere.io/v1alpha2/eips", None, "small")
+        .unwrap();
+    assert!(eip["metadata"]["finalizers"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("porter.network.kubesphere.io/eip")));
+    eip["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    fake.put("/apis/network.kubesphere.io/v1alpha2/eips", eip);
+    let ready = wait_for(T, "DeletionBlocked", || {
+        let fake = fake.clone();
+        async move {
+            let e = fake.get("/apis/network.kubesphere.io/v1alpha2/eips", None, "small")?;
+            e["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "Ready" && c["reason"] == "DeletionBlocked")
+                .cloned()
+        }
+    })
+    .await;
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.contains("default/s2") && message.contains("default/s3"),
+        "{message}"
+    );
+    // Services keep their addresses meanwhile.
+    assert_eq!(ingress_ip(&fake, "s3").as_deref(), Some(s3.as_str()));
+    for name in ["s2", "s3"] {
+        let mut d = fake.get("/api/v1/services", Some("default"), name).unwrap();
+        d["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        fake.put("/api/v1/services", d);
+    }
+    wait_for(Duration::from_secs(30), "the Eip gone once unused", || {
+        let fake = fake.clone();
+        async move {
+            fake.get("/apis/network.kubesphere.io/v1alpha2/eips", None, "small")
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+
+    drop(procs);
+    let _ = std::fs::remove_dir_all(&dir);
+}
