@@ -435,20 +435,26 @@ async fn exhausted_pool_warns_retries_on_release_and_holds_eip_deletion() {
     for name in ["s1", "s2", "s3"] {
         fake.put("/api/v1/services", new_service(name));
     }
-    for name in ["s1", "s2"] {
-        wait_for(T, &format!("an address for {name}"), || {
-            let fake = fake.clone();
-            async move { ingress_ip(&fake, name) }
-        })
-        .await;
-    }
-    let warning = wait_for(T, "a Warning for s3", || {
+    // Two of the three get the two addresses (in whatever order they are reconciled).
+    let waiting = wait_for(T, "two Services with an address", || {
         let fake = fake.clone();
+        async move {
+            let without: Vec<&str> = ["s1", "s2", "s3"]
+                .into_iter()
+                .filter(|n| ingress_ip(&fake, n).is_none())
+                .collect();
+            (without.len() == 1).then(|| without[0].to_string())
+        }
+    })
+    .await;
+    let warning = wait_for(T, "a Warning for the waiting Service", || {
+        let fake = fake.clone();
+        let waiting = waiting.clone();
         async move {
             fake.writes_to("/apis/events.k8s.io/v1/namespaces/default/events")
                 .into_iter()
                 .map(|(_, e)| e)
-                .find(|e| e["type"] == "Warning" && e["regarding"]["name"] == "s3")
+                .find(|e| e["type"] == "Warning" && e["regarding"]["name"] == waiting.as_str())
         }
     })
     .await;
@@ -460,23 +466,28 @@ async fn exhausted_pool_warns_retries_on_release_and_holds_eip_deletion() {
             .contains("no free IPv4 address in pool(s) small"),
         "{warning}"
     );
-    assert_eq!(ingress_ip(&fake, "s3"), None);
+    let holders: Vec<&str> = ["s1", "s2", "s3"]
+        .into_iter()
+        .filter(|n| *n != waiting)
+        .collect();
 
-    // s1 goes: s3 gets its address without waiting for the retry period.
-    let s1_ip = ingress_ip(&fake, "s1").unwrap();
-    let mut deleting = fake.get("/api/v1/services", Some("default"), "s1").unwrap();
+    // One holder goes: the waiting one gets its address without waiting for the retry period.
+    let (gone, kept) = (holders[0], holders[1]);
+    let freed = ingress_ip(&fake, gone).unwrap();
+    let mut deleting = fake.get("/api/v1/services", Some("default"), gone).unwrap();
     deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
     fake.put("/api/v1/services", deleting);
-    let s3 = wait_for(
+    let got = wait_for(
         Duration::from_secs(20),
-        "s3's address after the release",
+        "an address after the release",
         || {
             let fake = fake.clone();
-            async move { ingress_ip(&fake, "s3") }
+            let waiting = waiting.clone();
+            async move { ingress_ip(&fake, &waiting) }
         },
     )
     .await;
-    assert_eq!(s3, s1_ip);
+    assert_eq!(got, freed);
 
     // Deleting the Eip in use: held, with the holders named.
     let mut eip = fake
@@ -502,12 +513,13 @@ async fn exhausted_pool_warns_retries_on_release_and_holds_eip_deletion() {
     .await;
     let message = ready["message"].as_str().unwrap();
     assert!(
-        message.contains("default/s2") && message.contains("default/s3"),
+        message.contains(&format!("default/{kept}"))
+            && message.contains(&format!("default/{waiting}")),
         "{message}"
     );
     // Services keep their addresses meanwhile.
-    assert_eq!(ingress_ip(&fake, "s3").as_deref(), Some(s3.as_str()));
-    for name in ["s2", "s3"] {
+    assert_eq!(ingress_ip(&fake, &waiting).as_deref(), Some(got.as_str()));
+    for name in [kept, waiting.as_str()] {
         let mut d = fake.get("/api/v1/services", Some("default"), name).unwrap();
         d["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
         fake.put("/api/v1/services", d);

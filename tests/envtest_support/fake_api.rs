@@ -24,6 +24,9 @@ use tokio::sync::broadcast;
 pub struct FakeApi {
     objects: Mutex<BTreeMap<String, Vec<Value>>>,
     events: broadcast::Sender<(String, Value)>,
+    /// Every event with its resourceVersion, replayed to a watch that starts from an older
+    /// one (as the API server does), so nothing between a list and its watch is lost.
+    history: Mutex<Vec<(u64, String, Value)>>,
     writes: Mutex<Vec<(String, String, Value)>>,
     rv: AtomicU64,
 }
@@ -115,6 +118,7 @@ impl FakeApi {
         Arc::new(FakeApi {
             objects: Mutex::default(),
             events: broadcast::channel(4096).0,
+            history: Mutex::default(),
             writes: Mutex::default(),
             rv: AtomicU64::new(10),
         })
@@ -143,9 +147,18 @@ impl FakeApi {
                 "ADDED"
             }
         };
-        let _ = self
-            .events
-            .send((collection.to_string(), json!({"type": kind, "object": obj})));
+        self.emit(collection, json!({"type": kind, "object": obj}));
+    }
+
+    fn emit(&self, collection: &str, event: Value) {
+        let rv = event["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        // Under the history lock, so a watch's replay and its live events do not interleave.
+        let mut history = self.history.lock().unwrap();
+        history.push((rv, collection.to_string(), event.clone()));
+        let _ = self.events.send((collection.to_string(), event));
     }
 
     /// The object `name` (in `namespace`) of `collection`.
@@ -170,10 +183,10 @@ impl FakeApi {
                     && o["metadata"]["namespace"] == obj["metadata"]["namespace"])
             });
         }
-        let _ = self.events.send((
-            collection.to_string(),
-            json!({"type": "DELETED", "object": obj}),
-        ));
+        drop(all);
+        let mut gone = obj.clone();
+        gone["metadata"]["resourceVersion"] = json!(self.next_rv());
+        self.emit(collection, json!({"type": "DELETED", "object": gone}));
     }
 
     /// Writes whose path (with query) starts with `prefix`: (path, body).
@@ -233,8 +246,27 @@ async fn handle(
             };
         }
         if query.contains("watch=true") {
-            let rx = fake.events.subscribe();
-            let stream = futures::stream::unfold(rx, move |mut rx| {
+            let from: u64 = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("resourceVersion="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let (rx, replay) = {
+                let history = fake.history.lock().unwrap();
+                let rx = fake.events.subscribe();
+                let replay: Vec<Value> = history
+                    .iter()
+                    .filter(|(rv, c, _)| *rv > from && *c == collection)
+                    .map(|(_, _, e)| e.clone())
+                    .collect();
+                (rx, replay)
+            };
+            let replayed = futures::stream::iter(replay.into_iter().map(|ev| {
+                let mut line = serde_json::to_vec(&ev).unwrap();
+                line.push(b'\n');
+                Ok::<_, Infallible>(Bytes::from(line))
+            }));
+            let live = futures::stream::unfold(rx, move |mut rx| {
                 let collection = collection.clone();
                 async move {
                     loop {
@@ -252,9 +284,12 @@ async fn handle(
             });
             return Response::builder()
                 .header("content-type", "application/json")
-                .body(Body::from_stream(stream))
+                .body(Body::from_stream(futures::StreamExt::chain(replayed, live)))
                 .unwrap();
         }
+        // The last version handed out, read before the objects: a change racing the list is
+        // then replayed to the watch rather than lost.
+        let rv = fake.rv.load(Ordering::SeqCst) - 1;
         let items = fake
             .objects
             .lock()
@@ -265,7 +300,7 @@ async fn handle(
         return json_response(
             StatusCode::OK,
             &json!({"kind": "List", "apiVersion": "v1",
-                    "metadata": {"resourceVersion": fake.rv.load(Ordering::SeqCst).to_string()},
+                    "metadata": {"resourceVersion": rv.to_string()},
                     "items": items}),
         );
     }
