@@ -406,6 +406,19 @@ pub fn manager_command(
     cmd
 }
 
+impl Drop for Cluster {
+    /// Stops every process; removes the scratch folder unless the test failed (its logs
+    /// are then the evidence).
+    fn drop(&mut self) {
+        self.procs = Procs::default();
+        if std::thread::panicking() {
+            eprintln!("envtest: logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 /// A client from a kubeconfig file.
 pub async fn client_for(kubeconfig: &Path) -> Client {
     let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
