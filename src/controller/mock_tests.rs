@@ -582,6 +582,7 @@ async fn node_writes_only_its_own_nodes_conf_status_entry() {
         speaker: Speaker::new(Arc::new(Metrics::new())),
         leading,
         ready: Arc::default(),
+        global_as: Arc::default(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(node::status_loop(ctx, async move {

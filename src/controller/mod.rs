@@ -26,7 +26,7 @@ pub mod status;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -248,6 +248,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let speaker = Speaker::new(metrics.clone());
     let ready = Arc::new(AtomicBool::new(false));
+    let global_as = Arc::new(AtomicU32::new(0));
     let changed = Arc::new(Notify::new());
     let stores = Stores::start(&client, changed.clone());
 
@@ -264,24 +265,32 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
 
     // HTTP endpoint
     let status_speaker = speaker.clone();
+    let status_as = global_as.clone();
     let http = HttpState {
         metrics: metrics.clone(),
+        // The same shape as BgpPeer nodesPeerStatus (and standalone mode's /status), plus
+        // what each prefix is advertised to.
         status: Arc::new(move || {
             let peers: BTreeMap<String, serde_json::Value> = status_speaker
                 .status()
                 .into_iter()
                 .map(|(name, s)| {
+                    let entry =
+                        crate::status::node_peer_status(&s, status_as.load(Ordering::Relaxed));
+                    (name, serde_json::to_value(entry).unwrap_or_default())
+                })
+                .collect();
+            let advertised: BTreeMap<String, Vec<String>> = status_speaker
+                .advertised()
+                .into_iter()
+                .map(|(prefix, peers)| {
                     (
-                        name,
-                        serde_json::json!({
-                            "neighbor": s.neighbor.to_string(),
-                            "state": format!("{:?}", s.snapshot.state),
-                            "advertised": s.advertised,
-                        }),
+                        prefix.to_string(),
+                        peers.into_iter().map(|(peer, _, _)| peer).collect(),
                     )
                 })
                 .collect();
-            serde_json::json!({ "bgpPeers": peers })
+            serde_json::json!({ "bgpPeers": peers, "advertised": advertised })
         }),
         ready: ready.clone(),
     };
@@ -323,6 +332,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
         speaker: speaker.clone(),
         leading: leading.clone(),
         ready: ready.clone(),
+        global_as,
     });
     let node_task = tokio::spawn(node::run(node_ctx.clone(), changed.clone(), stopped()));
     let status_task = tokio::spawn(node::status_loop(node_ctx, stopped()));

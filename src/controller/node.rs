@@ -58,6 +58,8 @@ pub struct NodeCtx {
     pub leading: watch::Receiver<bool>,
     /// Set once the first configuration is applied (`/readyz`).
     pub ready: Arc<AtomicBool>,
+    /// The AS the speaker runs with (for `/status`).
+    pub global_as: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// The last state handed to the speaker, and what it announces per Service.
@@ -177,6 +179,7 @@ async fn step(ctx: &NodeCtx, applied: &Mutex<Applied>) {
             warn!(error = %e, "speaker configuration partly applied");
         }
         ctx.ready.store(true, Ordering::Relaxed);
+        ctx.global_as.store(config.global.asn, Ordering::Relaxed);
     }
     if routes_changed {
         info!(
