@@ -4,6 +4,7 @@
 //! (which IP, which next hops, to which peers) → speaker / layer-2 announcer → wire. Status
 //! flows back from the speaker to one status writer.
 
+pub mod controller;
 pub mod decode;
 pub mod ipam;
 pub mod layer2;

@@ -41,6 +41,8 @@ enum Command {
         #[arg(long)]
         extended_message: bool,
     },
+    /// Kubernetes mode: allocate Service addresses, run the speaker, write CRD status.
+    Manager(porter::controller::cli::ManagerArgs),
     /// Run without Kubernetes: read BgpConf, BgpPeer, Eip and v1 Service objects from a YAML
     /// file, allocate addresses and announce them over BGP.
     ///
@@ -55,6 +57,11 @@ enum Command {
         /// `kubernetes.io/hostname` label. Default: the host name.
         #[arg(long, value_name = "NAME")]
         node_name: Option<String>,
+        /// An address of this node (repeatable): the BGP identifier when BgpConf has no
+        /// routerId (the first IPv4 one), and the next hop for VIPs of the family the BGP
+        /// session is not (an IPv6 VIP over an IPv4 session).
+        #[arg(long = "node-address", value_name = "IP")]
+        node_addresses: Vec<std::net::IpAddr>,
         /// Serve /metrics, /healthz, /readyz and /status on this address (e.g. 127.0.0.1:9443).
         #[arg(long, value_name = "ADDR")]
         http: Option<std::net::SocketAddr>,
@@ -88,6 +95,7 @@ fn parse_family(s: &str) -> Result<bgp_wire::Family, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Manager(args) => porter::controller::cli::main(args),
         Command::Crds => {
             print!("{}", porter_crds::crd_yaml());
             ExitCode::SUCCESS
@@ -95,6 +103,7 @@ fn main() -> ExitCode {
         Command::Standalone {
             config,
             node_name,
+            node_addresses,
             http,
             log_level,
             load_balancer_class,
@@ -114,6 +123,7 @@ fn main() -> ExitCode {
             let args = porter::standalone::Args {
                 config,
                 node_name,
+                node_addresses,
                 http,
                 options: porter::standalone::model::Options {
                     load_balancer_class,

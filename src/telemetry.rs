@@ -115,6 +115,15 @@ pub struct Metrics {
     /// 1 for the node that owns each layer-2 address, as far as this replica knows.
     pub layer2_owner: Family<Layer2OwnerLabels, Gauge>,
     layer2_owners: Mutex<BTreeMap<IpAddr, String>>,
+    /// Failed reconciles per controller (`service`, `eip`).
+    pub reconcile_failures: Family<ControllerLabels, Counter>,
+}
+
+/// Labels of per-controller series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    /// Controller name.
+    pub controller: String,
 }
 
 impl Default for Metrics {
@@ -142,6 +151,7 @@ impl Metrics {
             layer2_gratuitous_sent: Family::default(),
             layer2_owner: Family::default(),
             layer2_owners: Mutex::new(BTreeMap::new()),
+            reconcile_failures: Family::default(),
         };
         registry.register(
             "bgp_session_state",
@@ -203,6 +213,11 @@ impl Metrics {
             "1 for the node answering ARP/NDP for each layer-2 address",
             m.layer2_owner.clone(),
         );
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles by controller",
+            m.reconcile_failures.clone(),
+        );
         *m.registry.lock().expect("fresh mutex") = registry;
         m
     }
@@ -225,6 +240,15 @@ impl Metrics {
                 })
                 .set(v);
         }
+    }
+
+    /// Counts a failed reconcile of `controller`.
+    pub fn reconcile_errors(&self, controller: &str) {
+        self.reconcile_failures
+            .get_or_create(&ControllerLabels {
+                controller: controller.into(),
+            })
+            .inc();
     }
 
     /// Drops every series of a removed peer.

@@ -1,0 +1,132 @@
+//! The `porter manager` command line.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::leader::LeaseTiming;
+use super::{Options, DEFAULT_CLASS, LEASE_NAME};
+
+/// Arguments of `porter manager`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ManagerArgs {
+    /// This node's name (downward API `spec.nodeName`).
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: String,
+    /// Namespace of the leader Lease (downward API `metadata.namespace`).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "porter-system")]
+    pub namespace: String,
+    /// Identity in the leader Lease; the pod name, else the node name.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// `spec.loadBalancerClass` porter serves.
+    #[arg(long, default_value = DEFAULT_CLASS)]
+    pub load_balancer_class: String,
+    /// Also serve LoadBalancer Services that have no class and no OpenELB annotation
+    /// (porter as the cluster's default load balancer).
+    #[arg(long)]
+    pub default_class: bool,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = LEASE_NAME)]
+    pub lease_name: String,
+    /// Lease duration, seconds: the longest a dead leader blocks allocation.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration: u64,
+    /// The leader steps down after failing to renew for this long, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub renew_deadline: u64,
+    /// Retry period of the election, seconds.
+    #[arg(long, default_value_t = 2)]
+    pub retry_period: u64,
+    /// Address of the /metrics, /healthz, /readyz and /status endpoint.
+    #[arg(long, default_value = "0.0.0.0:9443")]
+    pub http: SocketAddr,
+    /// Minimum interval between two status writes of one object by this node, seconds.
+    #[arg(long, default_value_t = 5)]
+    pub status_interval: u64,
+    /// On shutdown, announce GRACEFUL_SHUTDOWN (RFC 8326) for this long before closing the
+    /// sessions, seconds.
+    #[arg(long, default_value_t = 0)]
+    pub shutdown_drain: u64,
+    /// Logs as JSON lines.
+    #[arg(long)]
+    pub json_logs: bool,
+}
+
+impl ManagerArgs {
+    /// The options these arguments stand for, or why they are inconsistent.
+    pub fn options(&self) -> Result<Options, String> {
+        if self.node_name.is_empty() {
+            return Err("NODE_NAME is empty (set it from the downward API spec.nodeName)".into());
+        }
+        if !(self.retry_period < self.renew_deadline && self.renew_deadline < self.lease_duration) {
+            return Err(format!(
+                "need retry period < renew deadline < lease duration, got {} < {} < {}",
+                self.retry_period, self.renew_deadline, self.lease_duration
+            ));
+        }
+        Ok(Options {
+            node_name: self.node_name.clone(),
+            namespace: self.namespace.clone(),
+            identity: self
+                .identity
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| self.node_name.clone()),
+            load_balancer_class: self.load_balancer_class.clone(),
+            default_class: self.default_class,
+            lease_name: self.lease_name.clone(),
+            lease: LeaseTiming {
+                lease_duration: Duration::from_secs(self.lease_duration),
+                renew_deadline: Duration::from_secs(self.renew_deadline),
+                retry_period: Duration::from_secs(self.retry_period),
+            },
+            http: self.http,
+            status_interval: Duration::from_secs(self.status_interval.max(1)),
+            shutdown_drain: Duration::from_secs(self.shutdown_drain),
+        })
+    }
+}
+
+/// Runs `porter manager`; the exit code says how it ended.
+pub fn main(args: ManagerArgs) -> ExitCode {
+    if args.json_logs {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    } else {
+        crate::telemetry::init_logging();
+    }
+    let opts = match args.options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("porter manager: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("porter manager: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(async {
+        // In-cluster service account, else KUBECONFIG / ~/.kube/config.
+        let client = kube::Client::try_default()
+            .await
+            .map_err(|e| anyhow::anyhow!("no Kubernetes client configuration: {e}"))?;
+        super::run(opts, client).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("porter manager: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

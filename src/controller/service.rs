@@ -1,0 +1,646 @@
+//! The leader's Service controller: allocation through the IPAM core.
+//!
+//! `reconcile` has one top-level action, kube's finalizer helper, for the Services porter
+//! serves: Apply allocates (or keeps) the Service's addresses and writes
+//! `status.loadBalancer.ingress` by server-side apply; Cleanup releases them. A Service that
+//! leaves porter (annotation or class changed) is cleaned up the same way and loses the
+//! finalizer. The allocator is rebuilt from what Services show when leadership starts
+//! ([`LeaderCtx::start`]), so a restart or a failover never hands an address out twice.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::runtime::{watcher, Controller};
+use kube::{Client, Resource, ResourceExt};
+use porter_crds::annotations;
+use porter_crds::eip::Protocol;
+use porter_crds::Eip;
+use tracing::{info, warn};
+
+use super::status::{ingress, ingress_ips};
+use super::{remove_finalizer, Error, Options, Stores, FIELD_MANAGER, SERVICE_FINALIZER};
+use crate::ipam::{
+    is_default_pool, opt_in, Allocator, FamilyRequest, IpamError, LabelSelector, OptIn,
+    PoolProtocol, PoolSpec, PortProtocol, ServiceKey, ServicePort, ServiceRequest,
+};
+use crate::telemetry::Metrics;
+
+/// Label OpenELB writes on a Service: the Eip its address comes from.
+pub const EIP_LABEL: &str = annotations::EIP_POOL;
+/// How long a Service that got no address waits before the next try when nothing else
+/// (a released address, an Eip change) wakes it first.
+const RETRY_NO_ADDRESS: Duration = Duration::from_secs(60);
+
+/// Whether porter serves `svc`: opted in by annotation or by class, or classless when porter
+/// is the cluster's default (`--default-class`).
+pub fn is_managed(svc: &Service, opts: &Options) -> bool {
+    let spec = svc.spec.as_ref();
+    let type_ = spec.and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP");
+    let class = spec.and_then(|s| s.load_balancer_class.as_deref());
+    match opt_in(
+        type_,
+        svc.annotations(),
+        class,
+        Some(&opts.load_balancer_class),
+    ) {
+        OptIn::Managed => true,
+        OptIn::NotAnnotated => opts.default_class && class.is_none(),
+        OptIn::NotLoadBalancer | OptIn::OtherClass(_) => false,
+    }
+}
+
+/// The IPAM request of a Service: families from `ipFamilies`/`ipFamilyPolicy`, ports,
+/// annotations and `loadBalancerIP`.
+pub fn service_request(
+    svc: &Service,
+    namespace_labels: BTreeMap<String, String>,
+) -> Result<ServiceRequest, IpamError> {
+    let spec = svc.spec.clone().unwrap_or_default();
+    let mut req = ServiceRequest::new(svc.namespace().unwrap_or_default(), svc.name_any());
+    req.namespace_labels = namespace_labels;
+    let families = spec.ip_families.unwrap_or_default();
+    let dual = matches!(
+        spec.ip_family_policy.as_deref(),
+        Some("PreferDualStack") | Some("RequireDualStack")
+    ) && families.len() >= 2;
+    req.families = if dual {
+        FamilyRequest::DualStack
+    } else if families.first().map(String::as_str) == Some("IPv6") {
+        FamilyRequest::V6
+    } else {
+        FamilyRequest::V4
+    };
+    req.ports = spec
+        .ports
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" => PortProtocol::Tcp,
+                "UDP" => PortProtocol::Udp,
+                "SCTP" => PortProtocol::Sctp,
+                _ => return None,
+            };
+            Some(ServicePort {
+                protocol,
+                port: u16::try_from(p.port).ok()?,
+            })
+        })
+        .collect();
+    req.with_annotations(svc.annotations(), spec.load_balancer_ip.as_deref())
+}
+
+/// The pool an Eip defines, `None` for OpenELB's `vip` protocol, which porter does not
+/// implement (the Eip controller reports it). A deleting Eip gives out no new address.
+pub fn pool_spec(eip: &Eip) -> Option<PoolSpec> {
+    let protocol = match eip.spec.protocol {
+        Protocol::Bgp => PoolProtocol::Bgp,
+        Protocol::Layer2 => PoolProtocol::Layer2,
+        Protocol::Vip => return None,
+    };
+    Some(PoolSpec {
+        name: eip.name_any(),
+        address: eip.spec.address.clone(),
+        protocol,
+        disable: eip.spec.disable || eip.meta().deletion_timestamp.is_some(),
+        using_known_ips: eip.spec.using_known_ips,
+        priority: eip.spec.priority,
+        namespaces: eip.spec.namespaces.clone(),
+        namespace_selector: (!eip.spec.namespace_selector.is_empty())
+            .then(|| LabelSelector::labels(eip.spec.namespace_selector.clone())),
+        is_default: is_default_pool(eip.annotations()),
+    })
+}
+
+/// What the leader's controllers share.
+pub struct LeaderCtx {
+    /// API client.
+    pub client: Client,
+    /// Settings.
+    pub opts: Arc<Options>,
+    /// Watched objects.
+    pub stores: Stores,
+    /// The allocator; never held across an await.
+    pub ipam: Mutex<Allocator>,
+    /// The pool specs the allocator was last given.
+    pools: Mutex<Vec<PoolSpec>>,
+    /// Events.
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Wakes every Service (capacity freed, pools changed).
+    kick_services: mpsc::UnboundedSender<()>,
+    kick_services_rx: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
+    /// Wakes every Eip (usage changed).
+    kick_eips: mpsc::UnboundedSender<()>,
+    kick_eips_rx: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
+}
+
+impl LeaderCtx {
+    /// Rebuilds the allocator from a fresh list of Services (not the watch cache, which may
+    /// lag behind the previous leader's last writes) and the Eips.
+    pub async fn start(
+        client: Client,
+        opts: Arc<Options>,
+        stores: Stores,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<LeaderCtx>, Error> {
+        let services = Api::<Service>::all(client.clone())
+            .list(&ListParams::default())
+            .await?;
+        let pools = current_pools(&stores);
+        let mut claims = Vec::new();
+        for svc in &services.items {
+            if !is_managed(svc, &opts) && !svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
+                continue;
+            }
+            let req = service_request(
+                svc,
+                stores.namespace_labels(&svc.namespace().unwrap_or_default()),
+            )
+            .unwrap_or_else(|_| {
+                ServiceRequest::new(svc.namespace().unwrap_or_default(), svc.name_any())
+            });
+            let ips = ingress_ips(
+                svc.status
+                    .as_ref()
+                    .and_then(|s| s.load_balancer.as_ref())
+                    .and_then(|l| l.ingress.as_deref()),
+            );
+            claims.extend(ips.into_iter().map(|ip| (req.clone(), ip)));
+        }
+        let (ipam, conflicts) = Allocator::rebuild(pools.clone(), &claims);
+        for c in &conflicts {
+            warn!(conflict = %c, "allocator rebuild");
+        }
+        info!(
+            services = claims.len(),
+            pools = pools.len(),
+            conflicts = conflicts.len(),
+            "allocator rebuilt"
+        );
+        let (ks, ks_rx) = mpsc::unbounded();
+        let (ke, ke_rx) = mpsc::unbounded();
+        Ok(Arc::new(LeaderCtx {
+            client,
+            opts,
+            stores,
+            ipam: Mutex::new(ipam),
+            pools: Mutex::new(pools),
+            recorder,
+            metrics,
+            kick_services: ks,
+            kick_services_rx: Mutex::new(Some(ks_rx)),
+            kick_eips: ke,
+            kick_eips_rx: Mutex::new(Some(ke_rx)),
+        }))
+    }
+
+    /// A context over given parts, for tests.
+    pub fn new(
+        client: Client,
+        opts: Arc<Options>,
+        stores: Stores,
+        ipam: Allocator,
+        recorder: Recorder,
+    ) -> Arc<LeaderCtx> {
+        let (ks, ks_rx) = mpsc::unbounded();
+        let (ke, ke_rx) = mpsc::unbounded();
+        Arc::new(LeaderCtx {
+            client,
+            opts,
+            pools: Mutex::new(current_pools(&stores)),
+            stores,
+            ipam: Mutex::new(ipam),
+            recorder,
+            metrics: Arc::new(Metrics::new()),
+            kick_services: ks,
+            kick_services_rx: Mutex::new(Some(ks_rx)),
+            kick_eips: ke,
+            kick_eips_rx: Mutex::new(Some(ke_rx)),
+        })
+    }
+
+    /// Gives the allocator the current Eips when they changed; wakes every Service then.
+    pub fn refresh_pools(&self) {
+        let pools = current_pools(&self.stores);
+        let mut known = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        if *known == pools {
+            return;
+        }
+        let conflicts = self
+            .ipam
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_pools(pools.clone());
+        for c in conflicts {
+            warn!(conflict = %c, "pools changed");
+        }
+        *known = pools;
+        let _ = self.kick_services.unbounded_send(());
+        let _ = self.kick_eips.unbounded_send(());
+    }
+
+    /// Wakes every Eip (after an allocation or release).
+    pub fn kick_eips(&self) {
+        let _ = self.kick_eips.unbounded_send(());
+    }
+
+    /// Wakes every Service (after a release: a waiting Service may fit now).
+    pub fn kick_services(&self) {
+        let _ = self.kick_services.unbounded_send(());
+    }
+
+    async fn publish(&self, svc: &Service, type_: EventType, reason: &str, note: String) {
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Allocate".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &svc.object_ref(&())).await {
+            warn!(error = %e, "cannot publish an Event");
+        }
+    }
+}
+
+fn current_pools(stores: &Stores) -> Vec<PoolSpec> {
+    let mut pools: Vec<PoolSpec> = stores
+        .eips
+        .state()
+        .iter()
+        .filter_map(|e| pool_spec(e))
+        .collect();
+    pools.sort_by(|a, b| a.name.cmp(&b.name));
+    pools
+}
+
+/// Runs the Service and Eip controllers until `lost` resolves.
+pub async fn run_controllers(ctx: Arc<LeaderCtx>, lost: impl std::future::Future<Output = ()>) {
+    let services = Api::<Service>::all(ctx.client.clone());
+    let eips = Api::<Eip>::all(ctx.client.clone());
+    let kick_s = ctx
+        .kick_services_rx
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    let kick_e = ctx
+        .kick_eips_rx
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    let (Some(kick_s), Some(kick_e)) = (kick_s, kick_e) else {
+        warn!("controllers already ran on this context");
+        return;
+    };
+    let svc_ctl = Controller::new(services, watcher::Config::default())
+        .reconcile_all_on(kick_s)
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                warn!(error = %e, "Service reconcile");
+            }
+        });
+    let eip_ctl = Controller::new(eips, watcher::Config::default())
+        .reconcile_all_on(kick_e)
+        .run(super::eip::reconcile, super::eip::error_policy, ctx.clone())
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                warn!(error = %e, "Eip reconcile");
+            }
+        });
+    tokio::select! {
+        _ = lost => {}
+        _ = svc_ctl => {}
+        _ = eip_ctl => {}
+    }
+}
+
+/// Reconciles one Service.
+pub async fn reconcile(svc: Arc<Service>, ctx: Arc<LeaderCtx>) -> Result<Action, Error> {
+    let api = Api::<Service>::namespaced(ctx.client.clone(), &svc.namespace().unwrap_or_default());
+    ctx.refresh_pools();
+    if !is_managed(&svc, &ctx.opts) {
+        // Not (or no longer) ours: give back what it holds, and our finalizer.
+        let ours = svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER);
+        let holds = !ctx
+            .ipam
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .assigned(&key(&svc))
+            .is_empty();
+        if ours || holds {
+            cleanup(&svc, &ctx, &api).await?;
+            remove_finalizer(&api, svc.as_ref(), SERVICE_FINALIZER).await?;
+        }
+        return Ok(Action::await_change());
+    }
+    finalizer(&api, SERVICE_FINALIZER, svc, |event| async {
+        match event {
+            Finalizer::Apply(svc) => apply(&svc, &ctx, &api).await,
+            Finalizer::Cleanup(svc) => cleanup(&svc, &ctx, &api)
+                .await
+                .map(|()| Action::await_change()),
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Retry policy: a Service without an address waits for capacity; API errors back off.
+pub fn error_policy(_svc: Arc<Service>, err: &Error, ctx: Arc<LeaderCtx>) -> Action {
+    ctx.metrics.reconcile_errors("service");
+    match err.inner() {
+        Error::NoAddress(_) => Action::requeue(RETRY_NO_ADDRESS),
+        _ => Action::requeue(Duration::from_secs(5)),
+    }
+}
+
+fn key(svc: &Service) -> ServiceKey {
+    ServiceKey::new(svc.namespace().unwrap_or_default(), svc.name_any())
+}
+
+fn current_ingress(svc: &Service) -> Vec<IpAddr> {
+    ingress_ips(
+        svc.status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|l| l.ingress.as_deref()),
+    )
+}
+
+async fn apply(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<Action, Error> {
+    let name = svc.name_any();
+    // Taking over from OpenELB: its finalizer would hold the Service forever.
+    remove_finalizer(api, svc, annotations::OPENELB_SERVICE_FINALIZER).await?;
+    let req = match service_request(
+        svc,
+        ctx.stores
+            .namespace_labels(&svc.namespace().unwrap_or_default()),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.publish(svc, EventType::Warning, "InvalidRequest", e.to_string())
+                .await;
+            return Err(Error::NoAddress(e.to_string()));
+        }
+    };
+    let result = ctx
+        .ipam
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .allocate(&req);
+    let alloc = match result {
+        Ok(a) => a,
+        Err(e) => {
+            ctx.publish(svc, EventType::Warning, "AllocationFailed", e.to_string())
+                .await;
+            return Err(Error::NoAddress(format!("{}: {e}", key(svc))));
+        }
+    };
+    let want = ingress(&alloc.assigned);
+    let want_ips = ingress_ips(Some(&want));
+    if current_ingress(svc) != want_ips {
+        let patch = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name},
+            "status": {"loadBalancer": {"ingress": want}},
+        });
+        api.patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        let what: Vec<String> = alloc
+            .assigned
+            .iter()
+            .map(|a| format!("{} from Eip {}", a.ip, a.pool))
+            .collect();
+        ctx.publish(svc, EventType::Normal, "Allocated", what.join(", "))
+            .await;
+        ctx.kick_eips();
+    }
+    for r in &alloc.released {
+        ctx.publish(
+            svc,
+            EventType::Normal,
+            "Released",
+            format!("{} returned to Eip {}", r.ip, r.pool),
+        )
+        .await;
+    }
+    if !alloc.released.is_empty() {
+        ctx.kick_services();
+    }
+    // The label OpenELB writes: the Eip the address comes from (the first family's).
+    let pool = alloc.assigned.first().map(|a| a.pool.clone());
+    if svc.labels().get(EIP_LABEL) != pool.as_ref() {
+        let patch = serde_json::json!({"metadata": {"labels": {EIP_LABEL: pool}}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(Action::requeue(Duration::from_secs(3600)))
+}
+
+async fn cleanup(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<(), Error> {
+    let released = ctx
+        .ipam
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .release(&key(svc));
+    let name = svc.name_any();
+    let deleting = svc.meta().deletion_timestamp.is_some();
+    // Every replica stops announcing as soon as the Service is deleting or not ours (see
+    // node.rs); what is left here is the record.
+    if !deleting && !current_ingress(svc).is_empty() {
+        let patch = serde_json::json!({"status": {"loadBalancer": {"ingress": null}}});
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    if !deleting && svc.labels().contains_key(EIP_LABEL) {
+        let patch = serde_json::json!({"metadata": {"labels": {EIP_LABEL: null}}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    if !released.is_empty() {
+        let what: Vec<String> = released
+            .iter()
+            .map(|a| format!("{} returned to Eip {}", a.ip, a.pool))
+            .collect();
+        ctx.publish(svc, EventType::Normal, "Released", what.join(", "))
+            .await;
+        ctx.kick_eips();
+        ctx.kick_services();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(default_class: bool) -> Options {
+        Options {
+            node_name: "n1".into(),
+            namespace: "porter-system".into(),
+            identity: "p1".into(),
+            load_balancer_class: super::super::DEFAULT_CLASS.into(),
+            default_class,
+            lease_name: "porter-manager".into(),
+            lease: Default::default(),
+            http: "127.0.0.1:0".parse().unwrap(),
+            status_interval: Duration::from_secs(5),
+            shutdown_drain: Duration::ZERO,
+        }
+    }
+
+    fn svc(v: serde_json::Value) -> Service {
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// (case, Service, managed without / with --default-class)
+    #[test]
+    fn opt_in_table() {
+        let lb = |ann: serde_json::Value, class: Option<&str>| {
+            svc(serde_json::json!({
+                "metadata": {"name": "s", "namespace": "ns", "annotations": ann},
+                "spec": {"type": "LoadBalancer", "loadBalancerClass": class}
+            }))
+        };
+        let cases = [
+            (
+                "openelb annotation",
+                lb(
+                    serde_json::json!({"lb.kubesphere.io/v1alpha1": "openelb"}),
+                    None,
+                ),
+                true,
+                true,
+            ),
+            (
+                "porter annotation",
+                lb(
+                    serde_json::json!({"lb.kubesphere.io/v1alpha1": "porter"}),
+                    None,
+                ),
+                true,
+                true,
+            ),
+            (
+                "our class",
+                lb(serde_json::json!({}), Some("network.kubesphere.io/porter")),
+                true,
+                true,
+            ),
+            (
+                "other class beats the annotation",
+                lb(
+                    serde_json::json!({"lb.kubesphere.io/v1alpha1": "openelb"}),
+                    Some("example.com/lb"),
+                ),
+                false,
+                false,
+            ),
+            ("nothing", lb(serde_json::json!({}), None), false, true),
+            (
+                "not a LoadBalancer",
+                svc(
+                    serde_json::json!({"metadata": {"name": "s", "annotations": {"lb.kubesphere.io/v1alpha1": "openelb"}}, "spec": {"type": "NodePort"}}),
+                ),
+                false,
+                false,
+            ),
+        ];
+        for (case, s, plain, default) in cases {
+            assert_eq!(is_managed(&s, &opts(false)), plain, "{case}");
+            assert_eq!(
+                is_managed(&s, &opts(true)),
+                default,
+                "{case} (default class)"
+            );
+        }
+    }
+
+    #[test]
+    fn request_reads_families_ports_and_annotations() {
+        let s = svc(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "shop", "annotations": {
+                "eip.openelb.kubesphere.io/v1alpha2": "pool-a",
+                "lb.kubesphere.io/allow-shared-ip": "k"}},
+            "spec": {"type": "LoadBalancer", "ipFamilyPolicy": "RequireDualStack",
+                     "ipFamilies": ["IPv4", "IPv6"],
+                     "ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}],
+                     "loadBalancerIP": "203.0.113.7"}
+        }));
+        let r = service_request(&s, BTreeMap::new()).unwrap();
+        assert_eq!(r.service, ServiceKey::new("shop", "web"));
+        assert_eq!(r.families, FamilyRequest::DualStack);
+        assert_eq!(r.pools, ["pool-a"]);
+        assert_eq!(r.sharing_key.as_deref(), Some("k"));
+        assert_eq!(r.requested_ips, ["203.0.113.7".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            r.ports,
+            [
+                ServicePort {
+                    protocol: PortProtocol::Tcp,
+                    port: 80
+                },
+                ServicePort {
+                    protocol: PortProtocol::Udp,
+                    port: 53
+                }
+            ]
+        );
+        // PreferDualStack on a single-stack cluster is that one family.
+        let s6 = svc(serde_json::json!({
+            "metadata": {"name": "v6", "namespace": "shop"},
+            "spec": {"type": "LoadBalancer", "ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv6"]}
+        }));
+        assert_eq!(
+            service_request(&s6, BTreeMap::new()).unwrap().families,
+            FamilyRequest::V6
+        );
+    }
+
+    #[test]
+    fn pool_spec_follows_the_eip() {
+        let eip: Eip = serde_json::from_value(serde_json::json!({
+            "apiVersion": "network.kubesphere.io/v1alpha2", "kind": "Eip",
+            "metadata": {"name": "p", "annotations": {"eip.openelb.kubesphere.io/is-default-eip": "true"}},
+            "spec": {"address": "203.0.113.0/24", "priority": 5, "namespaceSelector": {"team": "a"}}
+        }))
+        .unwrap();
+        let p = pool_spec(&eip).unwrap();
+        assert!(p.is_default && !p.disable);
+        assert_eq!(p.priority, 5);
+        assert!(p
+            .namespace_selector
+            .unwrap()
+            .matches(&[("team".to_string(), "a".to_string())].into()));
+        let mut deleting = eip.clone();
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-01-01T00:00:00Z".parse().unwrap(),
+            ));
+        assert!(
+            pool_spec(&deleting).unwrap().disable,
+            "a deleting Eip gives no new address"
+        );
+        let mut vip = eip;
+        vip.spec.protocol = Protocol::Vip;
+        assert!(pool_spec(&vip).is_none());
+    }
+}

@@ -1,0 +1,399 @@
+//! A small fake Kubernetes API server for process-level tests where no kube-apiserver is at
+//! hand. It is honest about what it is: objects in memory, list and watch (every change is
+//! pushed to open watches), and just enough write semantics for porter — create (409 on a
+//! duplicate), replace with `resourceVersion` preconditions (409 on a stale one, as leader
+//! election needs), JSON patches (with `test`), merge patches, server-side apply merged
+//! field by field (lists of conditions merged by `type`; no field ownership), deletion held
+//! by finalizers. Every write is recorded. The envtest tests run the real thing.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+/// The fake's state.
+pub struct FakeApi {
+    objects: Mutex<BTreeMap<String, Vec<Value>>>,
+    events: broadcast::Sender<(String, Value)>,
+    /// Every event with its resourceVersion, replayed to a watch that starts from an older
+    /// one (as the API server does), so nothing between a list and its watch is lost.
+    history: Mutex<Vec<(u64, String, Value)>>,
+    writes: Mutex<Vec<(String, String, Value)>>,
+    rv: AtomicU64,
+}
+
+/// `(collection, namespace, name, subresource)` of an API path. Namespaced paths fold into
+/// the cluster-wide collection (objects carry their namespace).
+pub fn parse(path: &str) -> (String, Option<String>, Option<String>, Option<String>) {
+    let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (base, rest) = match seg.first() {
+        Some(&"api") => (seg[..2].join("/"), &seg[2..]),
+        _ => (seg[..3.min(seg.len())].join("/"), &seg[3.min(seg.len())..]),
+    };
+    let (ns, rest) = if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
+        (Some(rest[1].to_string()), &rest[2..])
+    } else {
+        (None, rest)
+    };
+    (
+        format!("/{base}/{}", rest.first().copied().unwrap_or_default()),
+        ns,
+        rest.get(1).map(|s| s.to_string()),
+        rest.get(2).map(|s| s.to_string()),
+    )
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Response {
+    json_response(
+        StatusCode::from_u16(code).unwrap(),
+        &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "reason": reason, "code": code, "message": message}),
+    )
+}
+
+fn json_response(code: StatusCode, v: &Value) -> Response {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(v).unwrap()))
+        .unwrap()
+}
+
+/// RFC 7386 merge.
+fn merge(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = json!({});
+            }
+            let t = target.as_object_mut().unwrap();
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// Server-side apply without ownership: objects merged key by key, `conditions` merged by
+/// `type`, other lists replaced.
+fn apply(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                match (k.as_str(), t.get_mut(k)) {
+                    ("conditions", Some(Value::Array(old))) => {
+                        for c in v.as_array().into_iter().flatten() {
+                            old.retain(|o| o["type"] != c["type"]);
+                            old.push(c.clone());
+                        }
+                    }
+                    (_, Some(old)) if old.is_object() && v.is_object() => apply(old, v),
+                    _ => {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+impl FakeApi {
+    /// An empty fake.
+    pub fn new() -> Arc<FakeApi> {
+        Arc::new(FakeApi {
+            objects: Mutex::default(),
+            events: broadcast::channel(4096).0,
+            history: Mutex::default(),
+            writes: Mutex::default(),
+            rv: AtomicU64::new(10),
+        })
+    }
+
+    fn next_rv(&self) -> String {
+        self.rv.fetch_add(1, Ordering::SeqCst).to_string()
+    }
+
+    /// Creates or replaces `obj` in `collection` (e.g. `/api/v1/nodes`), telling watchers.
+    pub fn put(&self, collection: &str, mut obj: Value) {
+        obj["metadata"]["resourceVersion"] = json!(self.next_rv());
+        let mut all = self.objects.lock().unwrap();
+        let list = all.entry(collection.to_string()).or_default();
+        let i = list.iter().position(|o| {
+            o["metadata"]["name"] == obj["metadata"]["name"]
+                && o["metadata"]["namespace"] == obj["metadata"]["namespace"]
+        });
+        let kind = match i {
+            Some(i) => {
+                list[i] = obj.clone();
+                "MODIFIED"
+            }
+            None => {
+                list.push(obj.clone());
+                "ADDED"
+            }
+        };
+        self.emit(collection, json!({"type": kind, "object": obj}));
+    }
+
+    fn emit(&self, collection: &str, event: Value) {
+        let rv = event["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        // Under the history lock, so a watch's replay and its live events do not interleave.
+        let mut history = self.history.lock().unwrap();
+        history.push((rv, collection.to_string(), event.clone()));
+        let _ = self.events.send((collection.to_string(), event));
+    }
+
+    /// The object `name` (in `namespace`) of `collection`.
+    pub fn get(&self, collection: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(collection)?
+            .iter()
+            .find(|o| {
+                o["metadata"]["name"] == name
+                    && namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns)
+            })
+            .cloned()
+    }
+
+    fn remove(&self, collection: &str, obj: &Value) {
+        let mut all = self.objects.lock().unwrap();
+        if let Some(list) = all.get_mut(collection) {
+            list.retain(|o| {
+                !(o["metadata"]["name"] == obj["metadata"]["name"]
+                    && o["metadata"]["namespace"] == obj["metadata"]["namespace"])
+            });
+        }
+        drop(all);
+        let mut gone = obj.clone();
+        gone["metadata"]["resourceVersion"] = json!(self.next_rv());
+        self.emit(collection, json!({"type": "DELETED", "object": gone}));
+    }
+
+    /// Writes whose path (with query) starts with `prefix`: (path, body).
+    pub fn writes_to(&self, prefix: &str) -> Vec<(String, Value)> {
+        self.writes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, p, _)| p.starts_with(prefix))
+            .map(|(_, p, b)| (p.clone(), b.clone()))
+            .collect()
+    }
+
+    /// Stores a changed object, or removes it when it is deleting and has no finalizer left.
+    fn store(&self, collection: &str, obj: Value) -> Value {
+        let deleting = obj["metadata"]["deletionTimestamp"].is_string();
+        let finalizers = obj["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
+        if deleting && !finalizers {
+            self.remove(collection, &obj);
+            obj
+        } else {
+            self.put(collection, obj.clone());
+            self.get(
+                collection,
+                obj["metadata"]["namespace"].as_str(),
+                obj["metadata"]["name"].as_str().unwrap_or_default(),
+            )
+            .unwrap_or(obj)
+        }
+    }
+
+    /// Serves the fake; use with `axum::serve`.
+    pub fn router(self: &Arc<Self>) -> axum::Router {
+        axum::Router::new()
+            .fallback(handle)
+            .with_state(self.clone())
+    }
+}
+
+async fn handle(
+    State(fake): State<Arc<FakeApi>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let query = uri.query().unwrap_or_default().to_string();
+    let (collection, ns, name, _sub) = parse(&path);
+    if method == Method::GET {
+        if let Some(name) = &name {
+            return match fake.get(&collection, ns.as_deref(), name) {
+                Some(o) => json_response(StatusCode::OK, &o),
+                None => status(404, "NotFound", "not found"),
+            };
+        }
+        if query.contains("watch=true") {
+            let from: u64 = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("resourceVersion="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let (rx, replay) = {
+                let history = fake.history.lock().unwrap();
+                let rx = fake.events.subscribe();
+                let replay: Vec<Value> = history
+                    .iter()
+                    .filter(|(rv, c, _)| *rv > from && *c == collection)
+                    .map(|(_, _, e)| e.clone())
+                    .collect();
+                (rx, replay)
+            };
+            let replayed = futures::stream::iter(replay.into_iter().map(|ev| {
+                let mut line = serde_json::to_vec(&ev).unwrap();
+                line.push(b'\n');
+                Ok::<_, Infallible>(Bytes::from(line))
+            }));
+            let live = futures::stream::unfold(rx, move |mut rx| {
+                let collection = collection.clone();
+                async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok((c, ev)) if c == collection => {
+                                let mut line = serde_json::to_vec(&ev).unwrap();
+                                line.push(b'\n');
+                                return Some((Ok::<_, Infallible>(Bytes::from(line)), rx));
+                            }
+                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                }
+            });
+            return Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from_stream(futures::StreamExt::chain(replayed, live)))
+                .unwrap();
+        }
+        // The last version handed out, read before the objects: a change racing the list is
+        // then replayed to the watch rather than lost.
+        let rv = fake.rv.load(Ordering::SeqCst) - 1;
+        let items = fake
+            .objects
+            .lock()
+            .unwrap()
+            .get(&collection)
+            .cloned()
+            .unwrap_or_default();
+        return json_response(
+            StatusCode::OK,
+            &json!({"kind": "List", "apiVersion": "v1",
+                    "metadata": {"resourceVersion": rv.to_string()},
+                    "items": items}),
+        );
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    fake.writes
+        .lock()
+        .unwrap()
+        .push((method.to_string(), format!("{path}?{query}"), body.clone()));
+    if collection.ends_with("/events") {
+        return json_response(StatusCode::CREATED, &body);
+    }
+    match method {
+        Method::POST => {
+            let mut obj = body;
+            if let Some(ns) = &ns {
+                obj["metadata"]["namespace"] = json!(ns);
+            }
+            let name = obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if fake.get(&collection, ns.as_deref(), &name).is_some() {
+                return status(409, "AlreadyExists", "already exists");
+            }
+            obj["metadata"]["uid"] = json!(format!("uid-{name}"));
+            let stored = fake.store(&collection, obj);
+            json_response(StatusCode::CREATED, &stored)
+        }
+        Method::PUT => {
+            let Some(current) = fake.get(&collection, ns.as_deref(), name.as_deref().unwrap_or(""))
+            else {
+                return status(404, "NotFound", "not found");
+            };
+            if body["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] {
+                return status(409, "Conflict", "the object has been modified");
+            }
+            let stored = fake.store(&collection, body);
+            json_response(StatusCode::OK, &stored)
+        }
+        Method::PATCH => {
+            let Some(mut obj) = fake.get(&collection, ns.as_deref(), name.as_deref().unwrap_or(""))
+            else {
+                return status(404, "NotFound", "not found");
+            };
+            let ct = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if ct.starts_with("application/json-patch") {
+                // As the API server (evanphx/json-patch) does: `test` for null passes on a
+                // missing path.
+                let ops: Vec<Value> = body
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|op| {
+                        !(op["op"] == "test"
+                            && op["value"].is_null()
+                            && obj
+                                .pointer(op["path"].as_str().unwrap_or_default())
+                                .is_none())
+                    })
+                    .cloned()
+                    .collect();
+                let Ok(p) = serde_json::from_value::<json_patch::Patch>(Value::Array(ops)) else {
+                    return status(400, "BadRequest", "bad JSON patch");
+                };
+                if json_patch::patch(&mut obj, &p).is_err() {
+                    return status(422, "Invalid", "JSON patch test failed");
+                }
+            } else if ct.starts_with("application/apply-patch") {
+                let mut p = body;
+                if let Some(m) = p.as_object_mut() {
+                    m.remove("apiVersion");
+                    m.remove("kind");
+                    m.remove("metadata");
+                }
+                apply(&mut obj, &p);
+            } else {
+                merge(&mut obj, &body);
+            }
+            let stored = fake.store(&collection, obj);
+            json_response(StatusCode::OK, &stored)
+        }
+        Method::DELETE => {
+            let Some(mut obj) = fake.get(&collection, ns.as_deref(), name.as_deref().unwrap_or(""))
+            else {
+                return status(404, "NotFound", "not found");
+            };
+            obj["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+            let stored = fake.store(&collection, obj);
+            json_response(StatusCode::OK, &stored)
+        }
+        _ => status(405, "MethodNotAllowed", "method not allowed"),
+    }
+}

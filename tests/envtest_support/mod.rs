@@ -1,0 +1,445 @@
+//! envtest-style harness: a real etcd and kube-apiserver started by the test itself, from
+//! `KUBEBUILDER_ASSETS` (the folder controller-runtime's envtest uses: `kube-apiserver` and
+//! `etcd`; an `etcd` on PATH serves when the folder has none), a generated service-account
+//! key, static-token authentication for the test and for `porter manager` processes, and a
+//! kubeconfig file both use. Every process is killed when the harness is dropped.
+//!
+//! Only APIs available since Kubernetes 1.24 are used, and only flags 1.24 accepts.
+
+#![allow(dead_code)]
+
+pub mod fake_api;
+pub mod netlab;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// The token the test and the managers authenticate with (group system:masters).
+pub const TOKEN: &str = "porter-envtest-token";
+
+/// The `KUBEBUILDER_ASSETS` folder, or `None` after printing the loud skip line.
+pub fn assets_or_skip(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("KUBEBUILDER_ASSETS").filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            eprintln!(
+                "SKIPPED: {test}: KUBEBUILDER_ASSETS is not set (needs kube-apiserver and etcd)"
+            );
+            None
+        }
+    }
+}
+
+/// A free TCP port on loopback (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Child processes killed (and reaped) on drop.
+#[derive(Default)]
+pub struct Procs(Vec<(String, Child)>);
+
+impl Procs {
+    /// Spawns `cmd`, its output going to `log`.
+    pub fn spawn(&mut self, name: &str, mut cmd: Command, log: &Path) -> u32 {
+        let out = std::fs::File::create(log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
+        let pid = child.id();
+        self.0.push((name.to_string(), child));
+        pid
+    }
+
+    /// Kills the process named `name` at once (SIGKILL: a crash, no graceful release).
+    pub fn kill(&mut self, name: &str) {
+        if let Some(i) = self.0.iter().position(|(n, _)| n == name) {
+            let (_, mut child) = self.0.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether `name` still runs.
+    pub fn alive(&mut self, name: &str) -> bool {
+        self.0
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .is_some_and(|(_, c)| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        // Reverse order: managers before the API server before etcd.
+        while let Some((_, mut child)) = self.0.pop() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A running control plane.
+pub struct Cluster {
+    /// The scratch folder (logs, etcd data, certificates, kubeconfig).
+    pub dir: PathBuf,
+    /// `https://<address>:<port>`.
+    pub url: String,
+    /// A kubeconfig for this cluster (token auth, self-signed serving certificate).
+    pub kubeconfig: PathBuf,
+    /// Client for the test.
+    pub client: Client,
+    /// Processes, killed on drop.
+    pub procs: Procs,
+}
+
+fn find_binary(assets: &Path, name: &str) -> PathBuf {
+    let p = assets.join(name);
+    if p.is_file() {
+        return p;
+    }
+    if name == "etcd" {
+        for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+            let c = Path::new(dir).join("etcd");
+            if c.is_file() {
+                return c;
+            }
+        }
+    }
+    let also = if name == "etcd" {
+        " (and none on PATH)"
+    } else {
+        ""
+    };
+    panic!(
+        "KUBEBUILDER_ASSETS={} has no {name}{also}: install the envtest assets, \
+         e.g. `setup-envtest use 1.24 -p path`",
+        assets.display()
+    );
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Cluster {
+    /// Starts etcd and kube-apiserver. The API server listens on `bind` (loopback, or a lab
+    /// address when other network namespaces must reach it) on a free port.
+    pub async fn start(assets: &Path, name: &str, bind: &str) -> Cluster {
+        let dir =
+            std::env::temp_dir().join(format!("porter-envtest-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("certs")).unwrap();
+        let etcd_bin = find_binary(assets, "etcd");
+        let apiserver_bin = find_binary(assets, "kube-apiserver");
+        let mut procs = Procs::default();
+
+        // etcd on loopback only.
+        let (client_port, peer_port) = (free_port(), free_port());
+        let etcd_url = format!("http://127.0.0.1:{client_port}");
+        let mut etcd = Command::new(etcd_bin);
+        etcd.args([
+            "--data-dir",
+            dir.join("etcd").to_str().unwrap(),
+            "--listen-client-urls",
+            &etcd_url,
+            "--advertise-client-urls",
+            &etcd_url,
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{peer_port}"),
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{peer_port}"),
+            "--initial-cluster",
+            &format!("default=http://127.0.0.1:{peer_port}"),
+            "--unsafe-no-fsync",
+        ]);
+        // etcd 3.4 (Debian) does not know --unsafe-no-fsync; 3.5 (envtest) does.
+        let etcd_version = Command::new(etcd.get_program())
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if etcd_version.contains("Version: 3.4") {
+            let args: Vec<_> = etcd
+                .get_args()
+                .filter(|a| *a != "--unsafe-no-fsync")
+                .map(|a| a.to_owned())
+                .collect();
+            etcd = Command::new(etcd.get_program());
+            etcd.args(args);
+        }
+        procs.spawn("etcd", etcd, &dir.join("etcd.log"));
+
+        // Service-account signing key (the API server refuses to start without one).
+        run(Command::new("openssl").args([
+            "genrsa",
+            "-out",
+            dir.join("sa.key").to_str().unwrap(),
+            "2048",
+        ]));
+        std::fs::write(
+            dir.join("tokens.csv"),
+            format!("{TOKEN},porter-envtest,porter-envtest-uid,\"system:masters\"\n"),
+        )
+        .unwrap();
+
+        let port = free_port();
+        let mut api = Command::new(apiserver_bin);
+        api.args([
+            &format!("--etcd-servers={etcd_url}"),
+            &format!("--bind-address={bind}"),
+            &format!(
+                "--advertise-address={}",
+                if bind == "0.0.0.0" { "127.0.0.1" } else { bind }
+            ),
+            &format!("--secure-port={port}"),
+            &format!("--cert-dir={}", dir.join("certs").display()),
+            &format!("--token-auth-file={}", dir.join("tokens.csv").display()),
+            "--authorization-mode=RBAC",
+            &format!(
+                "--service-account-key-file={}",
+                dir.join("sa.key").display()
+            ),
+            &format!(
+                "--service-account-signing-key-file={}",
+                dir.join("sa.key").display()
+            ),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-cluster-ip-range=10.96.0.0/24",
+            "--allow-privileged=true",
+            // envtest's own defaults: no ServiceAccount admission (no controller-manager
+            // makes the tokens it would wait for).
+            "--disable-admission-plugins=ServiceAccount",
+        ]);
+        procs.spawn("kube-apiserver", api, &dir.join("kube-apiserver.log"));
+
+        let host = if bind == "0.0.0.0" { "127.0.0.1" } else { bind };
+        let url = format!("https://{host}:{port}");
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: envtest\n  cluster:\n    server: {url}\n    insecure-skip-tls-verify: true\nusers:\n- name: envtest\n  user:\n    token: {TOKEN}\ncontexts:\n- name: envtest\n  context:\n    cluster: envtest\n    user: envtest\n    namespace: default\ncurrent-context: envtest\n"
+            ),
+        )
+        .unwrap();
+        let client = client_for(&kubeconfig).await;
+        let mut cluster = Cluster {
+            dir,
+            url,
+            kubeconfig,
+            client,
+            procs,
+        };
+        cluster.wait_ready().await;
+        cluster
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(v) = self.client.apiserver_version().await {
+                eprintln!(
+                    "envtest: kube-apiserver {} ready at {}",
+                    v.git_version, self.url
+                );
+                break;
+            }
+            assert!(
+                self.procs.alive("kube-apiserver"),
+                "kube-apiserver exited; see {}",
+                self.dir.join("kube-apiserver.log").display()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "kube-apiserver not ready after 60 s; see {}",
+                self.dir.join("kube-apiserver.log").display()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // The default namespace and RBAC bootstrap come from post-start hooks: wait for them.
+        let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(self.client.clone());
+        wait_for(Duration::from_secs(30), "namespace default", || async {
+            ns.get_opt("default").await.ok().flatten().map(|_| ())
+        })
+        .await;
+    }
+
+    /// Creates the CRDs of deploy/crds/ and waits until they are established.
+    pub async fn install_crds(&self) {
+        let api = Api::<CustomResourceDefinition>::all(self.client.clone());
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/crds");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let crd: CustomResourceDefinition =
+                serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            names.push(crd.metadata.name.clone().unwrap());
+            api.create(&PostParams::default(), &crd)
+                .await
+                .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        }
+        for name in names {
+            wait_for(
+                Duration::from_secs(30),
+                &format!("CRD {name} established"),
+                || {
+                    let api = api.clone();
+                    let name = name.clone();
+                    async move {
+                        let crd = api.get(&name).await.ok()?;
+                        crd.status?
+                            .conditions?
+                            .iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                            .then_some(())
+                    }
+                },
+            )
+            .await;
+        }
+    }
+
+    /// Starts `porter manager` as node `node` (identity `pod`), with short lease timings.
+    /// `prefix` wraps the command (e.g. `ip netns exec <ns>`); `extra` adds arguments.
+    pub fn start_manager(&mut self, pod: &str, node: &str, prefix: &[&str], extra: &[&str]) {
+        let kubeconfig = self.kubeconfig.clone();
+        self.start_manager_with(pod, node, prefix, extra, &kubeconfig);
+    }
+
+    /// [`Cluster::start_manager`] with another kubeconfig (one that reaches the API server
+    /// from inside a network namespace).
+    pub fn start_manager_with(
+        &mut self,
+        pod: &str,
+        node: &str,
+        prefix: &[&str],
+        extra: &[&str],
+        kubeconfig: &Path,
+    ) {
+        let cmd = manager_command(pod, node, prefix, extra, kubeconfig);
+        let log = self.dir.join(format!("{pod}.log"));
+        eprintln!(
+            "envtest: starting {pod} (node {node}), log {}",
+            log.display()
+        );
+        self.procs.spawn(pod, cmd, &log);
+    }
+
+    /// Writes a kubeconfig like the test's, for API server URL `server`; returns its path.
+    pub fn kubeconfig_for(&self, file: &str, server: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.kubeconfig)
+            .unwrap()
+            .replace(&self.url, server);
+        let path = self.dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The log of `name` (for assertion messages).
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+    }
+}
+
+/// The `porter manager` command for node `node` (identity `pod`), with short lease timings
+/// and a 1 s status interval. `prefix` wraps it (e.g. `ip netns exec <ns>`).
+pub fn manager_command(
+    pod: &str,
+    node: &str,
+    prefix: &[&str],
+    extra: &[&str],
+    kubeconfig: &Path,
+) -> Command {
+    let bin = env!("CARGO_BIN_EXE_porter");
+    let mut cmd = match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let http = format!("127.0.0.1:{}", free_port());
+    cmd.args([
+        "manager",
+        "--http",
+        &http,
+        "--lease-duration",
+        "4",
+        "--renew-deadline",
+        "3",
+        "--retry-period",
+        "1",
+        "--status-interval",
+        "1",
+    ])
+    .args(extra)
+    .env("KUBECONFIG", kubeconfig)
+    .env("NODE_NAME", node)
+    .env("POD_NAMESPACE", "porter-system")
+    .env("POD_NAME", pod)
+    .env("RUST_LOG", "info,kube=warn");
+    cmd
+}
+
+impl Drop for Cluster {
+    /// Stops every process; removes the scratch folder unless the test failed (its logs
+    /// are then the evidence).
+    fn drop(&mut self) {
+        self.procs = Procs::default();
+        if std::thread::panicking() {
+            eprintln!("envtest: logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A client from a kubeconfig file.
+pub async fn client_for(kubeconfig: &Path) -> Client {
+    let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("kubeconfig to config");
+    Client::try_from(config).expect("client")
+}
+
+/// Polls `f` every 200 ms until it returns `Some`, or panics naming `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
