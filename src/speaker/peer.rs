@@ -805,17 +805,8 @@ impl PeerTask {
         for c in changes {
             match c {
                 Change::Announce { prefix, .. } | Change::Withdraw { prefix, .. } => {
-                    let hops: BTreeSet<IpAddr> = self
-                        .rib
-                        .announcements()
-                        .into_iter()
-                        .filter_map(|a| match a {
-                            Change::Announce {
-                                prefix: p, path, ..
-                            } if p == *prefix => Some(path.next_hop),
-                            _ => None,
-                        })
-                        .collect();
+                    // per prefix, not a scan of every path: a full table sync is n changes
+                    let hops = self.rib.next_hops(*prefix);
                     if hops.is_empty() {
                         adv.remove(prefix);
                     } else {

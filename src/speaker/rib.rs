@@ -133,6 +133,15 @@ impl AdjRibOut {
             .collect()
     }
 
+    /// Next hops of the paths advertised for `prefix`: a range lookup, so publishing the
+    /// advertised set after a change stays O(log n) per prefix at 100k+ prefixes.
+    pub fn next_hops(&self, prefix: Prefix) -> BTreeSet<IpAddr> {
+        self.sent
+            .range((prefix, 0)..=(prefix, u32::MAX))
+            .map(|(_, path)| path.next_hop)
+            .collect()
+    }
+
     /// Brings the Adj-RIB-Out to `desired` as seen through `view` and returns the changes to
     /// send, withdrawals first. Calling it again with the same input returns nothing.
     pub fn sync(&mut self, desired: &DesiredRoutes, view: &PeerView) -> Vec<Change> {
@@ -282,6 +291,26 @@ mod tests {
             }
         }));
         assert!(rib.sync(&desired, &view(false)).is_empty());
+    }
+
+    #[test]
+    fn next_hops_are_those_of_one_prefix_only() {
+        let mut rib = AdjRibOut::new();
+        let (a, b) = (ip("10.200.1.2"), ip("10.200.1.3"));
+        let hops = [NextHop::Addr(a), NextHop::Addr(b)];
+        // neighbors in the key order: /31 sorts next to the /32 it contains
+        let desired: DesiredRoutes = [
+            (pfx("203.0.113.6/31"), spec(&[NextHop::Addr(a)])),
+            (pfx("203.0.113.7/32"), spec(&hops)),
+            (pfx("203.0.113.8/32"), spec(&[NextHop::Addr(b)])),
+        ]
+        .into();
+        rib.sync(&desired, &view(true));
+        assert_eq!(rib.next_hops(pfx("203.0.113.7/32")), [a, b].into());
+        assert_eq!(rib.next_hops(pfx("203.0.113.6/31")), [a].into());
+        assert!(rib.next_hops(pfx("203.0.113.9/32")).is_empty());
+        rib.sync(&desired, &view(false));
+        assert_eq!(rib.next_hops(pfx("203.0.113.7/32")), [a].into());
     }
 
     #[test]
