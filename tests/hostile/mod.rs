@@ -170,6 +170,16 @@ impl Lab {
         lab
     }
 
+    /// Takes the good peer's current status as the new "undisturbed" reference, after a
+    /// test changed the routes on purpose.
+    pub async fn rebaseline(&mut self) {
+        self.baseline = self
+            .wait_status(GOOD, "good session Established", |s| {
+                s.snapshot.state == SessionState::Established
+            })
+            .await;
+    }
+
     /// Where porter listens.
     pub fn listen(&self) -> SocketAddr {
         SocketAddr::new(loopback(self.net, PORTER_HOST), PORT)
@@ -342,7 +352,21 @@ pub struct Raw {
 impl Raw {
     /// Connects from `from` (any port) to `to`.
     pub async fn connect(from: IpAddr, to: SocketAddr) -> std::io::Result<Raw> {
+        Self::connect_with_receive_buffer(from, to, None).await
+    }
+
+    /// [`Raw::connect`] with SO_RCVBUF set before the handshake (which turns off the
+    /// kernel's receive-buffer autotuning): a client that stops reading then stalls the
+    /// sender after a few KiB, not after the megabytes loopback would otherwise absorb.
+    pub async fn connect_with_receive_buffer(
+        from: IpAddr,
+        to: SocketAddr,
+        receive_buffer: Option<u32>,
+    ) -> std::io::Result<Raw> {
         let socket = TcpSocket::new_v4()?;
+        if let Some(size) = receive_buffer {
+            socket.set_recv_buffer_size(size)?;
+        }
         socket.bind(SocketAddr::new(from, 0))?;
         let stream = tokio::time::timeout(WAIT, socket.connect(to))
             .await
@@ -539,6 +563,25 @@ impl GoodNeighbor {
     /// A copy of what it has seen.
     pub fn seen(&self) -> Seen {
         self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Waits up to `limit` until what it has seen satisfies `pred` (described by `what`).
+    pub async fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&Seen) -> bool) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let (done, routes) = {
+                let s = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                (pred(&s), s.routes.len())
+            };
+            if done {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "good neighbor: waited {limit:?} for {what}; it has {routes} routes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn run(mut c: Raw, seen: Arc<Mutex<Seen>>) {
