@@ -39,6 +39,11 @@ pub const MAX_SEND_QUEUE: usize = 64 << 20;
 /// writer task and up to [`MAX_SEND_QUEUE`] bytes alive for as long as it likes.
 pub const FLUSH_GRACE: Duration = Duration::from_secs(5);
 
+/// Reads (of up to 64 KiB each) that may wait for the peer task. A full queue stops the
+/// socket readers, so TCP flow control slows a flooding neighbor down instead of porter
+/// buffering whatever it sends: at most ~1 MiB per neighbor waits here.
+const IO_QUEUE: usize = 16;
+
 /// What the speaker tells a peer task.
 #[derive(Debug)]
 pub enum PeerCommand {
@@ -214,8 +219,8 @@ pub struct PeerTask {
     primary: Conn,
     secondary: Option<Conn>,
     next_id: u64,
-    io_tx: mpsc::UnboundedSender<(u64, Io)>,
-    io_rx: mpsc::UnboundedReceiver<(u64, Io)>,
+    io_tx: mpsc::Sender<(u64, Io)>,
+    io_rx: mpsc::Receiver<(u64, Io)>,
     rib: AdjRibOut,
     established: Option<(Negotiated, PeerView)>,
     draining: bool,
@@ -233,7 +238,7 @@ impl PeerTask {
         let now = Instant::now();
         let session = Session::new(session_config(&ctx.global, &ctx.config, seed), now)?;
         let exported = session.snapshot(now);
-        let (io_tx, io_rx) = mpsc::unbounded_channel();
+        let (io_tx, io_rx) = mpsc::channel(IO_QUEUE);
         Ok(PeerTask {
             ctx,
             primary: Conn::new(0, session),
@@ -395,16 +400,16 @@ impl PeerTask {
             loop {
                 match rd.read(&mut buf).await {
                     Ok(0) => {
-                        let _ = io.send((id, Io::Closed(None)));
+                        let _ = io.send((id, Io::Closed(None))).await;
                         return;
                     }
                     Ok(n) => {
-                        if io.send((id, Io::Data(buf[..n].to_vec()))).is_err() {
+                        if io.send((id, Io::Data(buf[..n].to_vec()))).await.is_err() {
                             return;
                         }
                     }
                     Err(e) => {
-                        let _ = io.send((id, Io::Closed(Some(e.to_string()))));
+                        let _ = io.send((id, Io::Closed(Some(e.to_string())))).await;
                         return;
                     }
                 }
@@ -654,13 +659,15 @@ impl PeerTask {
         let io = self.io_tx.clone();
         self.primary.connecting = Some(tokio::spawn(async move {
             let res = super::net::connect(addr, local, password.as_deref(), ttl).await;
-            let _ = io.send((
-                id,
-                match res {
-                    Ok(s) => Io::Connected(s),
-                    Err(e) => Io::ConnectFailed(e.to_string()),
-                },
-            ));
+            let _ = io
+                .send((
+                    id,
+                    match res {
+                        Ok(s) => Io::Connected(s),
+                        Err(e) => Io::ConnectFailed(e.to_string()),
+                    },
+                ))
+                .await;
         }));
     }
 
