@@ -269,7 +269,11 @@ impl Lab {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let now = self.status(GOOD);
         let (before, after) = (&self.baseline.snapshot, &now.snapshot);
-        assert_eq!(after.state, SessionState::Established, "good peer: {now:#?}");
+        assert_eq!(
+            after.state,
+            SessionState::Established,
+            "good peer: {now:#?}"
+        );
         assert_eq!(after.established_count, before.established_count);
         assert_eq!(after.flaps, before.flaps);
         assert_eq!(
@@ -420,7 +424,9 @@ impl Raw {
     fn take_message(&mut self) -> Option<Recv> {
         let len = bgp_wire::message_len(&self.buf)?;
         if len < HEADER_LEN {
-            return Some(Recv::Garbage(format!("length {len} in a header from porter")));
+            return Some(Recv::Garbage(format!(
+                "length {len} in a header from porter"
+            )));
         }
         if self.buf.len() < len {
             return None;
@@ -539,9 +545,15 @@ impl GoodNeighbor {
     /// Connects from `from` to porter at `to`, establishes, and waits for `route` and the
     /// End-of-RIB after it.
     pub async fn start(from: IpAddr, to: SocketAddr, route: Prefix) -> GoodNeighbor {
-        let mut c = Raw::connect(from, to).await.expect("good neighbor connects");
-        c.handshake(&wire::open(NEIGHBOR_AS, Ipv4Addr::new(10, 77, 0, 2), GOOD_HOLD))
-            .await;
+        let mut c = Raw::connect(from, to)
+            .await
+            .expect("good neighbor connects");
+        c.handshake(&wire::open(
+            NEIGHBOR_AS,
+            Ipv4Addr::new(10, 77, 0, 2),
+            GOOD_HOLD,
+        ))
+        .await;
         let seen = Arc::new(Mutex::new(Seen::default()));
         let task = tokio::spawn(Self::run(c, seen.clone()));
         let g = GoodNeighbor { seen, task };
