@@ -622,17 +622,20 @@ async fn route_refresh_resends_the_routes() {
 // --- resources ----------------------------------------------------------------------------
 
 /// `count` host routes in 10.0.0.0/8 plus [`vip`] of `net`, all next-hop self. Each route
-/// carries its own COMMUNITIES value (tagged with `tag`), so no two share an UPDATE: 200k
-/// routes are ~14 MB of UPDATEs, more than the kernel buffers of a loopback connection
-/// hold (4 MiB send buffer at most here, see net.ipv4.tcp_wmem), so a neighbor that does
-/// not read really stalls porter's writer.
-fn many_routes(net: u8, count: u32, tag: u16) -> DesiredRoutes {
+/// carries its own COMMUNITIES (`communities` values, tagged with `tag`), so no two share
+/// an UPDATE: 200k routes with 2 communities are ~14 MB of UPDATEs, more than the kernel
+/// buffers of a loopback connection hold (4 MiB send buffer at most here, see
+/// net.ipv4.tcp_wmem), so a neighbor that does not read really stalls porter's writer.
+fn many_routes(net: u8, count: u32, tag: u16, communities: u32) -> DesiredRoutes {
     (0..count)
         .map(|i| {
             let spec = RouteSpec {
                 next_hops: [NextHop::Local].into(),
                 attrs: RouteAttrs {
-                    communities: vec![(u32::from(tag) << 16) | (i & 0xffff), i],
+                    communities: (0..communities)
+                        .map(|k| (u32::from(tag) << 16) | ((i + k) & 0xffff))
+                        .chain([0xfff0_0000 | i])
+                        .collect(),
                 },
             };
             (Prefix::host(Ipv4Addr::from(0x0a00_0000 + i).into()), spec)
@@ -695,7 +698,7 @@ async fn stuck_reader_is_dropped_at_the_hold_time_and_memory_stays_bounded() {
     let net = 29;
     let mut lab = Lab::start(net, hostile_peer(net, 3)).await;
     lab.speaker
-        .set_routes(Arc::new(many_routes(net, ROUTES, 1)))
+        .set_routes(Arc::new(many_routes(net, ROUTES, 1, 1)))
         .await;
     lab.good
         .wait_for("the whole table", Duration::from_secs(300), |s| {
@@ -806,5 +809,72 @@ async fn update_burst_is_counted_and_memory_stays_bounded() {
     let s = lab.status(HOSTILE);
     assert!(s.last_error.is_none(), "{:?}", s.last_error);
     assert_eq!(s.snapshot.messages.sent.notification, 0);
+    lab.assert_undisturbed().await;
+}
+
+/// A neighbor that keeps its session alive (a KEEPALIVE every second) but never reads,
+/// while porter has more and more to send: each round re-announces 50,001 routes with new
+/// attributes (65 communities each, ~16 MB). The hold timer never fires, so only the send-queue limit
+/// (`MAX_SEND_QUEUE`, 64 MiB) can end it: porter closes the connection without a
+/// NOTIFICATION (it could not be delivered), records why in `lastError` (local), and
+/// releases the socket; the good neighbor takes every round and stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reader_that_never_reads_is_dropped_at_the_send_queue_limit() {
+    let _g = GATE.write().await;
+    const ROUTES: u32 = 50_000;
+    let net = 31;
+    let mut lab = Lab::start(net, hostile_peer(net, 9)).await;
+    let fds = open_fds();
+    let hostile = loopback(net, HOSTILE_HOST);
+    let mut c = Raw::connect_with_receive_buffer(hostile, lab.listen(), Some(8 * 1024))
+        .await
+        .expect("hostile client connects");
+    c.handshake(&wire::open(NEIGHBOR_AS, HOSTILE_ID, 9)).await;
+    lab.wait_status(HOSTILE, "hostile session Established", |s| {
+        s.snapshot.state == SessionState::Established
+    })
+    .await;
+    // the client only writes from now on: a KEEPALIVE a second keeps porter's hold timer
+    // from ending the session first
+    let keepalives = tokio::spawn(async move {
+        while c.send(&wire::keepalive()).await.is_ok() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        c
+    });
+    let mut tag = 0;
+    let down = loop {
+        let s = lab.status(HOSTILE);
+        if s.snapshot.state != SessionState::Established {
+            break s;
+        }
+        tag += 1;
+        assert!(
+            tag <= 12,
+            "12 rounds (~190 MB) queued and the session is still up: {s:#?}"
+        );
+        lab.speaker
+            .set_routes(Arc::new(many_routes(net, ROUTES, tag, 64)))
+            .await;
+        lab.good
+            .wait_for("this round's routes", Duration::from_secs(300), |s| {
+                s.routes.len() == ROUTES as usize + 1
+                    && s.updates >= u64::from(tag) * u64::from(ROUTES)
+            })
+            .await;
+    };
+    // No RSS bound here: MAX_SEND_QUEUE is the bound by construction, and the RSS is
+    // dominated by the re-announcement rounds themselves (both peers' Adj-RIB-Out rebuilt
+    // and encoded, on two worker threads), not by what the stuck connection holds.
+    eprintln!("torn down after {tag} rounds");
+    let e = down.last_error.expect("lastError set");
+    assert_eq!((e.direction.as_str(), e.code), ("local", 0), "{e:?}");
+    assert!(e.reason.contains("send queue full"), "{e:?}");
+    assert_eq!(down.snapshot.messages.sent.notification, 0);
+    let mut c = keepalives.await.unwrap();
+    assert_released(&mut c).await;
+    drop(c);
+    assert_eq!(open_fds(), fds, "porter holds the stuck socket");
+    lab.rebaseline().await;
     lab.assert_undisturbed().await;
 }
