@@ -17,6 +17,8 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bgp_wire::capability::Capability;
+use bgp_wire::iana::CapabilityCode;
 use bgp_wire::message::open::OptionalParam;
 use bgp_wire::message::{Message, NotificationMsg};
 use bgp_wire::nlri::Prefix;
@@ -78,6 +80,17 @@ async fn expect_quiet(c: &mut Raw, span: Duration) {
             other => panic!("expected only KEEPALIVEs, got {other:?}"),
         }
     }
+}
+
+/// The harness can fail: withdrawing the good neighbor's route on purpose is noticed as
+/// a disturbance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "porter sent UPDATEs to the good peer")]
+async fn undisturbed_check_notices_a_withdrawal() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(34, hostile_peer(34, 9)).await;
+    lab.speaker.set_routes(Arc::new(DesiredRoutes::new())).await;
+    lab.assert_undisturbed().await;
 }
 
 // --- RFC 4271 §6.1: message header errors -------------------------------------------------
@@ -306,6 +319,55 @@ async fn notification_from_the_neighbor_is_recorded_as_received() {
     let s = lab.status(HOSTILE);
     assert_eq!(s.snapshot.messages.sent.notification, 0);
     assert_eq!(s.snapshot.messages.received.notification, 1);
+    lab.assert_undisturbed().await;
+}
+
+/// RFC 5492 §3: "If a BGP speaker receives from its peer a capability that it does not
+/// itself support or recognize, it MUST ignore that capability." A capability code porter
+/// has never heard of (0xf0, private use) does not stop the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_capability_is_ignored_and_the_session_establishes() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(32, hostile_peer(32, 9)).await;
+    let mut open = wire::open(NEIGHBOR_AS, HOSTILE_ID, 9);
+    open.params
+        .push(OptionalParam::Capabilities(vec![Capability::Unknown {
+            code: CapabilityCode(0xf0),
+            value: vec![0x01, 0x02, 0x03],
+        }]));
+    let mut c = lab.connect_hostile().await;
+    c.handshake(&open).await;
+    assert_eq!(c.recv_routes_until_eor().await, [vip(32)].into());
+    let s = lab
+        .wait_status(HOSTILE, "hostile session Established", |s| {
+            s.snapshot.state == SessionState::Established
+        })
+        .await;
+    assert!(s.last_error.is_none(), "{:?}", s.last_error);
+    lab.assert_undisturbed().await;
+}
+
+/// RFC 4271 §6.8: "a connection collision with an existing BGP connection that is in the
+/// Established state causes closing of the newly created connection." The neighbor's
+/// second connection is closed, counted, and the Established session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_connection_while_established_is_closed_and_the_session_survives() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(33, hostile_peer(33, 9)).await;
+    let mut first = lab.hostile_established(9).await;
+    assert_eq!(first.recv_routes_until_eor().await, [vip(33)].into());
+    let mut second = lab.connect_hostile().await;
+    match second.recv(WAIT).await {
+        Recv::Closed(_) => {}
+        other => panic!("expected the second connection closed, got {other:?}"),
+    }
+    first.send(&wire::keepalive()).await.unwrap();
+    expect_quiet(&mut first, Duration::from_millis(500)).await;
+    let s = lab.status(HOSTILE);
+    assert_eq!(s.snapshot.state, SessionState::Established);
+    assert_eq!(s.snapshot.established_count, 1);
+    assert_eq!(s.rejected_connections, 1);
+    assert!(s.last_error.is_none(), "{:?}", s.last_error);
     lab.assert_undisturbed().await;
 }
 
