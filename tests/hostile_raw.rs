@@ -302,6 +302,29 @@ async fn silence_in_established_gets_4_0_after_the_hold_time() {
     assert_reset(&lab, &mut c, &n, 4, 0).await;
 }
 
+/// RFC 4271 §4.2: a hold time of zero is acceptable, and §4.4: "If the negotiated Hold
+/// Time interval is zero, then periodic KEEPALIVE messages MUST NOT be sent." porter
+/// (configured for 9 s, keepalive 3 s) establishes and then sends nothing for 4 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_time_of_zero_is_accepted_and_no_keepalives_are_sent() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(35, hostile_peer(35, 9)).await;
+    let mut c = lab.hostile_established(0).await;
+    assert_eq!(c.recv_routes_until_eor().await, [vip(35)].into());
+    match c.recv(Duration::from_secs(4)).await {
+        Recv::TimedOut => {}
+        other => panic!("expected silence with hold time 0, got {other:?}"),
+    }
+    let s = lab.status(HOSTILE);
+    assert_eq!(s.snapshot.state, SessionState::Established);
+    assert_eq!(s.snapshot.negotiated_hold_time, Some(0));
+    assert_eq!(
+        s.snapshot.messages.sent.keepalive, 1,
+        "only the OpenConfirm one"
+    );
+    lab.assert_undisturbed().await;
+}
+
 /// A NOTIFICATION from the neighbor ends the session (RFC 4271 §8.2.2, event 25) and is
 /// recorded as received, with porter sending nothing back (§6: the connection is closed
 /// "immediately after" it).
