@@ -965,3 +965,61 @@ async fn reader_that_never_reads_is_dropped_at_the_send_queue_limit() {
     lab.rebaseline().await;
     lab.assert_undisturbed().await;
 }
+
+/// The brief's shape of the stuck reader: 200,000 host routes sharing their attributes
+/// (packed ~800 to an UPDATE, ~1.2 MB in all), a good neighbor that takes them, and a
+/// hostile one that establishes and then neither reads nor writes. The whole table fits
+/// the loopback kernel buffers, so porter's writer finishes; the hold timer ends the
+/// session (4/0) and the connection is released. Also the scale check for the
+/// advertised-set bookkeeping, which was quadratic in the table size: with it, the table
+/// never reached the neighbor and, the peer task never yielding, this test did not even
+/// end (the runtime cannot drop a task that does not yield); it takes ~1.5 s now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stuck_reader_with_a_200k_route_table_is_dropped_at_the_hold_time() {
+    let _g = GATE.write().await;
+    const ROUTES: u32 = 200_000;
+    let net = 36;
+    let mut lab = Lab::start(net, hostile_peer(net, 3)).await;
+    let spec = RouteSpec {
+        next_hops: [NextHop::Local].into(),
+        ..RouteSpec::default()
+    };
+    let table: DesiredRoutes = (0..ROUTES)
+        .map(|i| Prefix::host(Ipv4Addr::from(0x0a00_0000 + i).into()))
+        .chain([vip(net)])
+        .map(|p| (p, spec.clone()))
+        .collect();
+    let started = Instant::now();
+    lab.speaker.set_routes(Arc::new(table)).await;
+    lab.good
+        .wait_for("the whole table", Duration::from_secs(120), |s| {
+            s.routes.len() == ROUTES as usize + 1
+        })
+        .await;
+    eprintln!(
+        "200,001 routes reached the good neighbor in {:?}",
+        started.elapsed()
+    );
+    lab.rebaseline().await;
+    let fds = open_fds();
+    let hostile = loopback(net, HOSTILE_HOST);
+    let mut c = Raw::connect_with_receive_buffer(hostile, lab.listen(), Some(8 * 1024))
+        .await
+        .expect("hostile client connects");
+    c.handshake(&wire::open(NEIGHBOR_AS, HOSTILE_ID, 3)).await;
+    let s = lab
+        .wait_status(HOSTILE, "the stuck session torn down", |s| {
+            s.snapshot.established_count == 1 && s.snapshot.state != SessionState::Established
+        })
+        .await;
+    let e = s.last_error.expect("lastError set");
+    assert_eq!(
+        (e.direction.as_str(), e.code, e.subcode),
+        ("sent", 4, 0),
+        "{e:?}"
+    );
+    assert_released(&mut c).await;
+    drop(c);
+    assert_eq!(open_fds(), fds, "porter holds the socket");
+    lab.assert_undisturbed().await;
+}
