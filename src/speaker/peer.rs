@@ -817,7 +817,6 @@ impl PeerTask {
         for c in changes {
             match c {
                 Change::Announce { prefix, .. } | Change::Withdraw { prefix, .. } => {
-                    // per prefix, not a scan of every path: a full table sync is n changes
                     let hops = self.rib.next_hops(*prefix);
                     if hops.is_empty() {
                         adv.remove(prefix);

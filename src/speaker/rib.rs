@@ -121,6 +121,14 @@ impl AdjRibOut {
         self.sent.is_empty()
     }
 
+    /// The next hops currently advertised for `prefix` (a range scan: cheap per prefix).
+    pub fn next_hops(&self, prefix: Prefix) -> BTreeSet<IpAddr> {
+        self.sent
+            .range((prefix, 0)..=(prefix, u32::MAX))
+            .map(|(_, p)| p.next_hop)
+            .collect()
+    }
+
     /// Every advertised path, as announcements (for ROUTE-REFRESH and graceful shutdown).
     pub fn announcements(&self) -> Vec<Change> {
         self.sent
@@ -130,15 +138,6 @@ impl AdjRibOut {
                 path_id: *path_id,
                 path: path.clone(),
             })
-            .collect()
-    }
-
-    /// Next hops of the paths advertised for `prefix`: a range lookup, so publishing the
-    /// advertised set after a change stays O(log n) per prefix at 100k+ prefixes.
-    pub fn next_hops(&self, prefix: Prefix) -> BTreeSet<IpAddr> {
-        self.sent
-            .range((prefix, 0)..=(prefix, u32::MAX))
-            .map(|(_, path)| path.next_hop)
             .collect()
     }
 
