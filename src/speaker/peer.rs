@@ -19,8 +19,9 @@ use bgp_wire::session::{
 };
 use bgp_wire::Family;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::config::{GlobalConfig, PeerConfig};
@@ -31,6 +32,17 @@ use crate::telemetry::{MessageLabels, Metrics, PeerLabels};
 /// Bytes we let queue towards a peer that does not read before we give up on the
 /// connection: a stuck peer must not make porter's memory grow without bound.
 pub const MAX_SEND_QUEUE: usize = 64 << 20;
+
+/// How long a connection the session has closed may go on delivering what was queued
+/// before it (above all the NOTIFICATION, RFC 4271 §6: sent, then the connection closed)
+/// before porter resets it. A neighbor that does not read must not keep the socket, the
+/// writer task and up to [`MAX_SEND_QUEUE`] bytes alive for as long as it likes.
+pub const FLUSH_GRACE: Duration = Duration::from_secs(5);
+
+/// Reads (of up to 64 KiB each) that may wait for the peer task. A full queue stops the
+/// socket readers, so TCP flow control slows a flooding neighbor down instead of porter
+/// buffering whatever it sends: at most ~1 MiB per neighbor waits here.
+const IO_QUEUE: usize = 16;
 
 /// What the speaker tells a peer task.
 #[derive(Debug)]
@@ -157,6 +169,8 @@ struct Conn {
     session: Session,
     rbuf: Vec<u8>,
     writer: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    /// Dropped when the session closes the connection: starts the writer's flush grace.
+    closing: Option<oneshot::Sender<()>>,
     queued: Arc<AtomicUsize>,
     reader: Option<tokio::task::JoinHandle<()>>,
     connecting: Option<tokio::task::JoinHandle<()>>,
@@ -170,6 +184,7 @@ impl Conn {
             session,
             rbuf: Vec::new(),
             writer: None,
+            closing: None,
             queued: Arc::new(AtomicUsize::new(0)),
             reader: None,
             connecting: None,
@@ -177,7 +192,8 @@ impl Conn {
         }
     }
 
-    /// Stops the socket tasks; the writer finishes what is queued, then closes.
+    /// Stops the socket tasks; the writer finishes what is queued, then closes, or resets
+    /// the connection when that takes longer than [`FLUSH_GRACE`].
     fn close(&mut self) {
         if let Some(h) = self.connecting.take() {
             h.abort();
@@ -186,6 +202,7 @@ impl Conn {
             h.abort();
         }
         self.writer = None;
+        self.closing = None;
         self.rbuf.clear();
     }
 }
@@ -202,8 +219,8 @@ pub struct PeerTask {
     primary: Conn,
     secondary: Option<Conn>,
     next_id: u64,
-    io_tx: mpsc::UnboundedSender<(u64, Io)>,
-    io_rx: mpsc::UnboundedReceiver<(u64, Io)>,
+    io_tx: mpsc::Sender<(u64, Io)>,
+    io_rx: mpsc::Receiver<(u64, Io)>,
     rib: AdjRibOut,
     established: Option<(Negotiated, PeerView)>,
     draining: bool,
@@ -221,7 +238,7 @@ impl PeerTask {
         let now = Instant::now();
         let session = Session::new(session_config(&ctx.global, &ctx.config, seed), now)?;
         let exported = session.snapshot(now);
-        let (io_tx, io_rx) = mpsc::unbounded_channel();
+        let (io_tx, io_rx) = mpsc::channel(IO_QUEUE);
         Ok(PeerTask {
             ctx,
             primary: Conn::new(0, session),
@@ -367,39 +384,32 @@ impl PeerTask {
         }
         let _ = stream.set_nodelay(true);
         conn.local_addr = stream.local_addr().ok().map(|a| a.ip().to_canonical());
-        let (mut rd, mut wr) = stream.into_split();
-        let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (mut rd, wr) = stream.into_split();
+        let (wtx, wrx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (closing_tx, closing_rx) = oneshot::channel();
         let queued = Arc::new(AtomicUsize::new(0));
         conn.queued = queued.clone();
         conn.writer = Some(wtx);
+        conn.closing = Some(closing_tx);
         conn.rbuf.clear();
         let id = conn.id;
         let io = self.io_tx.clone();
-        tokio::spawn(async move {
-            while let Some(buf) = wrx.recv().await {
-                let n = buf.len();
-                if wr.write_all(&buf).await.is_err() {
-                    return;
-                }
-                queued.fetch_sub(n, Ordering::Relaxed);
-            }
-            let _ = wr.shutdown().await;
-        });
+        tokio::spawn(write_loop(wr, wrx, queued, closing_rx, FLUSH_GRACE));
         conn.reader = Some(tokio::spawn(async move {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 match rd.read(&mut buf).await {
                     Ok(0) => {
-                        let _ = io.send((id, Io::Closed(None)));
+                        let _ = io.send((id, Io::Closed(None))).await;
                         return;
                     }
                     Ok(n) => {
-                        if io.send((id, Io::Data(buf[..n].to_vec()))).is_err() {
+                        if io.send((id, Io::Data(buf[..n].to_vec()))).await.is_err() {
                             return;
                         }
                     }
                     Err(e) => {
-                        let _ = io.send((id, Io::Closed(Some(e.to_string()))));
+                        let _ = io.send((id, Io::Closed(Some(e.to_string())))).await;
                         return;
                     }
                 }
@@ -649,13 +659,15 @@ impl PeerTask {
         let io = self.io_tx.clone();
         self.primary.connecting = Some(tokio::spawn(async move {
             let res = super::net::connect(addr, local, password.as_deref(), ttl).await;
-            let _ = io.send((
-                id,
-                match res {
-                    Ok(s) => Io::Connected(s),
-                    Err(e) => Io::ConnectFailed(e.to_string()),
-                },
-            ));
+            let _ = io
+                .send((
+                    id,
+                    match res {
+                        Ok(s) => Io::Connected(s),
+                        Err(e) => Io::ConnectFailed(e.to_string()),
+                    },
+                ))
+                .await;
         }));
     }
 
@@ -898,6 +910,40 @@ impl PeerTask {
     }
 }
 
+/// Writes what the session queues, in order. Once the session closes the connection
+/// (`closing` resolves) it has `grace` to deliver the rest and shut down; a neighbor that
+/// does not read by then gets a reset (SO_LINGER 0), which frees the socket, its kernel
+/// buffers and this task's queue at once.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    closing: oneshot::Receiver<()>,
+    grace: Duration,
+) {
+    let flushed = {
+        let pump = async {
+            while let Some(buf) = queue.recv().await {
+                let n = buf.len();
+                if wr.write_all(&buf).await.is_err() {
+                    return;
+                }
+                queued.fetch_sub(n, Ordering::Relaxed);
+            }
+            let _ = wr.shutdown().await;
+        };
+        tokio::pin!(pump);
+        tokio::select! {
+            () = &mut pump => true,
+            _ = closing => tokio::time::timeout(grace, &mut pump).await.is_ok(),
+        }
+    };
+    if !flushed {
+        debug!("neighbor did not take the last {grace:?} of data; resetting the connection");
+        let _ = socket2::SockRef::from(wr.as_ref()).set_linger(Some(Duration::ZERO));
+    }
+}
+
 /// gobgp's spelling of a state, as BgpPeer status and metrics show it.
 pub fn state_name(s: SessionState) -> &'static str {
     match s {
@@ -917,4 +963,85 @@ fn seed_for(name: &str) -> u64 {
     name.hash(&mut h);
     std::process::id().hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::{TcpListener, TcpSocket};
+
+    /// A connected pair on loopback: (porter's side, the neighbor's side with a small
+    /// receive buffer, so that a neighbor that does not read stalls the writer early).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let neighbor = TcpSocket::new_v4().unwrap();
+        neighbor.set_recv_buffer_size(4096).unwrap();
+        let (neighbor, accepted) = tokio::join!(
+            neighbor.connect(listener.local_addr().unwrap()),
+            listener.accept()
+        );
+        (accepted.unwrap().0, neighbor.unwrap())
+    }
+
+    fn spawn_writer(
+        stream: TcpStream,
+        grace: Duration,
+    ) -> (
+        tokio::net::tcp::OwnedReadHalf,
+        mpsc::UnboundedSender<Vec<u8>>,
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (rd, wr) = stream.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (closing_tx, closing_rx) = oneshot::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(write_loop(wr, rx, queued, closing_rx, grace));
+        (rd, tx, closing_tx, task)
+    }
+
+    #[tokio::test]
+    async fn writer_resets_a_neighbor_that_does_not_read_within_the_grace() {
+        let (porter, mut neighbor) = pair().await;
+        let (rd, tx, closing, task) = spawn_writer(porter, Duration::from_millis(200));
+        // far more than the loopback buffers hold (4 MiB send buffer at most by default)
+        tx.send(vec![0u8; 32 << 20]).unwrap();
+        drop((tx, closing));
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the writer gave up after its grace")
+            .unwrap();
+        drop(rd);
+        let mut buf = vec![0u8; 1 << 20];
+        let err = loop {
+            match tokio::time::timeout(Duration::from_secs(5), neighbor.read(&mut buf)).await {
+                Ok(Ok(0)) => panic!("orderly close with data undelivered; expected a reset"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => break e,
+                Err(_) => panic!("the connection is still open"),
+            }
+        };
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    }
+
+    #[tokio::test]
+    async fn writer_delivers_what_was_queued_before_the_close_to_a_reading_neighbor() {
+        let (porter, mut neighbor) = pair().await;
+        let (_rd, tx, closing, task) = spawn_writer(porter, Duration::from_secs(5));
+        let data: Vec<u8> = (0..(8 << 20)).map(|i: u32| i as u8).collect();
+        tx.send(data.clone()).unwrap();
+        drop((tx, closing));
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), neighbor.read_to_end(&mut got))
+            .await
+            .expect("everything arrives, then an orderly close")
+            .unwrap();
+        assert!(
+            got == data,
+            "received {} of {} bytes",
+            got.len(),
+            data.len()
+        );
+        task.await.unwrap();
+    }
 }

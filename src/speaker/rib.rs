@@ -293,6 +293,26 @@ mod tests {
     }
 
     #[test]
+    fn next_hops_are_those_of_one_prefix_only() {
+        let mut rib = AdjRibOut::new();
+        let (a, b) = (ip("10.200.1.2"), ip("10.200.1.3"));
+        let hops = [NextHop::Addr(a), NextHop::Addr(b)];
+        // neighbors in the key order: /31 sorts next to the /32 it contains
+        let desired: DesiredRoutes = [
+            (pfx("203.0.113.6/31"), spec(&[NextHop::Addr(a)])),
+            (pfx("203.0.113.7/32"), spec(&hops)),
+            (pfx("203.0.113.8/32"), spec(&[NextHop::Addr(b)])),
+        ]
+        .into();
+        rib.sync(&desired, &view(true));
+        assert_eq!(rib.next_hops(pfx("203.0.113.7/32")), [a, b].into());
+        assert_eq!(rib.next_hops(pfx("203.0.113.6/31")), [a].into());
+        assert!(rib.next_hops(pfx("203.0.113.9/32")).is_empty());
+        rib.sync(&desired, &view(false));
+        assert_eq!(rib.next_hops(pfx("203.0.113.7/32")), [a].into());
+    }
+
+    #[test]
     fn without_add_path_prefers_self_then_lowest() {
         let mut rib = AdjRibOut::new();
         let hops = [
