@@ -7,5 +7,7 @@
 pub mod decode;
 pub mod ipam;
 pub mod speaker;
+pub mod standalone;
+pub mod status;
 pub mod sys;
 pub mod telemetry;

@@ -41,6 +41,38 @@ enum Command {
         #[arg(long)]
         extended_message: bool,
     },
+    /// Run without Kubernetes: read BgpConf, BgpPeer, Eip and v1 Service objects from a YAML
+    /// file, allocate addresses and announce them over BGP.
+    ///
+    /// FILE is re-read on SIGHUP and when its content changes; the difference is applied. A
+    /// FILE that is not valid at start exits with code 2; on a reload the error is logged and
+    /// the running state kept. SIGTERM or SIGINT closes every session (Cease) and exits 0.
+    Standalone {
+        /// The configuration file (multi-document YAML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// This node's name, matched by BgpPeer nodeSelectors as the
+        /// `kubernetes.io/hostname` label. Default: the host name.
+        #[arg(long, value_name = "NAME")]
+        node_name: Option<String>,
+        /// Serve /metrics, /healthz, /readyz and /status on this address (e.g. 127.0.0.1:9443).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// Log filter: a level (error, warn, info, debug, trace) or tracing directives
+        /// (`info,porter::speaker=debug`). Default: RUST_LOG, else info.
+        #[arg(long, value_name = "LEVEL")]
+        log_level: Option<String>,
+        /// The spec.loadBalancerClass that hands a Service to porter (besides the
+        /// lb.kubesphere.io/v1alpha1 annotation).
+        #[arg(long, value_name = "CLASS", default_value = porter::standalone::model::DEFAULT_LOAD_BALANCER_CLASS)]
+        load_balancer_class: String,
+        /// On stop, keep announcing with the GRACEFUL_SHUTDOWN community (RFC 8326) this many
+        /// seconds before closing the sessions.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        shutdown_drain: u64,
+    },
+    /// Print the CRDs (Eip, BgpConf, BgpPeer) as multi-document YAML, for kubectl apply.
+    Crds,
 }
 
 fn parse_family(s: &str) -> Result<bgp_wire::Family, String> {
@@ -56,6 +88,57 @@ fn parse_family(s: &str) -> Result<bgp_wire::Family, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Crds => {
+            print!("{}", porter_crds::crd_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Standalone {
+            config,
+            node_name,
+            http,
+            log_level,
+            load_balancer_class,
+            shutdown_drain,
+        } => {
+            if let Err(e) = init_logging(log_level.as_deref()) {
+                eprintln!("porter standalone: --log-level: {e}");
+                return ExitCode::from(2);
+            }
+            let node_name = match node_name.map_or_else(hostname, Ok) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("porter standalone: {e}; pass --node-name");
+                    return ExitCode::from(2);
+                }
+            };
+            let args = porter::standalone::Args {
+                config,
+                node_name,
+                http,
+                options: porter::standalone::model::Options {
+                    load_balancer_class,
+                },
+                shutdown_drain: std::time::Duration::from_secs(shutdown_drain),
+                poll_interval: std::time::Duration::from_secs(1),
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("porter standalone: cannot start the async runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match runtime.block_on(porter::standalone::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("porter standalone: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
+        }
         Command::Decode {
             file,
             hex,
@@ -100,4 +183,28 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Logs to stderr with `filter` (tracing directives), else RUST_LOG, else `info`.
+fn init_logging(filter: Option<&str>) -> Result<(), String> {
+    let filter = match filter {
+        Some(f) => tracing_subscriber::EnvFilter::try_new(f).map_err(|e| e.to_string())?,
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(())
+}
+
+/// The host name, lower-cased as Kubernetes node names are.
+fn hostname() -> Result<String, String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|n| n.trim().to_lowercase())
+        .filter(|n| !n.is_empty());
+    name.ok_or_else(|| "cannot determine the host name".to_owned())
 }

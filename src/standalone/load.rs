@@ -1,0 +1,967 @@
+//! Reading the standalone configuration file: a multi-document YAML stream of `BgpConf`,
+//! `BgpPeer`, `Eip` (`network.kubesphere.io/v1alpha2`) and `Service` (`v1`) objects.
+//!
+//! A file on disk has no API server in front of it, so this module does the checks the API
+//! server would: every document is decoded strictly (a wrong type names its field path, an
+//! unknown field is reported, so a typo such as `holdtime` is not silently dropped), then
+//! validated, then the set is checked (at most one `BgpConf`, unique names). Every problem is
+//! collected, each naming its document (1-based), kind/name and field path:
+//!
+//! ```text
+//! document 3 (BgpPeer/r1): spec.timers.config.holdTime: 1 is not allowed: ...
+//! ```
+//!
+//! Nothing here touches the speaker or the allocator: the result is plain objects, turned into
+//! desired state by [`super::model`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Service;
+use porter_crds::{AnyObject, BgpConf, BgpPeer, Eip, ParseError, API_VERSION};
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest configuration file read, in bytes. A file is a few objects; anything near this size
+/// is a mistake (a log, a binary) that should not be loaded into memory every second.
+pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+/// The objects of one configuration file, each checked on its own and as a set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Objects {
+    /// The speaker's global settings; `None` when the file has no BgpConf (no BGP speaker).
+    pub bgp_conf: Option<BgpConf>,
+    /// BgpPeers by name.
+    pub peers: BTreeMap<String, BgpPeer>,
+    /// Eips (address pools) by name.
+    pub eips: BTreeMap<String, Eip>,
+    /// Services by `namespace/name` (namespace `default` when left out).
+    pub services: BTreeMap<String, Service>,
+    /// Where each object was defined: `Kind/name` (`Service/namespace/name`) → document
+    /// number, so that later checks can point at the document too.
+    pub documents: BTreeMap<String, usize>,
+}
+
+impl Objects {
+    /// The document number of an object by its `Kind/name` label; 0 when unknown.
+    pub fn document_of(&self, label: &str) -> usize {
+        self.documents.get(label).copied().unwrap_or(0)
+    }
+}
+
+/// One problem in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Position of the document in the stream, from 1.
+    pub document: usize,
+    /// `Kind/name` of the object, when the document says (`BgpPeer/r1`, `Service/default/web`).
+    pub object: Option<String>,
+    /// JSON path of the field at fault (`spec.timers.config.holdTime`), when there is one.
+    pub path: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "document {}", self.document)?;
+        if let Some(object) = &self.object {
+            write!(f, " ({object})")?;
+        }
+        f.write_str(": ")?;
+        if let Some(path) = &self.path {
+            write!(f, "{path}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found in one file; never empty when returned as an error.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    /// The individual problems, in document order.
+    pub fn problems(&self) -> &[Problem] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// Why the configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file cannot be opened or read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_FILE_SIZE`].
+    #[error("{} is larger than {MAX_FILE_SIZE} bytes; is it the right file?", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was read but its content is not a valid configuration.
+    #[error("{} is not a valid porter configuration:\n{problems}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem, each naming its document and field.
+        problems: Problems,
+    },
+}
+
+/// Reads the file's bytes (at most [`MAX_FILE_SIZE`]), for [`parse`] and change detection.
+pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let read_err = |source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    // One byte more than the limit tells "at the limit" from "over it".
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(LoadError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads and parses the file.
+pub fn load(path: &Path) -> Result<Objects, LoadError> {
+    let bytes = read(path)?;
+    parse(&bytes).map_err(|problems| LoadError::Invalid {
+        path: path.to_owned(),
+        problems,
+    })
+}
+
+/// Parses a configuration: UTF-8 text, YAML documents separated by `---`. Empty documents are
+/// skipped. Returns every problem found, not only the first.
+pub fn parse(bytes: &[u8]) -> Result<Objects, Problems> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Problems(vec![Problem {
+            document: 1,
+            object: None,
+            path: None,
+            message: format!(
+                "the file is not UTF-8 text (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        }])
+    })?;
+    let mut problems = Vec::new();
+    let mut collector = Collector::default();
+    for (index, document) in documents(text).into_iter().enumerate() {
+        let number = index + 1;
+        let value = match document {
+            Ok(Value::Null) => continue,
+            Ok(value) => value,
+            Err(message) => {
+                problems.push(Problem {
+                    document: number,
+                    object: None,
+                    path: None,
+                    message: format!("not valid YAML: {message}"),
+                });
+                continue;
+            }
+        };
+        match object(&value) {
+            Ok(object) => collector.add(number, object, &mut problems),
+            Err(mut found) => {
+                for p in &mut found {
+                    p.document = number;
+                }
+                problems.extend(found);
+            }
+        }
+    }
+    if problems.is_empty() {
+        let mut objects = collector.objects;
+        objects.documents = collector.seen;
+        Ok(objects)
+    } else {
+        problems.sort_by_key(|p| p.document);
+        Err(Problems(problems))
+    }
+}
+
+/// One decoded object of any kind the file may hold.
+// Short-lived, one per document: boxing would only make matching noisier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum FileObject {
+    /// Eip, BgpConf or BgpPeer.
+    Crd(AnyObject),
+    /// A v1 Service.
+    Service(Service),
+}
+
+/// Decodes and validates one document; problems carry document number 0 (the caller's to set).
+pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
+    let problem = |object: Option<String>, path: Option<String>, message: String| Problem {
+        document: 0,
+        object,
+        path,
+        message,
+    };
+    let Some(map) = value.as_object() else {
+        return Err(vec![problem(
+            None,
+            None,
+            format!(
+                "expected an object (a mapping with apiVersion and kind), found {}",
+                json_type(value)
+            ),
+        )]);
+    };
+    let text = |field: &str| map.get(field).and_then(Value::as_str);
+    let (Some(api_version), Some(kind)) = (text("apiVersion"), text("kind")) else {
+        let missing = if text("apiVersion").is_none() {
+            "apiVersion"
+        } else {
+            "kind"
+        };
+        return Err(vec![problem(
+            None,
+            Some(missing.into()),
+            "is required (a string)".into(),
+        )]);
+    };
+    let meta = |field: &str| {
+        map.get("metadata")
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let name = meta("name");
+    let label = match kind {
+        "Service" => format!(
+            "Service/{}/{}",
+            meta("namespace").unwrap_or("default"),
+            name.unwrap_or("<unnamed>")
+        ),
+        _ => format!("{kind}/{}", name.unwrap_or("<unnamed>")),
+    };
+    match (api_version, kind) {
+        ("v1", "Service") => decode_service(value)
+            .map(FileObject::Service)
+            .map_err(|found| {
+                found
+                    .into_iter()
+                    .map(|(path, message)| problem(Some(label.clone()), path, message))
+                    .collect()
+            }),
+        (_, "Service") => Err(vec![problem(
+            Some(label),
+            Some("apiVersion".into()),
+            format!("`{api_version}` is not supported for Service; porter reads v1"),
+        )]),
+        (_, "Eip" | "BgpConf" | "BgpPeer") => {
+            let decoded = porter_crds::parse_object(value).and_then(|o| {
+                o.check()?;
+                Ok(o)
+            });
+            decoded.map(FileObject::Crd).map_err(|e| {
+                crd_problems(e)
+                    .into_iter()
+                    .map(|(path, message)| problem(Some(label.clone()), path, message))
+                    .collect()
+            })
+        }
+        _ => Err(vec![problem(
+            Some(label),
+            Some("kind".into()),
+            format!(
+                "unknown kind `{kind}` ({api_version}): a standalone file holds BgpConf, BgpPeer \
+                 and Eip ({API_VERSION}) and Service (v1)"
+            ),
+        )]),
+    }
+}
+
+/// The documents of a YAML stream as JSON values, each or its YAML error (with line and column).
+/// A syntax error ends the stream: the parser cannot find where the next document starts.
+fn documents(text: &str) -> Vec<Result<Value, String>> {
+    quiet_yaml_panics();
+    // serde_yaml 0.9 has panicking paths in its event replay ("unexpected end of mapping"),
+    // reached for example by an alias whose anchor is not defined (`key: *missing`) read into
+    // serde_json's Value. StrictValue avoids the known case; a malformed file must give an
+    // error and never take porter down, so the parse also runs behind catch_unwind.
+    let parsed = std::panic::catch_unwind(|| {
+        let mut out = Vec::new();
+        for document in serde_yaml::Deserializer::from_str(text) {
+            match StrictValue::deserialize(document) {
+                Ok(StrictValue(v)) => out.push(Ok(v)),
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    // After an error the iterator repeats it forever.
+                    break;
+                }
+            }
+        }
+        out
+    });
+    parsed.unwrap_or_else(|_| {
+        vec![Err(
+            "the YAML parser failed on this file; an alias (`*name`) whose anchor (`&name`) is \
+             not defined in the same document is the known cause"
+                .into(),
+        )]
+    })
+}
+
+/// Installs, once, a panic hook that stays silent for panics raised inside serde_yaml (caught by
+/// [`documents`] and reported as a problem) and passes every other panic to the previous hook.
+fn quiet_yaml_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_yaml = info
+                .location()
+                .is_some_and(|l| l.file().contains("serde_yaml"));
+            if !in_yaml {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Accumulates objects and applies the rules that span documents.
+#[derive(Default)]
+struct Collector {
+    objects: Objects,
+    /// Where each object was first defined: `Kind/name` → document number.
+    seen: BTreeMap<String, usize>,
+    bgp_conf_at: Option<usize>,
+}
+
+impl Collector {
+    fn add(&mut self, document: usize, object: FileObject, problems: &mut Vec<Problem>) {
+        let (label, key) = match &object {
+            FileObject::Crd(o) => (format!("{}/{}", o.kind(), o.name()), o.name().to_owned()),
+            FileObject::Service(s) => {
+                let key = service_key(s);
+                (format!("Service/{key}"), key)
+            }
+        };
+        if let FileObject::Crd(AnyObject::BgpConf(_)) = &object {
+            if let Some(first) = self.bgp_conf_at {
+                problems.push(Problem {
+                    document,
+                    object: Some(label),
+                    path: None,
+                    message: format!(
+                        "a second BgpConf (document {first} has one); a file holds at most one"
+                    ),
+                });
+                return;
+            }
+            self.bgp_conf_at = Some(document);
+        } else if let Some(first) = self.seen.get(&label) {
+            problems.push(Problem {
+                document,
+                object: Some(label.clone()),
+                path: Some("metadata.name".into()),
+                message: format!(
+                    "{label} is already defined by document {first}; names must be unique per kind"
+                ),
+            });
+            return;
+        }
+        self.seen.insert(label, document);
+        match object {
+            FileObject::Crd(AnyObject::BgpConf(o)) => self.objects.bgp_conf = Some(o),
+            FileObject::Crd(AnyObject::BgpPeer(o)) => {
+                self.objects.peers.insert(key, o);
+            }
+            FileObject::Crd(AnyObject::Eip(o)) => {
+                self.objects.eips.insert(key, o);
+            }
+            FileObject::Service(s) => {
+                self.objects.services.insert(key, s);
+            }
+        }
+    }
+}
+
+/// `namespace/name` of a Service, namespace `default` when left out.
+pub fn service_key(service: &Service) -> String {
+    format!(
+        "{}/{}",
+        service.metadata.namespace.as_deref().unwrap_or("default"),
+        service.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+/// Turns a porter-crds parse error into (path, message) pairs, one per field.
+fn crd_problems(e: ParseError) -> Vec<(Option<String>, String)> {
+    match e {
+        ParseError::InvalidField { path, message, .. } => {
+            vec![(Some(path).filter(|p| p != "."), message)]
+        }
+        ParseError::UnknownFields { paths, .. } => paths
+            .into_iter()
+            .map(|p| (Some(p), "unknown field".to_owned()))
+            .collect(),
+        ParseError::Invalid { errors, .. } => errors
+            .0
+            .into_iter()
+            .map(|e| (Some(e.path), e.message))
+            .collect(),
+        other => vec![(None, other.to_string())],
+    }
+}
+
+/// Decodes a v1 Service strictly (wrong types and unknown fields name their paths) and checks
+/// what the API server would have checked.
+fn decode_service(value: &Value) -> Result<Service, Vec<(Option<String>, String)>> {
+    let service: Service = decode_strict(value)?;
+    let mut problems = Vec::new();
+    let mut push = |path: &str, message: String| problems.push((Some(path.to_owned()), message));
+    match service.metadata.name.as_deref() {
+        None | Some("") => push("metadata.name", "is required".into()),
+        Some(_) => {}
+    }
+    let spec = service.spec.clone().unwrap_or_default();
+    for (i, port) in spec.ports.iter().flatten().enumerate() {
+        if !(1..=65535).contains(&port.port) {
+            push(
+                &format!("spec.ports[{i}].port"),
+                format!("{} is not a port number (1 to 65535)", port.port),
+            );
+        }
+        if let Some(p) = port.protocol.as_deref() {
+            if !matches!(p, "TCP" | "UDP" | "SCTP") {
+                push(
+                    &format!("spec.ports[{i}].protocol"),
+                    format!("`{p}` is not one of TCP, UDP, SCTP"),
+                );
+            }
+        }
+    }
+    for (i, family) in spec.ip_families.iter().flatten().enumerate() {
+        if !matches!(family.as_str(), "IPv4" | "IPv6") {
+            push(
+                &format!("spec.ipFamilies[{i}]"),
+                format!("`{family}` is not one of IPv4, IPv6"),
+            );
+        }
+    }
+    if let Some(policy) = spec.ip_family_policy.as_deref() {
+        if !matches!(
+            policy,
+            "SingleStack" | "PreferDualStack" | "RequireDualStack"
+        ) {
+            push(
+                "spec.ipFamilyPolicy",
+                format!("`{policy}` is not one of SingleStack, PreferDualStack, RequireDualStack"),
+            );
+        }
+    }
+    if let Some(ip) = spec.load_balancer_ip.as_deref().filter(|s| !s.is_empty()) {
+        if ip.parse::<IpAddr>().is_err() {
+            push(
+                "spec.loadBalancerIP",
+                format!("`{ip}` is not an IP address"),
+            );
+        }
+    }
+    let ingress = service
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref());
+    for (i, entry) in ingress.into_iter().flatten().enumerate() {
+        if let Some(ip) = entry.ip.as_deref() {
+            if ip.parse::<IpAddr>().is_err() {
+                push(
+                    &format!("status.loadBalancer.ingress[{i}].ip"),
+                    format!("`{ip}` is not an IP address"),
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(service)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Deserializes `T` from `value`, reporting a type error with its field path, or every field
+/// `T` does not know.
+fn decode_strict<T: DeserializeOwned>(value: &Value) -> Result<T, Vec<(Option<String>, String)>> {
+    let mut unknown = Vec::new();
+    let decoded: Result<T, _> = {
+        let mut record = |path: serde_ignored::Path<'_>| unknown.push(ignored_path(&path));
+        let ignored = serde_ignored::Deserializer::new(value, &mut record);
+        serde_path_to_error::deserialize(ignored)
+    };
+    let object = decoded.map_err(|e| {
+        let path = e.path().to_string();
+        vec![(Some(path).filter(|p| p != "."), e.into_inner().to_string())]
+    })?;
+    if unknown.is_empty() {
+        Ok(object)
+    } else {
+        Err(unknown
+            .into_iter()
+            .map(|p| (Some(p), "unknown field".to_owned()))
+            .collect())
+    }
+}
+
+/// `spec.ports[0].name`, the same shape `serde_path_to_error` prints.
+fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
+        Path::Map { parent, key } => match ignored_path(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_path(parent),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON value read from YAML that refuses a mapping with the same key twice.
+///
+/// YAML 1.2 §3.2.1.1 requires mapping keys to be unique, but a plain conversion keeps the last
+/// value without a word; in a hand-written file a repeated key is an editing mistake (two
+/// `spec:` blocks) whose first half would silently vanish.
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        // NaN and infinities have no JSON form; no porter field takes a float anyway.
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom(format!("{v} is not a finite number")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(StrictVisitor)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<MapKey>()? {
+            let StrictValue(value) = map.next_value()?;
+            if out.contains_key(&key.0) {
+                return Err(de::Error::custom(format!(
+                    "duplicate key `{}` in one mapping",
+                    key.0
+                )));
+            }
+            out.insert(key.0, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A mapping key: a string, or a number or boolean taken as its text (as JSON would have it).
+struct MapKey(String);
+
+impl<'de> Deserialize<'de> for MapKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = MapKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or boolean mapping key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MapKey, E> {
+                Ok(MapKey(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<MapKey, E> {
+                Ok(MapKey(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<MapKey, E> {
+                Ok(MapKey(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<MapKey, E> {
+                Ok(MapKey(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = "apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpConf
+metadata: {name: default}
+spec: {as: 65001, routerId: 10.200.1.2}
+";
+
+    const PEER: &str = "apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: r1}
+spec:
+  conf: {neighborAddress: 10.200.1.1, peerAs: 65000}
+";
+
+    const EIP: &str = "apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: pool}
+spec: {address: 203.0.113.0/28}
+";
+
+    const SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  annotations: {lb.kubesphere.io/v1alpha1: porter}
+spec:
+  type: LoadBalancer
+  ports: [{port: 80}]
+";
+
+    fn join(docs: &[&str]) -> String {
+        docs.join("---\n")
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(text.as_bytes()) {
+            Ok(o) => panic!("expected problems, got {o:?}"),
+            Err(p) => p.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn reads_every_kind() {
+        let objects = parse(join(&[CONF, PEER, EIP, SERVICE]).as_bytes()).unwrap();
+        assert_eq!(objects.bgp_conf.unwrap().spec.asn, 65001);
+        assert_eq!(objects.peers["r1"].spec.conf.neighbor_address, "10.200.1.1");
+        assert_eq!(objects.eips["pool"].spec.address, "203.0.113.0/28");
+        assert!(objects.services.contains_key("default/web"));
+    }
+
+    #[test]
+    fn skips_empty_documents_and_comments() {
+        let text = format!("---\n# nothing here\n---\n{PEER}---\n---\n");
+        let objects = parse(text.as_bytes()).unwrap();
+        assert_eq!(objects.peers.len(), 1);
+        assert!(objects.bgp_conf.is_none());
+        assert_eq!(parse(b"").unwrap(), Objects::default());
+    }
+
+    #[test]
+    fn names_document_object_and_field_of_a_bad_timer() {
+        let peer = format!("{PEER}  timers:\n    config: {{holdTime: 1}}\n");
+        let found = problems(&join(&[CONF, EIP, &peer]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "document 3 (BgpPeer/r1): spec.timers.config.holdTime: 1 is not allowed"
+            ),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn names_the_path_of_a_wrongly_typed_field() {
+        let peer = PEER.replace("peerAs: 65000", "peerAs: sixty");
+        let found = problems(&peer);
+        assert!(
+            found[0].starts_with("document 1 (BgpPeer/r1): spec.conf.peerAs: invalid type"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn reports_unknown_fields_of_our_kinds_and_of_services() {
+        let peer = format!("{PEER}  timers:\n    config: {{holdtime: 30}}\n");
+        let service = SERVICE.replace("  type: LoadBalancer", "  type: LoadBalancer\n  prots: []");
+        let found = problems(&join(&[&peer, &service]));
+        assert_eq!(
+            found,
+            [
+                "document 1 (BgpPeer/r1): spec.timers.config.holdtime: unknown field",
+                "document 2 (Service/default/web): spec.prots: unknown field",
+            ]
+        );
+    }
+
+    #[test]
+    fn collects_problems_of_every_document() {
+        let bad_eip = EIP.replace("203.0.113.0/28", "203.0.113.0/33");
+        let bad_service = SERVICE.replace("port: 80", "port: 0");
+        let found = problems(&join(&[&bad_eip, CONF, &bad_service]));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("document 1 (Eip/pool): spec.address: "));
+        assert_eq!(
+            found[1],
+            "document 3 (Service/default/web): spec.ports[0].port: 0 is not a port number (1 to 65535)"
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_kinds_and_versions() {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
+        let old = EIP.replace("v1alpha2", "v1alpha1");
+        let svc = SERVICE.replace("apiVersion: v1", "apiVersion: v2");
+        let found = problems(&join(&[cm, &old, &svc]));
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].starts_with("document 1 (ConfigMap/x): kind: unknown kind `ConfigMap`"));
+        assert!(found[1].starts_with("document 2 (Eip/pool): "), "{found:?}");
+        assert!(found[1].contains("v1alpha1"), "{found:?}");
+        assert!(found[2].starts_with("document 3 (Service/default/web): apiVersion: `v2`"));
+    }
+
+    #[test]
+    fn requires_api_version_and_kind() {
+        assert_eq!(
+            problems("kind: Eip\n"),
+            ["document 1: apiVersion: is required (a string)"]
+        );
+        assert_eq!(
+            problems("apiVersion: v1\n"),
+            ["document 1: kind: is required (a string)"]
+        );
+        assert_eq!(
+            problems("- a\n- b\n"),
+            ["document 1: expected an object (a mapping with apiVersion and kind), found a list"]
+        );
+    }
+
+    #[test]
+    fn allows_at_most_one_bgp_conf() {
+        let found = problems(&join(&[CONF, PEER, CONF]));
+        assert_eq!(
+            found,
+            ["document 3 (BgpConf/default): a second BgpConf (document 1 has one); a file holds at most one"]
+        );
+    }
+
+    #[test]
+    fn requires_unique_names_per_kind() {
+        let other_peer = PEER.replace("10.200.1.1", "10.200.1.3");
+        let service_elsewhere = SERVICE.replace("name: web", "name: web\n  namespace: shop");
+        // Same name, other kind, or other namespace: fine.
+        let eip_r1 = EIP.replace("name: pool", "name: r1");
+        parse(join(&[PEER, &eip_r1, SERVICE, &service_elsewhere]).as_bytes()).unwrap();
+        let found = problems(&join(&[PEER, SERVICE, &other_peer, SERVICE]));
+        assert_eq!(
+            found,
+            [
+                "document 3 (BgpPeer/r1): metadata.name: BgpPeer/r1 is already defined by document 1; names must be unique per kind",
+                "document 4 (Service/default/web): metadata.name: Service/default/web is already defined by document 2; names must be unique per kind",
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_yaml_syntax_errors_with_their_line() {
+        let found = problems(&format!("{CONF}---\nspec: [\n"));
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].starts_with("document 2: not valid YAML: "),
+            "{found:?}"
+        );
+        assert!(found[0].contains("line"), "{found:?}");
+    }
+
+    #[test]
+    fn reports_an_undefined_alias_instead_of_panicking() {
+        // serde_yaml 0.9 panics on these when they are read into serde_json's Value.
+        for text in [
+            "apiVersion: v1\nkind: *nowhere\n",
+            "a: 1\nb: *x\nc: 2\n",
+            "a: [*x]\n",
+            "a: {b: *x}\n",
+            "a: &x 1\n---\nb: *x\n",
+            "*x\n",
+        ] {
+            let found = problems(text);
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p.contains("anchor") || p.contains("alias")),
+                "{text:?}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_a_key_given_twice() {
+        let found = problems(&format!("{PEER}spec: {{}}\n"));
+        assert!(found[0].contains("duplicate key `spec`"), "{found:?}");
+    }
+
+    #[test]
+    fn rejects_non_utf8() {
+        assert_eq!(
+            problems_bytes(b"kind: \xff\n"),
+            ["document 1: the file is not UTF-8 text (invalid byte at offset 6)"]
+        );
+    }
+
+    fn problems_bytes(bytes: &[u8]) -> Vec<String> {
+        parse(bytes)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn checks_service_fields_the_api_server_would() {
+        let service = SERVICE.replace(
+            "  ports: [{port: 80}]\n",
+            "  ports: [{port: 80, protocol: HTTP}]\n  ipFamilies: [IPv5]\n  ipFamilyPolicy: Sometimes\n  loadBalancerIP: 1.2.3\nstatus: {loadBalancer: {ingress: [{ip: nope}]}}\n",
+        );
+        let found = problems(&service);
+        let paths: Vec<_> = found
+            .iter()
+            .map(|p| p.split(": ").nth(1).unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.ports[0].protocol",
+                "spec.ipFamilies[0]",
+                "spec.ipFamilyPolicy",
+                "spec.loadBalancerIP",
+                "status.loadBalancer.ingress[0].ip",
+            ]
+        );
+        let unnamed = SERVICE.replace("  name: web\n", "");
+        assert_eq!(
+            problems(&unnamed),
+            ["document 1 (Service/default/<unnamed>): metadata.name: is required"]
+        );
+    }
+
+    #[test]
+    fn reads_the_example_configuration() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/standalone/example.yaml"
+        );
+        let objects = load(Path::new(path)).unwrap();
+        let conf = objects.bgp_conf.expect("the example has a BgpConf");
+        assert_eq!(conf.spec.asn, 65001);
+        assert_eq!(objects.peers.len(), 1);
+        let peer = objects.peers.values().next().unwrap();
+        assert_eq!(peer.spec.conf.neighbor_address, "10.200.1.1");
+        assert_eq!(peer.spec.conf.peer_as, 65000);
+        assert_eq!(
+            objects.eips.values().next().unwrap().spec.address,
+            "203.0.113.0/28"
+        );
+        assert_eq!(objects.services.len(), 1);
+    }
+
+    #[test]
+    fn refuses_files_over_the_size_limit() {
+        let dir = std::env::temp_dir().join(format!("porter-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.yaml");
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(MAX_FILE_SIZE + 1).unwrap();
+        assert!(matches!(load(&big), Err(LoadError::TooLarge { .. })));
+        assert!(matches!(
+            load(&dir.join("missing.yaml")),
+            Err(LoadError::Read { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

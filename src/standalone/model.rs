@@ -1,0 +1,1230 @@
+//! From the file's objects to what this node should do: a pure translation, no I/O.
+//!
+//! ```text
+//! Objects (load.rs) ──┬─ BgpConf, BgpPeers ─→ SpeakerConfig   (peers selected for this node)
+//!                     ├─ Eips ──────────────→ IPAM pools ─┐
+//!                     └─ Services ──────────→ requests ───┴─→ allocations ─→ DesiredRoutes
+//!                                                                          └→ Eip / Service status
+//! ```
+//!
+//! Defaults follow OpenELB v0.6 (which hands objects to gobgp): a BgpPeer without `afiSafis`
+//! negotiates its neighbor's unicast family with ADD-PATH send limit 10; `listenPort` 0 means
+//! 179 and a negative one turns the listener off; timers as numbers or gobgp's decimal strings.
+//!
+//! Addresses stay put. A Service keeps what it held before a reload ([`Holdings`]); at the first
+//! load a Service whose `status.loadBalancer.ingress` carries an address asks for that address
+//! first, so a restart with porter's own answers left in the file keeps every IP. A Service that
+//! cannot get an address gets an error in its status; the others are not affected.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+use bgp_wire::nlri::Prefix;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as KubeSelector;
+use porter_crds::bgp_peer::{Afi, DEFAULT_HOLD_TIME};
+use porter_crds::eip::Protocol;
+use porter_crds::{annotations, BgpConf, BgpPeer, Eip, EipStatus};
+use serde::Serialize;
+
+use super::load::{Objects, Problem, Problems};
+use crate::ipam::{
+    self, Allocator, Assigned, FamilyRequest, IpFamily, LabelSelector, OptIn, PoolProtocol,
+    PoolSpec, PortProtocol, SelectorOperator, SelectorRequirement, ServiceKey, ServicePort,
+    ServiceRequest,
+};
+use crate::speaker::config::{AddPath, GracefulRestart};
+use crate::speaker::{
+    DesiredRoutes, GlobalConfig, NextHop, PeerConfig, RouteAttrs, RouteSpec, SpeakerConfig,
+};
+
+/// The node label every Kubernetes node carries with its host name; in standalone mode it is
+/// the one label the node has, so BgpPeer `nodeSelector`s can name the node.
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+
+/// The label Kubernetes puts on every namespace with the namespace's name; standalone mode
+/// gives each Service's namespace this one label, for Eip `namespaceSelector`s.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// The `spec.loadBalancerClass` porter serves unless told otherwise.
+pub const DEFAULT_LOAD_BALANCER_CLASS: &str = "kubesphere.io/porter";
+
+/// The most paths per prefix a BgpPeer may ask porter to send (`sendMax`, RFC 7911).
+pub const MAX_SEND_MAX: u32 = u8::MAX as u32;
+
+/// This node as the translation sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// Node name (the `status.bgpPeers` key of the CRD status).
+    pub name: String,
+    /// Node labels, for BgpPeer `nodeSelector` and BgpConf `asPerRack`.
+    pub labels: BTreeMap<String, String>,
+    /// The node's own addresses: a BGP identifier when BgpConf has no `routerId` (the first
+    /// IPv4 one), and next-hop-self for a VIP of the other family.
+    pub addresses: Vec<IpAddr>,
+}
+
+impl Node {
+    /// A standalone node: its only label is `kubernetes.io/hostname=<name>`, no addresses.
+    pub fn standalone(name: impl Into<String>) -> Node {
+        let name = name.into();
+        Node {
+            labels: [(HOSTNAME_LABEL.to_owned(), name.clone())].into(),
+            name,
+            addresses: Vec::new(),
+        }
+    }
+}
+
+/// Settings that do not come from the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The `spec.loadBalancerClass` that hands a Service to porter.
+    pub load_balancer_class: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            load_balancer_class: DEFAULT_LOAD_BALANCER_CLASS.to_owned(),
+        }
+    }
+}
+
+/// What each Service holds, carried from one translation to the next so that addresses stay
+/// put across reloads.
+pub type Holdings = BTreeMap<ServiceKey, Vec<IpAddr>>;
+
+/// Everything the file asks of this node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// The speaker's configuration: the peers selected for this node. Without a BgpConf it has
+    /// no peers and no listener (no BGP at all), like OpenELB without one.
+    pub speaker: SpeakerConfig,
+    /// Whether the file has a BgpConf.
+    pub bgp: bool,
+    /// BgpPeers skipped on this node and why (their `nodeSelector` does not match).
+    pub skipped_peers: BTreeMap<String, String>,
+    /// Routes to announce: one host route per address of a Service in a `bgp` pool.
+    pub routes: DesiredRoutes,
+    /// Eip name → the status the Eip object would show.
+    pub eips: BTreeMap<String, EipStatus>,
+    /// `namespace/name` → what became of the Service.
+    pub services: BTreeMap<String, ServiceOutcome>,
+    /// What each Service holds now: pass it to the next [`translate`].
+    pub holdings: Holdings,
+}
+
+/// What became of one Service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceOutcome {
+    /// The first address (what `status.loadBalancer.ingress[0].ip` would show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Every address, IPv4 first (two for a dual-stack Service).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<IpAddr>,
+    /// The pool of each address, in the order of `ips`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<String>,
+    /// How each address is announced (`bgp` or `layer2`), in the order of `ips`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protocols: Vec<String>,
+    /// Why the Service has no address (allocation failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Why porter leaves the Service alone (not a LoadBalancer, not opted in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+    /// Something the user should know although the Service has its address (a previous
+    /// address that could not be kept, a family that could not be served).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Translates the file's objects into this node's desired state.
+///
+/// `previous` is what [`Desired::holdings`] returned last time (empty at start). Problems in
+/// the configuration itself (a BgpConf without a router ID in standalone mode, two peers with
+/// one neighbor address, overlapping Eips, …) are returned all together, each naming its
+/// document; a Service that cannot get an address is not a problem of the configuration and
+/// only shows in its [`ServiceOutcome`].
+pub fn translate(
+    objects: &Objects,
+    node: &Node,
+    options: &Options,
+    previous: &Holdings,
+) -> Result<Desired, Problems> {
+    let mut problems = Vec::new();
+    let global = match &objects.bgp_conf {
+        Some(conf) => global_config(conf, node, &objects.peers, objects, &mut problems),
+        None => GlobalConfig {
+            listen_port: None,
+            node_addresses: node.addresses.clone(),
+            ..GlobalConfig::default()
+        },
+    };
+    let mut peers = BTreeMap::new();
+    let mut skipped_peers = BTreeMap::new();
+    if objects.bgp_conf.is_some() {
+        let mut neighbors: BTreeMap<IpAddr, &str> = BTreeMap::new();
+        for (name, peer) in &objects.peers {
+            let at = |path: &str, message: String| Problem {
+                document: objects.document_of(&format!("BgpPeer/{name}")),
+                object: Some(format!("BgpPeer/{name}")),
+                path: Some(path.to_owned()),
+                message,
+            };
+            if let Some(selector) = &peer.spec.node_selector {
+                if !selector_of(selector).matches(&node.labels) {
+                    skipped_peers.insert(
+                        name.clone(),
+                        format!("spec.nodeSelector does not match node {}", node.name),
+                    );
+                    continue;
+                }
+            }
+            match peer_config(peer) {
+                Ok(pc) => {
+                    if let Some(other) = neighbors.insert(pc.neighbor, name) {
+                        problems.push(at(
+                            "spec.conf.neighborAddress",
+                            format!(
+                                "{} is also the neighbor of BgpPeer {other}; a node has one session per neighbor",
+                                pc.neighbor
+                            ),
+                        ));
+                    }
+                    peers.insert(name.clone(), pc);
+                }
+                Err(found) => problems.extend(found.into_iter().map(|(p, m)| at(&p, m))),
+            }
+        }
+    }
+
+    let pools: Vec<PoolSpec> = objects.eips.iter().map(|(n, e)| pool_spec(n, e)).collect();
+    // Pool rules that span Eips (overlaps, two defaults) are refused like OpenELB's webhook
+    // refuses them, rather than leaving one pool silently unusable.
+    for invalid in Allocator::new(pools.clone()).invalid_pools() {
+        let label = format!("Eip/{}", invalid.name);
+        problems.push(Problem {
+            document: objects.document_of(&label),
+            object: Some(label),
+            path: None,
+            message: invalid.error.to_string(),
+        });
+    }
+
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| p.document);
+        return Err(Problems(problems));
+    }
+
+    let (services, holdings, allocator) = allocate(objects, options, previous, pools);
+
+    let mut routes = DesiredRoutes::new();
+    for assigned in allocator.allocations().flat_map(|(_, a)| a) {
+        // Layer-2 pools are answered by ARP/NDP on their segment, never routed over BGP.
+        if assigned.protocol == PoolProtocol::Bgp {
+            routes.insert(
+                Prefix::host(assigned.ip),
+                RouteSpec {
+                    next_hops: BTreeSet::from([NextHop::Local]),
+                    attrs: RouteAttrs::default(),
+                },
+            );
+        }
+    }
+
+    let bgp = objects.bgp_conf.is_some();
+    let eips = objects
+        .eips
+        .keys()
+        .filter_map(|name| {
+            let status = allocator.pool_status(name).ok()?;
+            let protocol = allocator.pool(name).map(|p| p.spec().protocol);
+            Some((name.clone(), eip_status(status, protocol, bgp)))
+        })
+        .collect();
+
+    Ok(Desired {
+        speaker: SpeakerConfig { global, peers },
+        bgp,
+        skipped_peers,
+        routes,
+        eips,
+        services,
+        holdings,
+    })
+}
+
+/// BgpConf → the speaker's global settings.
+fn global_config(
+    conf: &BgpConf,
+    node: &Node,
+    peers: &BTreeMap<String, BgpPeer>,
+    objects: &Objects,
+    problems: &mut Vec<Problem>,
+) -> GlobalConfig {
+    let label = format!("BgpConf/{}", conf.metadata.name.as_deref().unwrap_or(""));
+    let spec = &conf.spec;
+    let rack_as = node
+        .labels
+        .get(annotations::RACK)
+        .and_then(|rack| spec.as_per_rack.get(rack))
+        .copied();
+    let router_id = match &spec.router_id {
+        // Validated by porter-crds as a non-zero IPv4 address.
+        Some(id) => id.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+        None => match node.addresses.iter().find_map(|a| match a {
+            IpAddr::V4(v4) => Some(*v4),
+            IpAddr::V6(_) => None,
+        }) {
+            Some(v4) => v4,
+            None => {
+                problems.push(Problem {
+                    document: objects.document_of(&label),
+                    object: Some(label.clone()),
+                    path: Some("spec.routerId".into()),
+                    message: "is required in standalone mode: there is no Node object whose \
+                              IPv4 address could serve as the BGP identifier"
+                        .into(),
+                });
+                Ipv4Addr::UNSPECIFIED
+            }
+        },
+    };
+    let listen_port = match spec.listen_port {
+        0 => Some(crate::speaker::config::BGP_PORT),
+        p if p < 0 => None,
+        // Validated to be at most 65535.
+        p => Some(u16::try_from(p).unwrap_or(u16::MAX)),
+    };
+    let graceful_restart = spec
+        .graceful_restart
+        .as_ref()
+        .filter(|gr| gr.enabled && !gr.helper_only)
+        .map(|gr| {
+            let restart_time = if gr.restart_time > 0 {
+                gr.restart_time
+            } else {
+                // RFC 4724 §4: "A suggested default for the Restart Time is a value less than
+                // or equal to the HOLDTIME carried in the OPEN." One value serves every
+                // session, so the smallest non-zero hold time among the peers.
+                peers
+                    .values()
+                    .filter_map(|p| p.spec.effective_timers().ok())
+                    .map(|t| u32::from(t.hold_time))
+                    .filter(|h| *h > 0)
+                    .min()
+                    .unwrap_or(u32::from(DEFAULT_HOLD_TIME))
+            };
+            GracefulRestart {
+                // Validated to fit the 12-bit field.
+                restart_time: u16::try_from(restart_time.min(4095)).unwrap_or(4095),
+            }
+        });
+    GlobalConfig {
+        asn: rack_as.unwrap_or(spec.asn),
+        router_id,
+        listen_port,
+        listen_addresses: spec
+            .listen_addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect(),
+        graceful_restart,
+        node_addresses: node.addresses.clone(),
+        ..GlobalConfig::default()
+    }
+}
+
+/// BgpPeer → the speaker's neighbor settings, with OpenELB's defaults. Errors are
+/// (path, message) pairs.
+fn peer_config(peer: &BgpPeer) -> Result<PeerConfig, Vec<(String, String)>> {
+    let mut errs = Vec::new();
+    let spec = match peer.spec.with_defaults() {
+        Ok(spec) => spec,
+        Err(e) => return Err(vec![(e.path, e.message)]),
+    };
+    let neighbor = match spec.neighbor_ip() {
+        Ok(ip) => ip,
+        Err(e) => return Err(vec![(e.path, e.message)]),
+    };
+    let timers = match spec.effective_timers() {
+        Ok(t) => t,
+        Err(e) => return Err(e.0.into_iter().map(|e| (e.path, e.message)).collect()),
+    };
+    let mut pc = PeerConfig::new(neighbor, spec.conf.peer_as);
+    pc.local_as = Some(spec.conf.local_as).filter(|a| *a != 0);
+    pc.password = spec.conf.auth_password.clone().filter(|p| !p.is_empty());
+    pc.admin_down = spec.conf.admin_down;
+    pc.description = spec.conf.description.clone().unwrap_or_default();
+    pc.hold_time = timers.hold_time;
+    pc.keepalive = timers.keepalive;
+    pc.connect_retry = timers.connect_retry;
+    if let Some(transport) = &spec.transport {
+        pc.passive = transport.passive_mode;
+        if transport.remote_port != 0 {
+            pc.remote_port = transport.remote_port;
+        }
+        pc.local_address = transport
+            .local_address
+            .as_deref()
+            .and_then(|a| a.parse().ok());
+        if let Some(remote) = transport.remote_address.as_deref() {
+            if remote.parse::<IpAddr>().ok() != Some(neighbor) {
+                errs.push((
+                    "spec.transport.remoteAddress".to_owned(),
+                    format!(
+                        "`{remote}` differs from spec.conf.neighborAddress ({neighbor}); porter \
+                         connects to the neighbor address"
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(multihop) = spec.ebgp_multihop.as_ref().filter(|m| m.enabled) {
+        // gobgp's default when multihop is on without a TTL: the largest.
+        pc.multihop_ttl = Some(if multihop.multihop_ttl == 0 {
+            u8::MAX
+        } else {
+            multihop.multihop_ttl
+        });
+    }
+    pc.families.clear();
+    for (i, afi_safi) in spec.afi_safis.iter().enumerate() {
+        let Some(config) = afi_safi.config.as_ref().filter(|c| c.enabled) else {
+            continue;
+        };
+        let family = match config.family.map(|f| f.afi) {
+            Some(Afi::Ip) => bgp_wire::Family::IPV4_UNICAST,
+            Some(Afi::Ip6) => bgp_wire::Family::IPV6_UNICAST,
+            // porter-crds' validation admits only the two unicast families.
+            _ => continue,
+        };
+        let add_paths = afi_safi
+            .add_paths
+            .as_ref()
+            .and_then(|a| a.config.clone())
+            .unwrap_or_default();
+        if add_paths.send_max > MAX_SEND_MAX {
+            errs.push((
+                format!("spec.afiSafis[{i}].addPaths.config.sendMax"),
+                format!(
+                    "{} is more paths per prefix than porter sends (at most {MAX_SEND_MAX})",
+                    add_paths.send_max
+                ),
+            ));
+            continue;
+        }
+        pc.families.insert(
+            family,
+            AddPath {
+                receive: add_paths.receive,
+                send_max: u8::try_from(add_paths.send_max).unwrap_or(u8::MAX),
+            },
+        );
+    }
+    if pc.families.is_empty() && errs.is_empty() {
+        errs.push((
+            "spec.afiSafis".to_owned(),
+            "no address family is enabled (set config.enabled: true on at least one)".to_owned(),
+        ));
+    }
+    if errs.is_empty() {
+        Ok(pc)
+    } else {
+        Err(errs)
+    }
+}
+
+/// A metav1 LabelSelector as the IPAM module's selector (one implementation of the rules).
+fn selector_of(selector: &KubeSelector) -> LabelSelector {
+    LabelSelector {
+        match_labels: selector.match_labels.clone().unwrap_or_default(),
+        match_expressions: selector
+            .match_expressions
+            .iter()
+            .flatten()
+            .map(|r| SelectorRequirement {
+                key: r.key.clone(),
+                operator: match r.operator.as_str() {
+                    "In" => SelectorOperator::In,
+                    "NotIn" => SelectorOperator::NotIn,
+                    "Exists" => SelectorOperator::Exists,
+                    // porter-crds' validation admits only the four operators.
+                    _ => SelectorOperator::DoesNotExist,
+                },
+                values: r.values.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// Eip → IPAM pool.
+fn pool_spec(name: &str, eip: &Eip) -> PoolSpec {
+    let spec = &eip.spec;
+    PoolSpec {
+        name: name.to_owned(),
+        address: spec.address.clone(),
+        protocol: match spec.protocol {
+            Protocol::Layer2 => PoolProtocol::Layer2,
+            // `vip` is refused by porter-crds' validation.
+            Protocol::Bgp | Protocol::Vip => PoolProtocol::Bgp,
+        },
+        disable: spec.disable,
+        using_known_ips: spec.using_known_ips,
+        priority: spec.priority,
+        namespaces: spec.namespaces.clone(),
+        namespace_selector: (!spec.namespace_selector.is_empty())
+            .then(|| LabelSelector::labels(spec.namespace_selector.clone())),
+        is_default: ipam::is_default_pool(
+            eip.metadata
+                .annotations
+                .as_ref()
+                .unwrap_or(&BTreeMap::new()),
+        ),
+    }
+}
+
+/// IPAM pool status → the status the Eip object would show.
+fn eip_status(s: ipam::PoolStatus, protocol: Option<PoolProtocol>, bgp: bool) -> EipStatus {
+    EipStatus {
+        occupied: s.occupied,
+        usage: s.usage as u64,
+        pool_size: u64::try_from(s.pool_size).unwrap_or(u64::MAX),
+        used: s
+            .used
+            .into_iter()
+            .map(|(ip, holders)| (ip.to_string(), holders))
+            .collect(),
+        first_ip: Some(s.first_ip.to_string()),
+        last_ip: Some(s.last_ip.to_string()),
+        v4: s.v4,
+        // The announcer runs: the speaker for a bgp pool when there is a BgpConf; standalone
+        // mode has no layer-2 responder.
+        ready: protocol == Some(PoolProtocol::Bgp) && bgp,
+        conditions: Vec::new(),
+    }
+}
+
+/// One Service's request and what it may already hold.
+struct Candidate {
+    key: String,
+    request: ServiceRequest,
+    /// `PreferDualStack`: fall back to the primary family when dual stack cannot be served.
+    fallback: Option<FamilyRequest>,
+    /// Addresses from `status.loadBalancer.ingress`.
+    status_ips: Vec<IpAddr>,
+}
+
+/// Allocates every Service's addresses, strongest claim first, and reports each outcome.
+fn allocate(
+    objects: &Objects,
+    options: &Options,
+    previous: &Holdings,
+    pools: Vec<PoolSpec>,
+) -> (BTreeMap<String, ServiceOutcome>, Holdings, Allocator) {
+    let mut outcomes = BTreeMap::new();
+    let mut candidates = Vec::new();
+    for (key, service) in &objects.services {
+        match candidate(key, service, options) {
+            Ok(c) => candidates.push(c),
+            Err(outcome) => {
+                outcomes.insert(key.clone(), *outcome);
+            }
+        }
+    }
+
+    // What Services held before this reload is recorded first; a Service no longer in the
+    // file (or no longer ours) is simply not recorded, which releases its addresses.
+    let existing: Vec<(ServiceRequest, IpAddr)> = candidates
+        .iter()
+        .flat_map(|c| {
+            previous
+                .get(&c.request.service)
+                .into_iter()
+                .flatten()
+                .map(|ip| (c.request.clone(), *ip))
+        })
+        .collect();
+    let (mut allocator, _conflicts) = Allocator::rebuild(pools, &existing);
+
+    // Claim strength: what a Service already holds, then addresses a Service asks for (its
+    // annotation, loadBalancerIP, or its status from before a restart), then the rest. So an
+    // automatic allocation never takes the address another Service is known to want.
+    let rank = |c: &Candidate| {
+        if previous.contains_key(&c.request.service) {
+            0
+        } else if !c.request.requested_ips.is_empty() || !c.status_ips.is_empty() {
+            1
+        } else {
+            2
+        }
+    };
+    candidates.sort_by(|a, b| (rank(a), &a.key).cmp(&(rank(b), &b.key)));
+
+    for c in &candidates {
+        let mut outcome = ServiceOutcome::default();
+        let result = allocate_one(&mut allocator, c, previous, &mut outcome.warnings);
+        match result {
+            Ok(assigned) => {
+                outcome.ip = assigned.first().map(|a| a.ip);
+                outcome.ips = assigned.iter().map(|a| a.ip).collect();
+                outcome.pools = assigned.iter().map(|a| a.pool.clone()).collect();
+                outcome.protocols = assigned.iter().map(|a| a.protocol.to_string()).collect();
+            }
+            Err(e) => outcome.error = Some(e.to_string()),
+        }
+        outcomes.insert(c.key.clone(), outcome);
+    }
+    let holdings = allocator
+        .allocations()
+        .map(|(k, a)| (k.clone(), a.iter().map(|a| a.ip).collect()))
+        .collect();
+    (outcomes, holdings, allocator)
+}
+
+/// Allocates one Service: status addresses first when it held nothing before, then its plain
+/// request, then (PreferDualStack) its primary family alone.
+fn allocate_one(
+    allocator: &mut Allocator,
+    c: &Candidate,
+    previous: &Holdings,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Assigned>, ipam::IpamError> {
+    if !previous.contains_key(&c.request.service)
+        && c.request.requested_ips.is_empty()
+        && !c.status_ips.is_empty()
+    {
+        let mut wanted = c.request.clone();
+        wanted.requested_ips = c
+            .status_ips
+            .iter()
+            .copied()
+            .filter(|ip| c.request.families.wants(IpFamily::of(*ip)))
+            .collect();
+        match allocator.allocate(&wanted) {
+            Ok(a) => return Ok(a.assigned),
+            Err(e) => warnings.push(format!(
+                "the address(es) in status.loadBalancer could not be kept ({e}); allocating anew"
+            )),
+        }
+    }
+    match allocator.allocate(&c.request) {
+        Ok(a) => Ok(a.assigned),
+        Err(e) => {
+            let Some(family) = c.fallback else {
+                return Err(e);
+            };
+            let mut single = c.request.clone();
+            single.families = family;
+            single
+                .requested_ips
+                .retain(|ip| family.wants(IpFamily::of(*ip)));
+            let a = allocator.allocate(&single).map_err(|_| e.clone())?;
+            warnings.push(format!(
+                "PreferDualStack: served {family}, dual stack could not be ({e})"
+            ));
+            Ok(a.assigned)
+        }
+    }
+}
+
+/// The request of a Service porter manages, or the outcome of one it does not (or whose
+/// request is malformed).
+fn candidate(
+    key: &str,
+    service: &Service,
+    options: &Options,
+) -> Result<Candidate, Box<ServiceOutcome>> {
+    let no_annotations = BTreeMap::new();
+    let annotations = service
+        .metadata
+        .annotations
+        .as_ref()
+        .unwrap_or(&no_annotations);
+    let spec = service.spec.clone().unwrap_or_default();
+    let service_type = spec.type_.as_deref().unwrap_or("ClusterIP");
+    let ignored = |why: String| {
+        Box::new(ServiceOutcome {
+            ignored: Some(why),
+            ..ServiceOutcome::default()
+        })
+    };
+    match ipam::opt_in(
+        service_type,
+        annotations,
+        spec.load_balancer_class.as_deref(),
+        Some(&options.load_balancer_class),
+    ) {
+        OptIn::Managed => {}
+        OptIn::NotLoadBalancer => {
+            return Err(ignored(format!("type {service_type}, not LoadBalancer")))
+        }
+        OptIn::OtherClass(class) => {
+            return Err(ignored(format!(
+                "spec.loadBalancerClass {class} is not porter's ({})",
+                options.load_balancer_class
+            )))
+        }
+        OptIn::NotAnnotated => {
+            return Err(ignored(format!(
+                "no {}: porter or openelb annotation and no spec.loadBalancerClass",
+                annotations::LB
+            )))
+        }
+    }
+    let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+    let name = service.metadata.name.as_deref().unwrap_or("");
+    let mut request = ServiceRequest::new(namespace, name);
+    request.namespace_labels = [(NAMESPACE_NAME_LABEL.to_owned(), namespace.to_owned())].into();
+    request.ports = spec
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| ServicePort {
+            protocol: match p.protocol.as_deref() {
+                Some("UDP") => PortProtocol::Udp,
+                Some("SCTP") => PortProtocol::Sctp,
+                _ => PortProtocol::Tcp,
+            },
+            // Checked to be 1..=65535 by the loader.
+            port: u16::try_from(p.port).unwrap_or(0),
+        })
+        .collect();
+    let primary = match spec.ip_families.as_ref().and_then(|f| f.first()) {
+        Some(f) if f == "IPv6" => FamilyRequest::V6,
+        _ => FamilyRequest::V4,
+    };
+    let (families, fallback) = match spec.ip_family_policy.as_deref() {
+        Some("RequireDualStack") => (FamilyRequest::DualStack, None),
+        Some("PreferDualStack") => (FamilyRequest::DualStack, Some(primary)),
+        _ => (primary, None),
+    };
+    request.families = families;
+    let request = request
+        .with_annotations(
+            annotations,
+            spec.load_balancer_ip.as_deref().filter(|s| !s.is_empty()),
+        )
+        .map_err(|e| {
+            Box::new(ServiceOutcome {
+                error: Some(e.to_string()),
+                ..ServiceOutcome::default()
+            })
+        })?;
+    let status_ips = service
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.as_deref()?.parse().ok())
+        .collect();
+    Ok(Candidate {
+        key: key.to_owned(),
+        request,
+        fallback,
+        status_ips,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::standalone::load::parse;
+
+    const CONF: &str = "apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpConf
+metadata: {name: default}
+spec: {as: 65001, routerId: 10.200.1.2}
+";
+
+    fn peer(name: &str, neighbor: &str, extra: &str) -> String {
+        format!(
+            "apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {{name: {name}}}
+spec:
+  conf: {{neighborAddress: {neighbor}, peerAs: 65000}}
+{extra}"
+        )
+    }
+
+    fn eip(name: &str, address: &str, extra: &str) -> String {
+        format!(
+            "apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {{name: {name}}}
+spec:
+  address: {address}
+{extra}"
+        )
+    }
+
+    /// An Eip with OpenELB's default-pool annotation: Services that name no pool draw from it.
+    fn default_eip(name: &str, address: &str) -> String {
+        eip(name, address, "").replace(
+            &format!("metadata: {{name: {name}}}"),
+            &format!(
+                "metadata: {{name: {name}, annotations: {{eip.openelb.kubesphere.io/is-default-eip: \"true\"}}}}"
+            ),
+        )
+    }
+
+    fn service(name: &str, annotations: &str, extra: &str) -> String {
+        format!(
+            "apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  annotations: {{lb.kubesphere.io/v1alpha1: porter{annotations}}}
+spec:
+  type: LoadBalancer
+  ports: [{{port: 80}}]
+{extra}"
+        )
+    }
+
+    fn objects(docs: &[String]) -> Objects {
+        parse(docs.join("---\n").as_bytes()).unwrap()
+    }
+
+    fn run(docs: &[String]) -> Desired {
+        translate(
+            &objects(docs),
+            &Node::standalone("node1"),
+            &Options::default(),
+            &Holdings::new(),
+        )
+        .unwrap()
+    }
+
+    fn problems(docs: &[String]) -> Vec<String> {
+        translate(
+            &objects(docs),
+            &Node::standalone("node1"),
+            &Options::default(),
+            &Holdings::new(),
+        )
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn bgp_conf_becomes_global_settings() {
+        let conf = CONF.replace(
+            "routerId: 10.200.1.2}",
+            "routerId: 10.200.1.2, listenPort: 0, listenAddresses: [10.200.1.2], gracefulRestart: {enabled: true}}",
+        );
+        let d = run(&[
+            conf,
+            peer("r1", "10.200.1.1", "  timers: {config: {holdTime: 30}}\n"),
+        ]);
+        let g = &d.speaker.global;
+        assert_eq!(g.asn, 65001);
+        assert_eq!(g.router_id, Ipv4Addr::new(10, 200, 1, 2));
+        assert_eq!(g.listen_port, Some(179));
+        assert_eq!(g.listen_addresses, [ip("10.200.1.2")]);
+        // Restart time left out: the smallest hold time of the peers (RFC 4724 §4).
+        assert_eq!(
+            g.graceful_restart,
+            Some(GracefulRestart { restart_time: 30 })
+        );
+        assert!(d.bgp);
+    }
+
+    #[test]
+    fn negative_listen_port_turns_the_listener_off() {
+        let conf = CONF.replace(
+            "routerId: 10.200.1.2}",
+            "routerId: 10.200.1.2, listenPort: -1}",
+        );
+        assert_eq!(run(&[conf]).speaker.global.listen_port, None);
+        let conf = CONF.replace(
+            "routerId: 10.200.1.2}",
+            "routerId: 10.200.1.2, listenPort: 1790}",
+        );
+        assert_eq!(run(&[conf]).speaker.global.listen_port, Some(1790));
+    }
+
+    #[test]
+    fn router_id_is_required_without_node_addresses() {
+        let conf = CONF.replace(", routerId: 10.200.1.2", "");
+        assert_eq!(
+            problems(std::slice::from_ref(&conf)),
+            ["document 1 (BgpConf/default): spec.routerId: is required in standalone mode: there is no Node object whose IPv4 address could serve as the BGP identifier"]
+        );
+        let mut node = Node::standalone("n");
+        node.addresses = vec![ip("2001:db8::1"), ip("10.200.1.9")];
+        let d = translate(
+            &objects(&[conf]),
+            &node,
+            &Options::default(),
+            &Holdings::new(),
+        )
+        .unwrap();
+        assert_eq!(d.speaker.global.router_id, Ipv4Addr::new(10, 200, 1, 9));
+    }
+
+    #[test]
+    fn peer_without_families_gets_openelb_defaults() {
+        let d = run(&[
+            CONF.into(),
+            peer("r1", "10.200.1.1", ""),
+            peer("r6", "2001:db8::1", ""),
+        ]);
+        let r1 = &d.speaker.peers["r1"];
+        assert_eq!(r1.neighbor, ip("10.200.1.1"));
+        assert_eq!(r1.peer_as, 65000);
+        assert_eq!(r1.remote_port, 179);
+        assert_eq!(
+            (r1.hold_time, r1.keepalive, r1.connect_retry),
+            (90, 30, 120)
+        );
+        assert_eq!(
+            r1.families,
+            BTreeMap::from([(
+                bgp_wire::Family::IPV4_UNICAST,
+                AddPath {
+                    receive: false,
+                    send_max: 10
+                }
+            )])
+        );
+        let r6 = &d.speaker.peers["r6"];
+        assert_eq!(
+            r6.families.keys().copied().collect::<Vec<_>>(),
+            [bgp_wire::Family::IPV6_UNICAST]
+        );
+    }
+
+    #[test]
+    fn peer_settings_map_field_by_field() {
+        let extra = r#"  timers: {config: {holdTime: "9", keepaliveInterval: "3", connectRetry: 5}}
+  transport: {passiveMode: true, remotePort: 1790, localAddress: 10.200.1.2}
+  ebgpMultihop: {enabled: true}
+  afiSafis:
+    - config: {family: {afi: AFI_IP, safi: SAFI_UNICAST}, enabled: true}
+    - config: {family: {afi: AFI_IP6, safi: SAFI_UNICAST}, enabled: true}
+      addPaths: {config: {receive: true, sendMax: 4}}
+"#;
+        let p = peer("r1", "10.200.1.1", extra).replace(
+            "peerAs: 65000}",
+            "peerAs: 65000, localAs: 65100, authPassword: s3cret, description: rack 1, adminDown: true}",
+        );
+        let d = run(&[CONF.into(), p]);
+        let r1 = &d.speaker.peers["r1"];
+        assert_eq!((r1.hold_time, r1.keepalive, r1.connect_retry), (9, 3, 5));
+        assert!(r1.passive);
+        assert_eq!(r1.remote_port, 1790);
+        assert_eq!(r1.local_address, Some(ip("10.200.1.2")));
+        assert_eq!(r1.multihop_ttl, Some(255));
+        assert_eq!(r1.local_as, Some(65100));
+        assert_eq!(r1.password.as_deref(), Some("s3cret"));
+        assert!(r1.admin_down);
+        assert_eq!(r1.description, "rack 1");
+        assert_eq!(
+            r1.families,
+            BTreeMap::from([
+                (bgp_wire::Family::IPV4_UNICAST, AddPath::default()),
+                (
+                    bgp_wire::Family::IPV6_UNICAST,
+                    AddPath {
+                        receive: true,
+                        send_max: 4
+                    }
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn node_selector_that_does_not_match_skips_the_peer() {
+        let ours = "  nodeSelector: {matchLabels: {kubernetes.io/hostname: node1}}\n";
+        let theirs = "  nodeSelector:\n    matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node2]}]\n";
+        let rack = "  nodeSelector: {matchLabels: {openelb.kubesphere.io/rack: leaf1}}\n";
+        let d = run(&[
+            CONF.into(),
+            peer("mine", "10.200.1.1", ours),
+            peer("other", "10.200.1.3", theirs),
+            peer("rack", "10.200.1.4", rack),
+            peer("all", "10.200.1.5", ""),
+        ]);
+        assert_eq!(d.speaker.peers.keys().collect::<Vec<_>>(), ["all", "mine"]);
+        assert_eq!(
+            d.skipped_peers.keys().collect::<Vec<_>>(),
+            ["other", "rack"]
+        );
+        assert!(d.skipped_peers["other"].contains("node1"));
+    }
+
+    #[test]
+    fn as_per_rack_follows_the_node_label() {
+        let conf = CONF.replace("as: 65001,", "as: 65001, asPerRack: {leaf1: 65011},");
+        let mut node = Node::standalone("node1");
+        node.labels.insert(annotations::RACK.into(), "leaf1".into());
+        let d = translate(
+            &objects(&[conf]),
+            &node,
+            &Options::default(),
+            &Holdings::new(),
+        )
+        .unwrap();
+        assert_eq!(d.speaker.global.asn, 65011);
+    }
+
+    #[test]
+    fn refuses_what_the_speaker_cannot_run() {
+        let found = problems(&[
+            CONF.into(),
+            peer("a", "10.200.1.1", ""),
+            peer("b", "10.200.1.1", ""),
+            peer(
+                "c",
+                "10.200.1.3",
+                "  afiSafis: [{config: {family: {afi: AFI_IP, safi: SAFI_UNICAST}, enabled: true}, addPaths: {config: {sendMax: 300}}}]\n",
+            ),
+            peer(
+                "d",
+                "10.200.1.4",
+                "  afiSafis: [{config: {family: {afi: AFI_IP, safi: SAFI_UNICAST}}}]\n",
+            ),
+            peer("e", "10.200.1.5", "  transport: {remoteAddress: 10.200.1.6}\n"),
+        ]);
+        assert_eq!(
+            found,
+            [
+                "document 3 (BgpPeer/b): spec.conf.neighborAddress: 10.200.1.1 is also the neighbor of BgpPeer a; a node has one session per neighbor",
+                "document 4 (BgpPeer/c): spec.afiSafis[0].addPaths.config.sendMax: 300 is more paths per prefix than porter sends (at most 255)",
+                "document 5 (BgpPeer/d): spec.afiSafis: no address family is enabled (set config.enabled: true on at least one)",
+                "document 6 (BgpPeer/e): spec.transport.remoteAddress: `10.200.1.6` differs from spec.conf.neighborAddress (10.200.1.5); porter connects to the neighbor address",
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_overlapping_pools() {
+        let found = problems(&[
+            eip("a", "203.0.113.0/28", ""),
+            eip("b", "203.0.113.8-203.0.113.20", ""),
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("document 2 (Eip/b): "), "{found:?}");
+        assert!(found[0].contains("overlaps pool \"a\""), "{found:?}");
+    }
+
+    #[test]
+    fn no_bgp_conf_means_no_peers_and_no_listener() {
+        let d = run(&[
+            peer("r1", "10.200.1.1", ""),
+            default_eip("p", "203.0.113.0/28"),
+            service("web", "", ""),
+        ]);
+        assert!(!d.bgp);
+        assert!(d.speaker.peers.is_empty());
+        assert_eq!(d.speaker.global.listen_port, None);
+        // Addresses are still allocated; the pool is not ready: nothing announces it.
+        assert_eq!(d.services["default/web"].ip, Some(ip("203.0.113.1")));
+        assert!(!d.eips["p"].ready);
+    }
+
+    #[test]
+    fn routes_only_for_bgp_pools() {
+        let d = run(&[
+            CONF.into(),
+            eip("a-bgp", "203.0.113.0/28", "  namespaces: [shop]\n"),
+            eip(
+                "l2",
+                "198.51.100.0/28",
+                "  protocol: layer2\n  interface: eth0\n",
+            ),
+            service("web", ", eip.openelb.kubesphere.io/v1alpha2: l2", ""),
+            service("shop", "", "").replace("  name: shop\n", "  name: shop\n  namespace: shop\n"),
+        ]);
+        assert_eq!(d.services["default/web"].ip, Some(ip("198.51.100.1")));
+        assert_eq!(d.services["default/web"].protocols, ["layer2"]);
+        assert_eq!(d.services["shop/shop"].ip, Some(ip("203.0.113.1")));
+        let prefixes: Vec<String> = d.routes.keys().map(ToString::to_string).collect();
+        assert_eq!(prefixes, ["203.0.113.1/32"]);
+        let route = &d.routes[&Prefix::host(ip("203.0.113.1"))];
+        assert_eq!(route.next_hops, BTreeSet::from([NextHop::Local]));
+        assert!(d.eips["a-bgp"].ready);
+        assert!(!d.eips["l2"].ready);
+        assert_eq!(d.eips["a-bgp"].usage, 1);
+        assert_eq!(d.eips["a-bgp"].used["203.0.113.1"], "shop/shop");
+        assert_eq!(d.eips["a-bgp"].pool_size, 14);
+    }
+
+    #[test]
+    fn ipv6_and_dual_stack_services_get_host_routes_of_their_family() {
+        let d = run(&[
+            CONF.into(),
+            eip("v4", "203.0.113.0/28", ""),
+            eip("v6", "2001:db8::/124", ""),
+            service(
+                "dual",
+                ", eip.openelb.kubesphere.io/v1alpha2: \"v4,v6\"",
+                "  ipFamilyPolicy: RequireDualStack\n",
+            ),
+        ]);
+        assert_eq!(
+            d.services["default/dual"].ips,
+            [ip("203.0.113.1"), ip("2001:db8::")]
+        );
+        let prefixes: Vec<String> = d.routes.keys().map(ToString::to_string).collect();
+        assert_eq!(prefixes, ["203.0.113.1/32", "2001:db8::/128"]);
+    }
+
+    #[test]
+    fn prefer_dual_stack_falls_back_to_one_family() {
+        let d = run(&[
+            default_eip("v4", "203.0.113.0/28"),
+            service("web", "", "  ipFamilyPolicy: PreferDualStack\n"),
+        ]);
+        let web = &d.services["default/web"];
+        assert_eq!(web.ips, [ip("203.0.113.1")]);
+        assert_eq!(web.warnings.len(), 1, "{web:?}");
+        assert!(web.warnings[0]
+            .starts_with("PreferDualStack: served IPv4 only, dual stack could not be"));
+    }
+
+    #[test]
+    fn unmanaged_services_are_ignored_with_a_reason() {
+        let plain = service("plain", "", "").replace("lb.kubesphere.io/v1alpha1: porter", "x: y");
+        let cluster_ip = service("cip", "", "").replace("type: LoadBalancer", "type: ClusterIP");
+        let classed = service("classed", "", "  loadBalancerClass: example.com/other\n");
+        let ours = service("ours", "", "  loadBalancerClass: kubesphere.io/porter\n")
+            .replace("lb.kubesphere.io/v1alpha1: porter", "x: y");
+        let d = run(&[
+            default_eip("p", "203.0.113.0/28"),
+            plain,
+            cluster_ip,
+            classed,
+            ours,
+        ]);
+        assert!(d.services["default/plain"]
+            .ignored
+            .as_deref()
+            .unwrap()
+            .contains("annotation"));
+        assert!(d.services["default/cip"]
+            .ignored
+            .as_deref()
+            .unwrap()
+            .contains("ClusterIP"));
+        assert!(d.services["default/classed"]
+            .ignored
+            .as_deref()
+            .unwrap()
+            .contains("example.com/other"));
+        assert_eq!(d.services["default/ours"].ip, Some(ip("203.0.113.1")));
+        assert_eq!(d.holdings.len(), 1);
+    }
+
+    #[test]
+    fn allocation_errors_stay_with_their_service() {
+        let d = run(&[
+            CONF.into(),
+            default_eip("tiny", "203.0.113.5"),
+            service("a", "", ""),
+            service("b", "", ""),
+            service(
+                "c",
+                ", eip.openelb.kubesphere.io/v1alpha1: 198.51.100.1",
+                "",
+            ),
+            service("d", ", eip.openelb.kubesphere.io/v1alpha1: not-an-ip", ""),
+        ]);
+        assert_eq!(d.services["default/a"].ip, Some(ip("203.0.113.5")));
+        let b = d.services["default/b"].error.as_deref().unwrap();
+        assert!(b.contains("no free IPv4 address"), "{b}");
+        let c = d.services["default/c"].error.as_deref().unwrap();
+        assert!(c.contains("198.51.100.1 is not in any pool"), "{c}");
+        assert!(d.services["default/d"].error.is_some());
+        assert_eq!(d.routes.len(), 1);
+        assert!(d.eips["tiny"].occupied);
+    }
+
+    #[test]
+    fn addresses_from_status_survive_a_restart() {
+        let pool = default_eip("p", "203.0.113.0/28");
+        let held = service(
+            "z-web",
+            "",
+            "status: {loadBalancer: {ingress: [{ip: 203.0.113.9}]}}\n",
+        );
+        // `a-new` sorts first and has no status: it must not take .9 from z-web.
+        let d = run(&[pool.clone(), service("a-new", "", ""), held.clone()]);
+        assert_eq!(d.services["default/z-web"].ip, Some(ip("203.0.113.9")));
+        assert_eq!(d.services["default/a-new"].ip, Some(ip("203.0.113.1")));
+
+        // A status address outside every pool: allocated anew, with a warning.
+        let stale = held.replace("203.0.113.9", "198.51.100.9");
+        let d = run(&[pool, stale]);
+        let web = &d.services["default/z-web"];
+        assert_eq!(web.ip, Some(ip("203.0.113.1")));
+        assert!(web.warnings[0].contains("status.loadBalancer"), "{web:?}");
+    }
+
+    #[test]
+    fn addresses_stay_put_across_reloads() {
+        let pool = default_eip("p", "203.0.113.0/28");
+        let node = Node::standalone("node1");
+        let opts = Options::default();
+        let first = translate(
+            &objects(&[pool.clone(), service("b", "", ""), service("c", "", "")]),
+            &node,
+            &opts,
+            &Holdings::new(),
+        )
+        .unwrap();
+        assert_eq!(first.services["default/c"].ip, Some(ip("203.0.113.2")));
+        // `a` sorts before the others: a fresh allocation would renumber them.
+        let second = translate(
+            &objects(&[pool.clone(), service("a", "", ""), service("c", "", "")]),
+            &node,
+            &opts,
+            &first.holdings,
+        )
+        .unwrap();
+        assert_eq!(second.services["default/c"].ip, Some(ip("203.0.113.2")));
+        // b was removed: its .1 is free again and the newcomer takes it.
+        assert_eq!(second.services["default/a"].ip, Some(ip("203.0.113.1")));
+        assert!(!second
+            .holdings
+            .contains_key(&ServiceKey::new("default", "b")));
+    }
+
+    #[test]
+    fn a_pool_change_moves_only_the_services_it_affects() {
+        let node = Node::standalone("node1");
+        let opts = Options::default();
+        let docs = |second_pool: &str| {
+            objects(&[
+                eip("a", "203.0.113.0/28", ""),
+                eip("b", second_pool, ""),
+                service("x", ", eip.openelb.kubesphere.io/v1alpha2: a", ""),
+                service("y", ", eip.openelb.kubesphere.io/v1alpha2: b", ""),
+            ])
+        };
+        let first = translate(&docs("198.51.100.0/28"), &node, &opts, &Holdings::new()).unwrap();
+        let second = translate(&docs("198.51.100.64/28"), &node, &opts, &first.holdings).unwrap();
+        assert_eq!(
+            second.services["default/x"].ip,
+            first.services["default/x"].ip
+        );
+        assert_eq!(second.services["default/y"].ip, Some(ip("198.51.100.65")));
+    }
+}
