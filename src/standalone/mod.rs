@@ -334,7 +334,8 @@ fn status_source(
 
 /// The `/status` document:
 ///
-/// - `bgpPeers`: BgpPeer name → the `nodesPeerStatus` entry the CRD would show for this node;
+/// - `bgpPeers`: BgpPeer name → the `nodesPeerStatus` entry the CRD would show for this node,
+///   plus `endOfRibReceived`: the families whose End-of-RIB the neighbor has sent;
 /// - `eips`: Eip name → the Eip status;
 /// - `services`: `namespace/name` → `{ip, ips, pools, …, advertised: [{peer, nextHops,
 ///   since}]}`;
@@ -349,7 +350,11 @@ fn status_document(
         .iter()
         .map(|(name, p)| {
             let entry = crate::status::node_peer_status(p, asn);
-            (name.clone(), to_json(&entry))
+            let mut v = to_json(&entry);
+            // Beyond the CRD's nodesPeerStatus: the families whose initial table the
+            // neighbor finished sending (End-of-RIB, RFC 4724 §2), for tools that wait on it.
+            v["endOfRibReceived"] = json!(p.end_of_rib_received);
+            (name.clone(), v)
         })
         .collect();
     let services: Map<String, Value> = s
