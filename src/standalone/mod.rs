@@ -2,9 +2,10 @@
 //!
 //! `porter standalone --config FILE` reads BgpConf, BgpPeer, Eip and v1 Service objects from
 //! FILE ([`load`]), turns them into this node's desired state ([`model`]: speaker settings,
-//! allocations, routes, status) and hands that to the speaker. It re-reads FILE on SIGHUP and
-//! when its content changes (polled once a second, compared by content hash, not by mtime,
-//! which misses quick rewrites), and applies the difference: the speaker keeps every session
+//! allocations, routes, status) and hands that to the speaker. It re-reads FILE on SIGHUP (at
+//! once: the signal says the file is complete) and when its content changes (polled once a
+//! second, compared by content hash, not by mtime, which misses quick rewrites, and read
+//! until two reads 100 ms apart agree), and applies the difference: the speaker keeps every session
 //! whose settings did not change, and routes live in the desired state, so a BgpConf change
 //! that restarts sessions brings them back with every route.
 //!
@@ -144,7 +145,14 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         if !forced && signature(&load::read(&args.config)) == seen {
             continue;
         }
-        let read = read_settled(&args.config).await;
+        // SIGHUP is the writer saying the file is complete: read it at once. A change found
+        // by polling may be a write still in progress, so that read waits for it to settle
+        // (100 ms per look), which would otherwise be most of a SIGHUP reload's latency.
+        let read = if forced {
+            load::read(&args.config)
+        } else {
+            read_settled(&args.config).await
+        };
         seen = signature(&read);
         reload(&args, &node, read, &speaker, &metrics, &shared).await;
     }
