@@ -93,6 +93,8 @@ struct Ctx {
     porter: PathBuf,
     quick: bool,
     tck: f64,
+    /// The speakers to run (all three unless `--speakers` says otherwise).
+    kinds: Vec<Kind>,
 }
 
 /// VIP number `i`.
@@ -118,13 +120,14 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: porter-bench [--quick] [--out DIR] [--porter PATH] [--only 1,2,3,4,5]";
+const USAGE: &str = "usage: porter-bench [--quick] [--out DIR] [--porter PATH] [--only 1,2,3,4,5] [--speakers porter,gobgpd,bird]";
 
 fn run(args: &[String]) -> Result<()> {
     let mut porter = std::env::current_exe()?.with_file_name("porter");
     let mut out = PathBuf::from("bench/results");
     let mut quick = false;
     let mut only: Vec<u8> = vec![1, 2, 3, 4, 5];
+    let mut kinds = Kind::ALL.to_vec();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -142,6 +145,20 @@ fn run(args: &[String]) -> Result<()> {
                 if only.iter().any(|s| !(1..=5).contains(s)) {
                     bail!("scenarios are 1 to 5 ({USAGE})");
                 }
+            }
+            "--speakers" => {
+                let list = it
+                    .next()
+                    .context("--speakers needs a list such as porter,bird")?;
+                kinds = list
+                    .split(',')
+                    .map(|k| match k.trim() {
+                        "porter" => Ok(Kind::Porter),
+                        "gobgpd" => Ok(Kind::Gobgpd),
+                        "bird" => Ok(Kind::Bird),
+                        other => Err(anyhow!("unknown speaker {other:?} (porter, gobgpd, bird)")),
+                    })
+                    .collect::<Result<_>>()?;
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -166,7 +183,12 @@ fn run(args: &[String]) -> Result<()> {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0);
-    let ctx = Ctx { porter, quick, tck };
+    let ctx = Ctx {
+        porter,
+        quick,
+        tck,
+        kinds,
+    };
     let started = Instant::now();
     let mut report = Report {
         env: environment(&ctx),
@@ -240,7 +262,7 @@ fn scenario1(ctx: &Ctx, report: &mut Report) -> Result<()> {
         &[1_000, 10_000, 100_000]
     };
     for &n in sizes {
-        for kind in Kind::ALL {
+        for kind in ctx.kinds.clone() {
             eprintln!("  s1: {} announcing {n} VIPs", kind.name());
             match s1_run(ctx, kind, n) {
                 Ok(row) => {
@@ -312,7 +334,7 @@ fn scenario2(ctx: &Ctx, report: &mut Report) -> Result<()> {
     } else {
         (1000, 30, 250)
     };
-    for kind in Kind::ALL {
+    for kind in ctx.kinds.clone() {
         let res = match kind {
             Kind::Porter => s2_porter(ctx, steps, poll_steps),
             _ => s2_reference(ctx, kind, ref_steps),
@@ -576,7 +598,7 @@ fn scenario3(ctx: &Ctx, report: &mut Report) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     eprintln!("      router ready after {:.1?}", t.elapsed());
-    for kind in Kind::ALL {
+    for kind in ctx.kinds.clone() {
         eprintln!("  s3: {} receiving {prefixes} prefixes", kind.name());
         match s3_run(ctx, kind, &net, &mut ctl, prefixes, flat_window) {
             Ok(row) => {
@@ -639,13 +661,22 @@ fn s3_run(
                 &[],
             ));
         }
-        std::thread::sleep(Duration::from_millis(if kind == Kind::Bird {
-            20
-        } else {
-            100
+        std::thread::sleep(Duration::from_millis(match kind {
+            Kind::Porter => 10,
+            Kind::Bird => 20,
+            // each look runs the gobgp CLI, which costs CPU the receiver could use
+            Kind::Gobgpd => 250,
         }));
     };
     let at_eor = proc_sample(spk.pid(), ctx.tck)?;
+    // the router sent the whole table on this session (its End-of-RIB follows the last)
+    let sent = ctl.exported("rcv")?;
+    if sent != prefixes as u64 {
+        bail!(
+            "the router exported {sent} of {prefixes} prefixes to {}",
+            kind.name()
+        );
+    }
     let mut max_after = at_eor.rss_kb;
     let end = Instant::now() + flat_window;
     while Instant::now() < end {
@@ -684,7 +715,7 @@ fn scenario4(ctx: &Ctx, report: &mut Report) -> Result<()> {
     // Set up one after the other (each timed alone), then measure idleness together: idle
     // speakers do not compete for the CPU, and it saves two windows.
     let mut running = Vec::new();
-    for kind in Kind::ALL {
+    for kind in ctx.kinds.clone() {
         eprintln!(
             "  s4: {} with {PEERS} sessions and {VIPS} VIPs",
             kind.name()
@@ -752,30 +783,43 @@ struct S4Run {
 }
 
 fn s4_setup(ctx: &Ctx, kind: Kind, peers: usize, vips: usize) -> Result<S4Run> {
+    // Session i joins router address 10.203.4.i and speaker address 10.203.4.(100+i) on
+    // one link: BIRD tells incoming sessions apart by the neighbor's address only, so each
+    // session needs its own address on both ends.
     let net = Pair::new("bn-s4", 4)?;
-    // the router's 50 addresses on its one link; the speaker has .100
-    let speaker_ip = Ipv4Addr::new(10, 203, 4, 100);
+    let speaker_ip = Ipv4Addr::new(10, 203, 4, 101);
     net.s.ip(&["addr", "flush", "dev", "s-r"])?;
-    net.s.addr("s-r", "10.203.4.100/24")?;
-    let routers: Vec<Ipv4Addr> = (1..=peers)
-        .map(|i| Ipv4Addr::new(10, 203, 4, u8::try_from(i).expect("fits")))
-        .collect();
+    let host = |i: usize| Ipv4Addr::new(10, 203, 4, u8::try_from(i).expect("fits"));
+    let routers: Vec<Ipv4Addr> = (1..=peers).map(host).collect();
+    let locals: Vec<Ipv4Addr> = (101..=100 + peers).map(host).collect();
     for r in routers.iter().skip(1) {
         net.r.addr("r-s", &format!("{r}/24"))?;
     }
+    for l in &locals {
+        net.s.addr("s-r", &format!("{l}/24"))?;
+    }
     let mut cfg = BirdConfig::new(net.router_ip, ROUTER_AS).without_kernel();
-    for (i, r) in routers.iter().enumerate() {
+    for (i, (r, l)) in routers.iter().zip(&locals).enumerate() {
         cfg = cfg.peer(
-            BirdPeer::new(&format!("p{}", i + 1), speaker_ip.into(), SPEAKER_AS)
+            BirdPeer::new(&format!("p{}", i + 1), (*l).into(), SPEAKER_AS)
                 .local_address((*r).into())
                 .passive()
                 .hold_time(90),
         );
     }
+    // Resolve every neighbor's MAC first: 50 simultaneous first SYNs to unresolved
+    // neighbors lose some, and a lost SYN costs a 1 s retransmission whatever the speaker.
+    let warm: String = routers
+        .iter()
+        .zip(&locals)
+        .map(|(r, l)| format!("ping -q -c1 -W1 -I {l} {r} >/dev/null & "))
+        .collect();
+    net.s.exec(&["sh", "-c", &format!("{warm} wait")])?;
     let router = Bird::start(&net.r, &cfg)?;
     let mut ctl = BirdCtl::connect(router.socket())?;
     let list: Vec<usize> = (0..vips).collect();
     let mut spec = Spec::new(speaker_ip, &routers, &list);
+    spec.locals = &locals;
     spec.hold_time = 90;
     let prepared = Prepared::new(ctx, kind, &net.s, &spec)?;
     let names: Vec<String> = (1..=peers).map(|i| format!("p{i}")).collect();
@@ -806,7 +850,7 @@ fn s4_setup(ctx: &Ctx, kind: Kind, peers: usize, vips: usize) -> Result<S4Run> {
 
 fn scenario5(ctx: &Ctx, report: &mut Report) -> Result<()> {
     const VIPS: usize = 100;
-    for kind in Kind::ALL {
+    for kind in ctx.kinds.clone() {
         eprintln!("  s5: {} killed", kind.name());
         let mut row = S5Row {
             kind,
@@ -1088,6 +1132,8 @@ struct Prepared {
 struct Spec<'a> {
     router_id: Ipv4Addr,
     neighbors: &'a [Ipv4Addr],
+    /// The local address of each session (same order as `neighbors`); empty: the router id.
+    locals: &'a [Ipv4Addr],
     vips: &'a [usize],
     graceful: bool,
     hold_time: u16,
@@ -1098,6 +1144,7 @@ impl<'a> Spec<'a> {
         Spec {
             router_id,
             neighbors,
+            locals: &[],
             vips,
             graceful: false,
             hold_time: 9,
@@ -1118,6 +1165,7 @@ impl Prepared {
         match kind {
             Kind::Porter => {
                 let mut conf = PorterConf::new(spec.router_id, spec.neighbors.to_vec());
+                conf.locals = spec.locals.to_vec();
                 conf.hold_time = spec.hold_time;
                 conf.graceful = spec.graceful;
                 p.config = ns.dir().join("porter.yaml");
@@ -1125,9 +1173,12 @@ impl Prepared {
             }
             Kind::Gobgpd => {
                 let mut conf = GobgpConfig::new(spec.router_id, SPEAKER_AS);
-                for n in spec.neighbors {
+                for (i, n) in spec.neighbors.iter().enumerate() {
                     let mut nb =
                         GobgpNeighbor::new((*n).into(), ROUTER_AS).hold_time(spec.hold_time);
+                    if let Some(l) = spec.locals.get(i) {
+                        nb = nb.local_address((*l).into());
+                    }
                     if spec.graceful {
                         nb = nb.graceful_restart();
                     }
@@ -1541,6 +1592,8 @@ fn mrt_records(vips: &[usize], next_hop: Ipv4Addr) -> Vec<u8> {
 struct PorterConf {
     router_id: Ipv4Addr,
     neighbors: Vec<Ipv4Addr>,
+    /// Per-session local addresses (BgpPeer spec.transport.localAddress), if any.
+    locals: Vec<Ipv4Addr>,
     hold_time: u16,
     graceful: bool,
 }
@@ -1550,6 +1603,7 @@ impl PorterConf {
         PorterConf {
             router_id,
             neighbors,
+            locals: Vec::new(),
             hold_time: 9,
             graceful: false,
         }
@@ -1572,6 +1626,11 @@ impl PorterConf {
             self.router_id
         );
         for (i, n) in self.neighbors.iter().enumerate() {
+            let transport = self
+                .locals
+                .get(i)
+                .map(|l| format!("  transport: {{localAddress: {l}}}\n"))
+                .unwrap_or_default();
             let _ = write!(
                 c,
                 "---\n\
@@ -1579,7 +1638,7 @@ impl PorterConf {
                  kind: BgpPeer\n\
                  metadata: {{name: rtr{}}}\n\
                  spec:\n  conf: {{neighborAddress: {n}, peerAs: {ROUTER_AS}}}\n  \
-                 timers: {{config: {{holdTime: {}, keepaliveInterval: {}, connectRetry: 1}}}}\n",
+                 timers: {{config: {{holdTime: {}, keepaliveInterval: {}, connectRetry: 1}}}}\n{transport}",
                 i + 1,
                 self.hold_time,
                 (self.hold_time / 3).max(1)
@@ -1590,17 +1649,16 @@ impl PorterConf {
             "---\n\
              apiVersion: network.kubesphere.io/v1alpha2\n\
              kind: Eip\n\
-             metadata: {{name: bench}}\n\
+             metadata: {{name: bench, annotations: {{eip.openelb.kubesphere.io/is-default-eip: \"true\"}}}}\n\
              spec: {{address: {POOL}, protocol: bgp}}\n"
         );
+        // One flow-style line per Service, no ports: 100,000 of them must stay under the
+        // loader's 16 MiB file limit.
         for &i in vips {
-            let _ = write!(
+            let _ = writeln!(
                 c,
-                "---\n\
-                 apiVersion: v1\n\
-                 kind: Service\n\
-                 metadata: {{name: vip-{i}, namespace: bench, annotations: {{lb.kubesphere.io/v1alpha1: porter, eip.openelb.kubesphere.io/v1alpha2: bench}}}}\n\
-                 spec: {{type: LoadBalancer, loadBalancerIP: {}, ports: [{{port: 80}}]}}\n",
+                "---\n{{apiVersion: v1, kind: Service, metadata: {{name: v{i}}}, spec: {{type: \
+                 LoadBalancer, loadBalancerClass: kubesphere.io/porter, loadBalancerIP: {}}}}}",
                 vip(i)
             );
         }
@@ -1624,9 +1682,10 @@ fn bird_speaker_conf(spec: &Spec) -> String {
     }
     let _ = writeln!(c, "}}");
     for (i, n) in spec.neighbors.iter().enumerate() {
+        let local = spec.locals.get(i).copied().unwrap_or(router_id);
         let _ = writeln!(
             c,
-            "protocol bgp rtr{} {{\n  local {router_id} as {SPEAKER_AS};\n  neighbor {n} as {ROUTER_AS};\n  \
+            "protocol bgp rtr{} {{\n  local {local} as {SPEAKER_AS};\n  neighbor {n} as {ROUTER_AS};\n  \
              connect delay time 0; connect retry time 1; error wait time 1, 10; hold time {};{}\n  \
              debug {{ states, events }};\n  \
              ipv4 {{ import all; export where source = RTS_STATIC; next hop self; }};\n}}",
@@ -1850,6 +1909,19 @@ impl BirdCtl {
             bail!("no protocol in BIRD's reply to show protocols {name:?}");
         }
         Ok(out)
+    }
+
+    /// Routes exported to protocol `name` ("Routes: 0 imported, 1000000 exported, …").
+    fn exported(&mut self, name: &str) -> Result<u64> {
+        let reply = self.cmd(&format!("show protocols all {name}"))?;
+        reply
+            .iter()
+            .find_map(|(_, t)| {
+                let rest = t.trim_start().strip_prefix("Routes:")?;
+                let (_, after) = rest.split_once("imported,")?;
+                after.split_whitespace().next()?.parse().ok()
+            })
+            .with_context(|| format!("no route counts for {name} in {reply:?}"))
     }
 
     /// Whether the router holds a route for exactly `prefix` ("1007-Table master4:" then
@@ -2288,7 +2360,8 @@ impl Report {
             })).collect::<Vec<_>>(),
             "scenario3_full_table": self.s3.iter().map(|r| json!({
                 "speaker": r.kind.name(), "prefixes": r.prefixes, "established_ms": round(r.established_ms),
-                "end_of_rib_ms": round(r.eor_ms), "peak_rss_kb": r.peak_rss_kb, "rss_at_eor_kb": r.rss_eor_kb,
+                "end_of_rib_ms": round(r.eor_ms),
+                "established_to_end_of_rib_ms": round(r.eor_ms - r.established_ms), "peak_rss_kb": r.peak_rss_kb, "rss_at_eor_kb": r.rss_eor_kb,
                 "rss_max_after_eor_kb": r.rss_max_after_kb, "rss_final_kb": r.rss_final_kb,
                 "cpu_s_to_eor": round(r.cpu_s), "session_stayed_up": r.stayed_up,
             })).collect::<Vec<_>>(),
@@ -2390,15 +2463,16 @@ impl Report {
         }
         if !self.s3.is_empty() {
             let _ = writeln!(m, "### 3. Full table in\n\nThe router sends {} IPv4 prefixes; time from process start to the End-of-RIB (porter: `/status` endOfRibReceived; gobgpd, BIRD: all prefixes received), RSS at peak, at End-of-RIB and after it, CPU until End-of-RIB.\n", self.s3[0].prefixes);
-            let _ = writeln!(m, "| speaker | Established (ms) | End-of-RIB (ms) | peak RSS (MB) | RSS at EoR (MB) | max RSS after (MB) | final RSS (MB) | CPU (s) | session stayed up |");
-            let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
+            let _ = writeln!(m, "| speaker | Established (ms) | End-of-RIB (ms) | Established → EoR (ms) | peak RSS (MB) | RSS at EoR (MB) | max RSS after (MB) | final RSS (MB) | CPU (s) | session stayed up |");
+            let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
             for r in &self.s3 {
                 let _ = writeln!(
                     m,
-                    "| {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {} |",
+                    "| {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {} |",
                     r.kind.name(),
                     r.established_ms,
                     r.eor_ms,
+                    r.eor_ms - r.established_ms,
                     mb(r.peak_rss_kb),
                     mb(r.rss_eor_kb),
                     mb(r.rss_max_after_kb),
@@ -2410,11 +2484,11 @@ impl Report {
             let p = self.s3_get(Kind::Porter);
             let g = self.s3_get(Kind::Gobgpd);
             let b = self.s3_get(Kind::Bird);
-            let t = |r: Option<&S3Row>| r.map(|r| r.eor_ms);
+            let t = |r: Option<&S3Row>| r.map(|r| r.eor_ms - r.established_ms);
             let s = |r: Option<&S3Row>| r.map(|r| r.peak_rss_kb as f64);
             let _ = writeln!(
                 m,
-                "\nporter/gobgpd: time {}, peak RSS {}; porter/BIRD: time {}, peak RSS {}.\n",
+                "\nporter/gobgpd: Established → EoR {}, peak RSS {}; porter/BIRD: Established → EoR {}, peak RSS {}.\n",
                 ratio(t(p), t(g)),
                 ratio(s(p), s(g)),
                 ratio(t(p), t(b)),
