@@ -320,6 +320,7 @@ fn s1_run(ctx: &Ctx, kind: Kind, n: usize) -> Result<S1Row> {
         established_ms: ms(progress.established),
         connect_wait_ms,
         peak_rss_kb: sample.hwm_kb,
+        rss_kb: sample.rss_kb,
         cpu_s: sample.cpu_s,
     })
 }
@@ -2127,6 +2128,8 @@ struct S1Row {
     /// attempt (BIRD: at least 0.75 s, read from its trace), not spent on the routes.
     connect_wait_ms: Option<f64>,
     peak_rss_kb: u64,
+    /// RSS once every route is out.
+    rss_kb: u64,
     cpu_s: f64,
 }
 
@@ -2223,7 +2226,14 @@ fn round(x: f64) -> Value {
 /// `a / b` as text, or a dash when either is missing.
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 && a.is_finite() && b.is_finite() => format!("{:.2}×", a / b),
+        (Some(a), Some(b)) if b > 0.0 && a.is_finite() && b.is_finite() => {
+            let r = a / b;
+            if r < 0.1 {
+                format!("{r:.3}×")
+            } else {
+                format!("{r:.2}×")
+            }
+        }
         _ => "–".into(),
     }
 }
@@ -2352,7 +2362,7 @@ impl Report {
                 "connect_timer_wait_ms": r.connect_wait_ms.map(round),
                 "established_ms": round(r.established_ms),
                 "established_to_last_route_ms": round(r.after_established_ms()),
-                "peak_rss_kb": r.peak_rss_kb,
+                "peak_rss_kb": r.peak_rss_kb, "rss_after_kb": r.rss_kb,
                 "cpu_s": round(r.cpu_s),
             })).collect::<Vec<_>>(),
             "scenario2_churn": self.s2.iter().map(|r| json!({
@@ -2401,12 +2411,12 @@ impl Report {
         );
         if !self.s1.is_empty() {
             let _ = writeln!(m, "### 1. Announce N VIP /32 at start\n\nFrom process start to the last route in the router's table (config parse and session setup included), the speaker's peak RSS and CPU time. BIRD holds its first connection back by a connect-delay timer of at least 0.75 s and gobgpd by 5–10 s (a random first connect-retry): the timer wait is shown, and the comparisons use time less BIRD's timer, and Established → last route for gobgpd.\n");
-            let _ = writeln!(m, "| N | speaker | start → last route (ms) | of it connect timer (ms) | start → Established (ms) | Established → last route (ms) | peak RSS (MB) | CPU (s) |");
-            let _ = writeln!(m, "|---:|---|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(m, "| N | speaker | start → last route (ms) | of it connect timer (ms) | start → Established (ms) | Established → last route (ms) | peak RSS (MB) | RSS after (MB) | CPU (s) |");
+            let _ = writeln!(m, "|---:|---|---:|---:|---:|---:|---:|---:|---:|");
             for r in &self.s1 {
                 let _ = writeln!(
                     m,
-                    "| {} | {} | {:.0} | {} | {:.0} | {:.0} | {:.1} | {:.2} |",
+                    "| {} | {} | {:.0} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.2} |",
                     r.n,
                     r.kind.name(),
                     r.total_ms,
@@ -2414,6 +2424,7 @@ impl Report {
                     r.established_ms,
                     r.after_established_ms(),
                     mb(r.peak_rss_kb),
+                    mb(r.rss_kb),
                     r.cpu_s
                 );
             }
