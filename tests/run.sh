@@ -25,6 +25,10 @@ mkdir -p target
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 grep -h '^SKIPPED' target/test-output.txt | sort | uniq >&2 || true
 
+step "benchmark harness, quick (porter vs gobgpd vs BIRD; fails if a speaker loses routes, timings not asserted)"
+cargo build --release -p porter -p porter-lab
+"${CARGO_TARGET_DIR:-target}/release/porter-bench" --quick --out target/bench
+
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if [[ $FUZZ_SECONDS != 0 ]]; then
   step "fuzz (${FUZZ_SECONDS}s per target)"
