@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod ipam;
+pub mod layer2;
 pub mod speaker;
 pub mod standalone;
 pub mod status;

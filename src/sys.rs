@@ -1,11 +1,17 @@
 //! The one place with `unsafe`: socket options the standard library and tokio do not wrap.
 //!
 //! - `TCP_MD5SIG` (RFC 2385 TCP MD5 signatures, BgpPeer `conf.authPassword`), Linux only.
+//! - Raw packet sockets (`AF_PACKET`) for the layer-2 responder: open, classic BPF filter,
+//!   bind to one interface, link-layer multicast membership, send and receive frames.
+//! - Interface facts by `ioctl` (index, flags, hardware address), read through a socket so
+//!   they come from the calling thread's network namespace.
+//! - `setns` of the calling thread into a named network namespace (lab tests).
 #![allow(unsafe_code)]
 
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 /// Longest key Linux accepts (`TCP_MD5SIG_MAXKEYLEN`).
 pub const MD5_MAX_KEY_LEN: usize = 80;
@@ -70,6 +76,310 @@ pub fn set_tcp_md5(socket: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Resul
     }
 }
 
+/// How a received frame reached the socket (`sll_pkttype` of `struct sockaddr_ll`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketType {
+    /// Addressed to this host's MAC (`PACKET_HOST`).
+    Host,
+    /// Link-layer broadcast (`PACKET_BROADCAST`).
+    Broadcast,
+    /// Link-layer multicast (`PACKET_MULTICAST`).
+    Multicast,
+    /// Addressed to another host, seen in promiscuous mode (`PACKET_OTHERHOST`).
+    OtherHost,
+    /// Sent by this host (`PACKET_OUTGOING`): packet sockets see their own output too.
+    Outgoing,
+    /// Any other value (loopback, kernel-internal types).
+    Other(u8),
+}
+
+impl PacketType {
+    fn from_raw(t: u8) -> Self {
+        match t {
+            libc::PACKET_HOST => PacketType::Host,
+            libc::PACKET_BROADCAST => PacketType::Broadcast,
+            libc::PACKET_MULTICAST => PacketType::Multicast,
+            libc::PACKET_OTHERHOST => PacketType::OtherHost,
+            libc::PACKET_OUTGOING => PacketType::Outgoing,
+            other => PacketType::Other(other),
+        }
+    }
+}
+
+/// One instruction of a classic BPF socket filter (`struct sock_filter`).
+pub type SockFilter = libc::sock_filter;
+
+/// An `AF_PACKET`/`SOCK_RAW` socket bound to one interface and one EtherType: frames are
+/// read and written whole, Ethernet header included. Non-blocking, close-on-exec.
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: OwnedFd,
+    ifindex: i32,
+}
+
+impl PacketSocket {
+    /// Opens a socket that receives frames of `ethertype` on interface `ifindex`, filtered by
+    /// `filter` when given (frames the filter rejects are never copied to user space).
+    ///
+    /// The socket is opened with protocol 0 (it receives nothing), the filter attached, and
+    /// only then bound to the EtherType and interface: no frame from another interface or
+    /// that the filter would reject can be queued before the filter is in place.
+    pub fn open(ifindex: u32, ethertype: u16, filter: Option<&[SockFilter]>) -> io::Result<Self> {
+        let ifindex = i32::try_from(ifindex).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "interface index out of range")
+        })?;
+        // SAFETY: socket(2) with constant arguments; it returns a new descriptor or -1.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a descriptor we just opened and own exclusively.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        if let Some(program) = filter {
+            let fprog = libc::sock_fprog {
+                len: u16::try_from(program.len()).map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long")
+                })?,
+                filter: program.as_ptr() as *mut SockFilter,
+            };
+            // SAFETY: the fd is valid; `fprog` points at `program`, which outlives the call;
+            // the kernel copies the program and does not write through the pointer.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_ATTACH_FILTER,
+                    &fprog as *const libc::sock_fprog as *const libc::c_void,
+                    std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let mut sll = sockaddr_ll_zeroed();
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ethertype.to_be();
+        sll.sll_ifindex = ifindex;
+        // SAFETY: the fd is valid; `sll` is an initialised sockaddr_ll of the size we pass.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PacketSocket { fd, ifindex })
+    }
+
+    /// Asks the interface to accept frames sent to the link-layer multicast address `mac`
+    /// (`PACKET_ADD_MEMBERSHIP`, `PACKET_MR_MULTICAST`). The kernel counts memberships per
+    /// socket and drops them when the socket closes.
+    pub fn add_multicast(&self, mac: [u8; 6]) -> io::Result<()> {
+        self.membership(libc::PACKET_ADD_MEMBERSHIP, mac)
+    }
+
+    /// Undoes one [`add_multicast`](Self::add_multicast) of `mac`.
+    pub fn drop_multicast(&self, mac: [u8; 6]) -> io::Result<()> {
+        self.membership(libc::PACKET_DROP_MEMBERSHIP, mac)
+    }
+
+    fn membership(&self, op: libc::c_int, mac: [u8; 6]) -> io::Result<()> {
+        let mut mreq = libc::packet_mreq {
+            mr_ifindex: self.ifindex,
+            mr_type: libc::PACKET_MR_MULTICAST as u16,
+            mr_alen: 6,
+            mr_address: [0; 8],
+        };
+        mreq.mr_address[..6].copy_from_slice(&mac);
+        // SAFETY: the fd is valid; `mreq` is an initialised packet_mreq of the size we pass.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                op,
+                &mreq as *const libc::packet_mreq as *const libc::c_void,
+                std::mem::size_of::<libc::packet_mreq>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Reads one frame into `buf`; returns its length (truncated to `buf`) and how it
+    /// arrived. `WouldBlock` when none is queued.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, PacketType)> {
+        let mut sll = sockaddr_ll_zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: the fd is valid; `buf` is writable for `buf.len()` bytes; `sll` and `len`
+        // describe a writable sockaddr_ll, and the kernel writes at most `len` bytes there.
+        let n = unsafe {
+            libc::recvfrom(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                0,
+                &mut sll as *mut libc::sockaddr_ll as *mut libc::sockaddr,
+                &mut len,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((n as usize, PacketType::from_raw(sll.sll_pkttype)))
+    }
+
+    /// Sends one whole frame (Ethernet header included) out of the bound interface.
+    /// `WouldBlock` when the device queue is full.
+    pub fn send(&self, frame: &[u8]) -> io::Result<usize> {
+        // SAFETY: the fd is valid; `frame` is readable for `frame.len()` bytes. With no
+        // address the kernel sends on the interface and protocol the socket is bound to.
+        let n = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                frame.as_ptr() as *const libc::c_void,
+                frame.len(),
+                0,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+impl PacketSocket {
+    /// Registers the socket with the current tokio runtime's reactor for readability.
+    /// Must be called inside a runtime context (tokio panics otherwise; callers check with
+    /// `Handle::try_current` first).
+    pub fn into_async(self) -> io::Result<tokio::io::unix::AsyncFd<PacketSocket>> {
+        // SAFETY: a PacketSocket owns its descriptor (an OwnedFd that is never replaced or
+        // closed before drop), so the fd is valid and `as_raw_fd` returns the same one for
+        // the AsyncFd's whole lifetime, as `register` requires.
+        let registered = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(self, tokio::io::Interest::READABLE)
+        };
+        Ok(registered?)
+    }
+}
+
+impl AsRawFd for PacketSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for PacketSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+fn sockaddr_ll_zeroed() -> libc::sockaddr_ll {
+    // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// What the kernel says about one network interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InterfaceFacts {
+    /// Interface index.
+    pub index: u32,
+    /// `IFF_*` flags (`IFF_UP`, `IFF_LOOPBACK`, …).
+    pub flags: u32,
+    /// `ARPHRD_*` hardware type (1 for Ethernet).
+    pub hardware_type: u16,
+    /// The first six bytes of the hardware address (the MAC on Ethernet).
+    pub hardware_address: [u8; 6],
+}
+
+/// Looks up interface `name` in the calling thread's network namespace (`SIOCGIFINDEX`,
+/// `SIOCGIFFLAGS`, `SIOCGIFHWADDR`). `NotFound`-like errors (`ENODEV`) when it does not
+/// exist.
+pub fn interface_facts(name: &str) -> io::Result<InterfaceFacts> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a valid interface name (1 to 15 bytes, no NUL)"),
+        ));
+    }
+    // SAFETY: socket(2) with constant arguments; it returns a new descriptor or -1.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a descriptor we just opened and own exclusively.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    let request = |cmd: libc::c_ulong| -> io::Result<libc::ifreq> {
+        // SAFETY: ifreq is plain old data (a name and a union of PODs); all-zero is valid.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
+            *dst = *src as libc::c_char;
+        }
+        // SAFETY: the fd is valid; these three requests read `ifr_name` (NUL-terminated:
+        // the name is shorter than IFNAMSIZ and the rest is zero) and write only within the
+        // ifreq we pass.
+        let rc = unsafe { libc::ioctl(sock.as_raw_fd(), cmd as _, &mut req as *mut libc::ifreq) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(req)
+        }
+    };
+    let index = request(libc::SIOCGIFINDEX)?;
+    let flags = request(libc::SIOCGIFFLAGS)?;
+    let hw = request(libc::SIOCGIFHWADDR)?;
+    // SAFETY: each union field read is the one the matching ioctl filled in.
+    let (index, flags, hw) = unsafe {
+        (
+            index.ifr_ifru.ifru_ifindex,
+            flags.ifr_ifru.ifru_flags,
+            hw.ifr_ifru.ifru_hwaddr,
+        )
+    };
+    let mut hardware_address = [0u8; 6];
+    for (dst, src) in hardware_address.iter_mut().zip(hw.sa_data) {
+        *dst = src as u8;
+    }
+    Ok(InterfaceFacts {
+        index: index as u32,
+        flags: u32::from(flags as u16),
+        hardware_type: hw.sa_family,
+        hardware_address,
+    })
+}
+
+/// Moves the calling thread (only it) into the network namespace at `path` (for example
+/// `/run/netns/NAME`, as `ip netns add` creates). Sockets opened afterwards by this thread,
+/// and processes it spawns, live in that namespace. Used by the lab tests to run a
+/// responder inside a namespace: run a current-thread runtime on a dedicated thread after
+/// this call, never on a thread a multi-threaded runtime may share.
+pub fn enter_network_namespace(path: &Path) -> io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: the fd is a valid open namespace file for the duration of the call.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +397,19 @@ mod tests {
         set_tcp_md5(&l, "::1".parse().unwrap(), b"secret").unwrap_err(); // v6 key on a v4 socket
         let e = set_tcp_md5(&l, "127.0.0.1".parse().unwrap(), &[b'x'; 81]).unwrap_err();
         assert!(e.to_string().contains("at most 80"));
+    }
+
+    #[test]
+    fn loopback_facts_and_bad_names() {
+        let lo = interface_facts("lo").unwrap();
+        assert_eq!(
+            lo.flags & libc::IFF_LOOPBACK as u32,
+            libc::IFF_LOOPBACK as u32
+        );
+        assert_eq!(lo.hardware_type, libc::ARPHRD_LOOPBACK);
+        assert!(lo.index >= 1);
+        interface_facts("no-such-if0").unwrap_err();
+        interface_facts("").unwrap_err();
+        interface_facts("sixteen-bytes-xx").unwrap_err();
     }
 }

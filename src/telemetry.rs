@@ -3,7 +3,8 @@
 //!
 //! The endpoint only reads: there is no route that changes state, whatever the method.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -69,6 +70,22 @@ pub struct ResultLabels {
     pub result: String,
 }
 
+/// Labels of per-address layer-2 series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Layer2Labels {
+    /// The Eip address (an IPv4 or IPv6 address as text).
+    pub ip: String,
+}
+
+/// Labels of the layer-2 owner gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Layer2OwnerLabels {
+    /// The Eip address.
+    pub ip: String,
+    /// The node answering ARP/NDP for it.
+    pub node: String,
+}
+
 /// Every porter metric.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -88,6 +105,16 @@ pub struct Metrics {
     pub pool_used: Family<PoolLabels, Gauge>,
     /// Configuration reloads by outcome.
     pub config_reloads: Family<ResultLabels, Counter>,
+    /// ARP requests and Neighbor Solicitations received for each owned address (requests
+    /// for other addresses are not counted: anyone on the link could create series).
+    pub layer2_requests_received: Family<Layer2Labels, Counter>,
+    /// ARP replies and Neighbor Advertisements sent in answer, per address.
+    pub layer2_responses_sent: Family<Layer2Labels, Counter>,
+    /// Gratuitous ARPs and unsolicited Neighbor Advertisements sent, per address.
+    pub layer2_gratuitous_sent: Family<Layer2Labels, Counter>,
+    /// 1 for the node that owns each layer-2 address, as far as this replica knows.
+    pub layer2_owner: Family<Layer2OwnerLabels, Gauge>,
+    layer2_owners: Mutex<BTreeMap<IpAddr, String>>,
 }
 
 impl Default for Metrics {
@@ -110,6 +137,11 @@ impl Metrics {
             pool_size: Family::default(),
             pool_used: Family::default(),
             config_reloads: Family::default(),
+            layer2_requests_received: Family::default(),
+            layer2_responses_sent: Family::default(),
+            layer2_gratuitous_sent: Family::default(),
+            layer2_owner: Family::default(),
+            layer2_owners: Mutex::new(BTreeMap::new()),
         };
         registry.register(
             "bgp_session_state",
@@ -150,6 +182,26 @@ impl Metrics {
             "config_reloads",
             "Configuration reloads by result",
             m.config_reloads.clone(),
+        );
+        registry.register(
+            "layer2_requests_received",
+            "ARP requests and IPv6 Neighbor Solicitations received for each owned address",
+            m.layer2_requests_received.clone(),
+        );
+        registry.register(
+            "layer2_responses_sent",
+            "ARP replies and Neighbor Advertisements sent in answer, per address",
+            m.layer2_responses_sent.clone(),
+        );
+        registry.register(
+            "layer2_gratuitous_sent",
+            "Gratuitous ARPs and unsolicited Neighbor Advertisements sent, per address",
+            m.layer2_gratuitous_sent.clone(),
+        );
+        registry.register(
+            "layer2_owner",
+            "1 for the node answering ARP/NDP for each layer-2 address",
+            m.layer2_owner.clone(),
         );
         *m.registry.lock().expect("fresh mutex") = registry;
         m
@@ -192,6 +244,63 @@ impl Metrics {
         }
         self.prefixes_advertised
             .remove(&PeerLabels { peer: peer.into() });
+    }
+
+    /// Records that `node` owns layer-2 address `ip` (answers ARP/NDP for it), or that no
+    /// node does (`None`). Written by the layer-2 responder for its own node and by the
+    /// election for the holders it observes.
+    pub fn set_layer2_owner(&self, ip: IpAddr, node: Option<&str>) {
+        let mut owners = self.layer2_owners.lock().unwrap_or_else(|p| p.into_inner());
+        self.set_layer2_owner_locked(&mut owners, ip, node);
+    }
+
+    fn set_layer2_owner_locked(
+        &self,
+        owners: &mut BTreeMap<IpAddr, String>,
+        ip: IpAddr,
+        node: Option<&str>,
+    ) {
+        let previous = match node {
+            Some(n) => owners.insert(ip, n.to_owned()),
+            None => owners.remove(&ip),
+        };
+        if let Some(old) = previous {
+            self.layer2_owner.remove(&Layer2OwnerLabels {
+                ip: ip.to_string(),
+                node: old,
+            });
+        }
+        if let Some(n) = node {
+            self.layer2_owner
+                .get_or_create(&Layer2OwnerLabels {
+                    ip: ip.to_string(),
+                    node: n.to_owned(),
+                })
+                .set(1);
+        }
+    }
+
+    /// Forgets the owner of `ip` if it is still `node` (a responder giving an address up
+    /// must not erase a newer owner the election recorded meanwhile).
+    pub fn release_layer2_owner(&self, ip: IpAddr, node: &str) {
+        let mut owners = self.layer2_owners.lock().unwrap_or_else(|p| p.into_inner());
+        if owners.get(&ip).map(String::as_str) == Some(node) {
+            self.set_layer2_owner_locked(&mut owners, ip, None);
+        }
+    }
+
+    /// The node owning layer-2 address `ip`, if known. For status writers.
+    pub fn layer2_owner(&self, ip: IpAddr) -> Option<String> {
+        let owners = self.layer2_owners.lock().unwrap_or_else(|p| p.into_inner());
+        owners.get(&ip).cloned()
+    }
+
+    /// Every known layer-2 address and its owning node. For status writers.
+    pub fn layer2_owners(&self) -> BTreeMap<IpAddr, String> {
+        self.layer2_owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The Prometheus text exposition.
@@ -281,6 +390,35 @@ mod tests {
         );
         m.remove_peer("r1");
         assert!(!m.encode().contains("peer=\"r1\""));
+    }
+
+    #[test]
+    fn layer2_owner_is_tracked_per_address_and_released_only_by_its_node() {
+        let m = Metrics::new();
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        m.set_layer2_owner(ip, Some("node-a"));
+        assert_eq!(m.layer2_owner(ip).as_deref(), Some("node-a"));
+        m.set_layer2_owner(ip, Some("node-b"));
+        let text = m.encode();
+        assert!(
+            text.contains("porter_layer2_owner{ip=\"198.51.100.7\",node=\"node-b\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("node-a"), "{text}");
+        m.release_layer2_owner(ip, "node-a");
+        assert_eq!(
+            m.layer2_owners().get(&ip).map(String::as_str),
+            Some("node-b")
+        );
+        m.release_layer2_owner(ip, "node-b");
+        assert_eq!(m.layer2_owner(ip), None);
+        assert!(!m.encode().contains("porter_layer2_owner{"));
+        m.layer2_requests_received
+            .get_or_create(&Layer2Labels { ip: ip.to_string() })
+            .inc();
+        assert!(m
+            .encode()
+            .contains("porter_layer2_requests_received_total{ip=\"198.51.100.7\"} 1"));
     }
 
     #[tokio::test]

@@ -140,7 +140,7 @@ impl OpenError {
 }
 
 /// UPDATE errors that end the session (after RFC 7606 triage), and the per-attribute errors
-/// that [`crate::message::update::UpdateOutcome`] reports without ending it.
+/// that [`crate::message::update::ReceivedUpdate`] reports without ending it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UpdateError {

@@ -288,79 +288,85 @@ impl NlriError {
 
 /// Decodes a whole NLRI field of `afi` (IPv4 or IPv6) into `out`.
 ///
-/// Appends to `out` so that callers can reuse one buffer. Capacity is reserved from the field
-/// size (at most one entry per byte), so a peer cannot make us allocate more than it sent.
+/// Appends to `out` so that callers can reuse one buffer. A first pass checks the field and
+/// counts its entries ([`count_nlri`]), so exactly that many are reserved: a peer cannot make
+/// us allocate more than one entry per entry it sent, and the second pass runs without error
+/// paths.
 pub fn decode_nlri(
     r: &mut Reader<'_>,
     afi: Afi,
     add_path: bool,
     out: &mut Vec<Nlri>,
 ) -> Result<(), NlriError> {
-    let max: u8 = if afi == Afi::IPV6 { 128 } else { 32 };
-    // each entry takes at least 1 byte (5 with a path id): bounded by what was sent
-    out.reserve(r.remaining() / if add_path { 5 } else { 1 });
-    let buf = r.rest();
-    let base = r.offset() - buf.len();
+    let base = r.offset();
+    let buf = r.peek_rest();
+    let count = count_nlri(buf, afi, add_path).map_err(|e| match e {
+        NlriError::PrefixTooLong { len, max, offset } => NlriError::PrefixTooLong {
+            len,
+            max,
+            offset: base + offset,
+        },
+        NlriError::Truncated { offset } => NlriError::Truncated {
+            offset: base + offset,
+        },
+    })?;
+    r.rest();
+    out.reserve(count);
+    if afi == Afi::IPV6 {
+        decode_checked::<16>(buf, add_path, out);
+    } else {
+        decode_checked::<4>(buf, add_path, out);
+    }
+    Ok(())
+}
+
+/// The second pass of [`decode_nlri`] over a field that [`count_nlri`] accepted. `W` is the
+/// address width in bytes. Where `W` bytes remain the address is read whole and the bits past
+/// the prefix length masked off (they belong to the next entry or are host bits), which
+/// avoids a variable-length copy per entry.
+#[inline(always)]
+fn decode_checked<const W: usize>(buf: &[u8], add_path: bool, out: &mut Vec<Nlri>) {
     let mut i = 0usize;
     while i < buf.len() {
-        let start = i;
         let path_id = if add_path {
-            if buf.len() - i < 4 {
-                return Err(NlriError::Truncated {
-                    offset: base + start,
-                });
-            }
             let id = u32::from_be_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
             i += 4;
             Some(id)
         } else {
             None
         };
-        let Some(&len) = buf.get(i) else {
-            return Err(NlriError::Truncated {
-                offset: base + start,
-            });
-        };
-        if len > max {
-            return Err(NlriError::PrefixTooLong {
-                len,
-                max,
-                offset: base + i,
-            });
-        }
+        let len = buf[i];
         i += 1;
         let n = (len as usize).div_ceil(8);
-        if buf.len() - i < n {
-            return Err(NlriError::Truncated {
-                offset: base + start,
-            });
+        let mut a = [0u8; W];
+        match buf.get(i..i + W) {
+            Some(whole) => a.copy_from_slice(whole),
+            None => a[..n].copy_from_slice(&buf[i..i + n]),
         }
-        let bytes = &buf[i..i + n];
         i += n;
-        let prefix = if max == 32 {
-            let mut a = [0u8; 4];
-            a[..n].copy_from_slice(bytes);
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+        let prefix = if W == 4 {
+            // the top `len` bits, without a branch for len == 0
+            let mask = (0xffff_ffff_0000_0000u64 >> len) as u32;
+            let v = u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
             Prefix::V4(Ipv4Prefix {
-                addr: u32::from_be_bytes(a) & mask,
+                addr: v & mask,
                 len,
             })
         } else {
-            let mut a = [0u8; 16];
-            a[..n].copy_from_slice(bytes);
             let mask = if len == 0 {
                 0
             } else {
                 u128::MAX << (128 - len)
             };
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&a[..16]);
             Prefix::V6(Ipv6Prefix {
-                addr: u128::from_be_bytes(a) & mask,
+                addr: u128::from_be_bytes(b) & mask,
                 len,
             })
         };
         out.push(Nlri { path_id, prefix });
     }
-    Ok(())
 }
 
 /// Counts the entries of an NLRI field and checks it is well formed, without storing

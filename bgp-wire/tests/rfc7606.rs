@@ -181,9 +181,21 @@ fn cases() -> Vec<Case> {
             Want::Treat(TAW, 4),
         ),
         c(
-            "partial_bit_on_well_known_is_ignored",
+            "partial_bit_on_well_known",
             two(),
             body("", &["600101 00", AS_PATH, NEXT_HOP], NLRI),
+            Want::Treat(TAW, 4),
+        ),
+        c(
+            "partial_bit_on_optional_non_transitive",
+            two(),
+            with("a00404 00000001"),
+            Want::Treat(TAW, 4),
+        ),
+        c(
+            "extended_length_on_short_value_and_low_flag_bits_accepted",
+            two(),
+            body("", &["5f01 0001 00", AS_PATH, NEXT_HOP], NLRI),
             Want::Accept,
         ),
         // §7.2 AS_PATH
@@ -680,14 +692,38 @@ fn base_with_next_hop(nh: &'static str) -> [&'static str; 3] {
 }
 
 #[test]
-fn huge_declared_lengths_do_not_allocate_or_panic() {
-    // every 16-bit length at its maximum, over a short body
+fn huge_declared_lengths_fail_cleanly() {
+    // 16-bit lengths at their maximum over a short body: each is a session reset (the
+    // withdrawn or attribute length overruns the message; an attribute overrunning a list
+    // in an UPDATE that announces nothing, §5.2), never a panic or a large allocation
     for b in [
         from_hex("ffff ffff"),
         from_hex("0000 ffff d0 0e ffff"),
         from_hex("0000 0007 d00effff 000201"),
     ] {
-        let _ = received(&four(), &b);
-        let _ = strict(&four(), &b);
+        assert!(received(&four(), &b).is_err(), "{b:02x?}");
+        assert!(strict(&four(), &b).is_err());
     }
+}
+
+#[test]
+fn external_peer_rules_drop_local_pref_and_withdraw_confed_paths() {
+    let mut r = received(
+        &two(),
+        &body("", &[ORIGIN, AS_PATH, NEXT_HOP, "400504 00000064"], NLRI),
+    )
+    .unwrap();
+    r.check_external_peer();
+    assert_eq!(r.treatment, Treatment::Accept);
+    assert!(r
+        .update
+        .attribute(bgp_wire::iana::AttrType::LOCAL_PREF)
+        .is_none());
+
+    let confed = "400208 0301fdf2 0201fde9";
+    let mut r = received(&two(), &body("", &[ORIGIN, confed, NEXT_HOP], NLRI)).unwrap();
+    assert_eq!(r.treatment, Treatment::Accept);
+    r.check_external_peer();
+    assert_eq!(r.treatment, Treatment::TreatAsWithdraw);
+    assert_eq!(subcode(&r.errors[0]), 11);
 }

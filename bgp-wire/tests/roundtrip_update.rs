@@ -183,6 +183,8 @@ fn unknown() -> impl Strategy<Value = PathAttribute> {
             if transitive {
                 flags |= 0x40;
             }
+            // RFC 4271 §4.3 wants Partial only on optional transitive attributes, but an
+            // unknown attribute keeps the flags it came with
             if partial {
                 flags |= 0x20;
             }
@@ -339,6 +341,31 @@ proptest! {
             prop_assert_eq!(rec.treatment == Treatment::Accept, rec.errors.is_empty());
         }
         let _ = UpdateMsg::decode(&mut Reader::new(&body), &ctx);
+    }
+
+    #[test]
+    fn mutated_messages_never_panic_the_decoder(
+        (ctx, m) in ctx_and_update(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut body = Vec::new();
+        if m.encode_body(&ctx, &mut body).is_err() || body.is_empty() {
+            return Ok(());
+        }
+        for (at, byte) in flips {
+            let i = at.index(body.len());
+            body[i] = byte;
+        }
+        if let Ok(rec) = UpdateMsg::decode_received(&mut Reader::new(&body), &ctx) {
+            prop_assert_eq!(rec.treatment == Treatment::Accept, rec.errors.is_empty());
+            // whatever is kept encodes again, unless it was a discarded or withdrawn mess
+            if rec.treatment == Treatment::Accept {
+                let mut again = Vec::new();
+                prop_assert!(rec.update.encode_body(&ctx, &mut again).is_ok(), "{:?}", rec.update);
+                let back = UpdateMsg::decode(&mut Reader::new(&again), &ctx);
+                prop_assert_eq!(back.as_ref(), Ok(&rec.update));
+            }
+        }
     }
 
     #[test]
@@ -552,4 +579,25 @@ fn packing_refuses_what_cannot_be_sent() {
     let v4 = [Nlri::new("10.0.0.0/8".parse().unwrap())];
     assert!(encode_announcements(&huge, Family::IPV4_UNICAST, nh4, &v4, &ctx, &mut out).is_err());
     assert!(out.is_empty());
+}
+
+/// Found by `mutated_messages_never_panic_the_decoder`: the decoder kept an unknown optional
+/// non-transitive attribute with the Partial bit set, and the encoder refused to send it back.
+#[test]
+fn unknown_non_transitive_attribute_with_partial_bit_round_trips() {
+    let ctx = CodecContext::default();
+    // ATOMIC_AGGREGATE, then type 0xdb flagged optional + partial
+    let body = [0, 0, 0, 7, 0x40, 6, 0, 0xa0, 0xdb, 1, 0x45];
+    let m = UpdateMsg::decode(&mut Reader::new(&body), &ctx).unwrap();
+    assert_eq!(
+        m.attributes[1],
+        PathAttribute::Unknown(RawAttribute {
+            flags: 0xa0,
+            type_code: AttrType(0xdb),
+            value: vec![0x45],
+        })
+    );
+    let mut again = Vec::new();
+    m.encode_body(&ctx, &mut again).unwrap();
+    assert_eq!(again, body);
 }

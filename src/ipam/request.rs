@@ -294,7 +294,7 @@ mod tests {
     fn opt_in_by_load_balancer_class() {
         let none = map(&[]);
         let a = map(&[(LB_ANNOTATION, "openelb")]);
-        let ours = Some("kubesphere.io/porter");
+        let ours = Some("network.kubesphere.io/porter");
         assert_eq!(opt_in("LoadBalancer", &none, ours, ours), OptIn::Managed);
         // A foreign class wins over the annotation.
         assert_eq!(
@@ -302,8 +302,13 @@ mod tests {
             OptIn::OtherClass("example.com/other".into())
         );
         assert_eq!(
-            opt_in("LoadBalancer", &a, Some("kubesphere.io/porter"), None),
-            OptIn::OtherClass("kubesphere.io/porter".into())
+            opt_in(
+                "LoadBalancer",
+                &a,
+                Some("network.kubesphere.io/porter"),
+                None
+            ),
+            OptIn::OtherClass("network.kubesphere.io/porter".into())
         );
     }
 

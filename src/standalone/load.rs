@@ -20,7 +20,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node as K8sNode, Service};
 use porter_crds::{AnyObject, BgpConf, BgpPeer, Eip, ParseError, API_VERSION};
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -41,6 +41,10 @@ pub struct Objects {
     pub eips: BTreeMap<String, Eip>,
     /// Services by `namespace/name` (namespace `default` when left out).
     pub services: BTreeMap<String, Service>,
+    /// v1 Nodes by name: the nodes that can serve the Services. With none, a speaker
+    /// announces next-hop self only; with some, every Ready node's InternalIP is an eligible
+    /// next hop (one path each under ADD-PATH, third-party on a shared LAN).
+    pub nodes: BTreeMap<String, K8sNode>,
     /// Where each object was defined: `Kind/name` (`Service/namespace/name`) → document
     /// number, so that later checks can point at the document too.
     pub documents: BTreeMap<String, usize>,
@@ -222,6 +226,8 @@ pub enum FileObject {
     Crd(AnyObject),
     /// A v1 Service.
     Service(Service),
+    /// A v1 Node.
+    Node(K8sNode),
 }
 
 /// Decodes and validates one document; problems carry document number 0 (the caller's to set).
@@ -279,6 +285,12 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
                     .map(|(path, message)| problem(Some(label.clone()), path, message))
                     .collect()
             }),
+        ("v1", "Node") => decode_node(value).map(FileObject::Node).map_err(|found| {
+            found
+                .into_iter()
+                .map(|(path, message)| problem(Some(label.clone()), path, message))
+                .collect()
+        }),
         (_, "Service") => Err(vec![problem(
             Some(label),
             Some("apiVersion".into()),
@@ -301,7 +313,7 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
             Some("kind".into()),
             format!(
                 "unknown kind `{kind}` ({api_version}): a standalone file holds BgpConf, BgpPeer \
-                 and Eip ({API_VERSION}) and Service (v1)"
+                 and Eip ({API_VERSION}), and Service and Node (v1)"
             ),
         )]),
     }
@@ -372,6 +384,10 @@ impl Collector {
                 let key = service_key(s);
                 (format!("Service/{key}"), key)
             }
+            FileObject::Node(n) => {
+                let key = n.metadata.name.clone().unwrap_or_default();
+                (format!("Node/{key}"), key)
+            }
         };
         if let FileObject::Crd(AnyObject::BgpConf(_)) = &object {
             if let Some(first) = self.bgp_conf_at {
@@ -409,6 +425,9 @@ impl Collector {
             FileObject::Service(s) => {
                 self.objects.services.insert(key, s);
             }
+            FileObject::Node(n) => {
+                self.objects.nodes.insert(key, n);
+            }
         }
     }
 }
@@ -443,6 +462,32 @@ fn crd_problems(e: ParseError) -> Vec<(Option<String>, String)> {
 
 /// Decodes a v1 Service strictly (wrong types and unknown fields name their paths) and checks
 /// what the API server would have checked.
+fn decode_node(value: &Value) -> Result<K8sNode, Vec<(Option<String>, String)>> {
+    let node: K8sNode = decode_strict(value)?;
+    let mut problems = Vec::new();
+    if node.metadata.name.as_deref().unwrap_or("").is_empty() {
+        problems.push((Some("metadata.name".to_owned()), "is required".to_owned()));
+    }
+    for (i, a) in node
+        .status
+        .iter()
+        .flat_map(|s| s.addresses.iter().flatten())
+        .enumerate()
+    {
+        if a.type_ == "InternalIP" && a.address.parse::<std::net::IpAddr>().is_err() {
+            problems.push((
+                Some(format!("status.addresses[{i}].address")),
+                format!("`{}` is not an IP address", a.address),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(node)
+    } else {
+        Err(problems)
+    }
+}
+
 fn decode_service(value: &Value) -> Result<Service, Vec<(Option<String>, String)>> {
     let service: Service = decode_strict(value)?;
     let mut problems = Vec::new();

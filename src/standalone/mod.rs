@@ -13,6 +13,7 @@
 //! stderr). On a reload it is logged and counted in `porter_config_reloads{result="error"}`,
 //! and the running state is kept.
 
+pub mod layer2;
 pub mod load;
 pub mod model;
 
@@ -102,7 +103,9 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         desired: desired.clone(),
         applied_at: SystemTime::now(),
         last_error: None,
+        layer2: BTreeMap::new(),
     }));
+    let mut l2 = layer2::Layer2::new(&args.node_name, metrics.clone());
     // Ready once the first configuration is applied; /healthz answers from the start.
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(listener) = http {
@@ -121,8 +124,12 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         });
         info!(%addr, "serving /metrics, /healthz, /readyz, /status");
     }
-    apply(&speaker, &metrics, None, &desired).await;
-    lock(&shared).applied_at = SystemTime::now();
+    apply(&speaker, &metrics, &mut l2, None, &desired).await;
+    {
+        let mut s = lock(&shared);
+        s.applied_at = SystemTime::now();
+        s.layer2 = l2.status();
+    }
     ready.store(true, Ordering::Relaxed);
     info!(
         file = %args.config.display(),
@@ -154,8 +161,9 @@ pub async fn run(args: Args) -> Result<(), StartError> {
             read_settled(&args.config).await
         };
         seen = signature(&read);
-        reload(&args, &node, read, &speaker, &metrics, &shared).await;
+        reload(&args, &node, read, &speaker, &metrics, &mut l2, &shared).await;
     }
+    l2.stop().await;
     speaker.shutdown(SHUTDOWN_REASON, args.shutdown_drain).await;
     info!("stopped");
     Ok(())
@@ -171,6 +179,7 @@ struct Shared {
     desired: Desired,
     applied_at: SystemTime,
     last_error: Option<(SystemTime, String)>,
+    layer2: BTreeMap<String, layer2::InterfaceStatus>,
 }
 
 struct Signals {
@@ -255,6 +264,7 @@ async fn reload(
     read: Result<Vec<u8>, load::LoadError>,
     speaker: &Speaker,
     metrics: &Metrics,
+    l2: &mut layer2::Layer2,
     shared: &RwLock<Shared>,
 ) {
     let previous = lock(shared).desired.clone();
@@ -264,7 +274,7 @@ async fn reload(
     });
     let outcome = match result {
         Ok(desired) => {
-            apply(speaker, metrics, Some(&previous), &desired).await;
+            apply(speaker, metrics, l2, Some(&previous), &desired).await;
             info!(
                 peers = desired.speaker.peers.len(),
                 routes = desired.routes.len(),
@@ -273,6 +283,7 @@ async fn reload(
             let mut s = lock(shared);
             s.desired = desired;
             s.applied_at = SystemTime::now();
+            s.layer2 = l2.status();
             "ok"
         }
         Err(message) => {
@@ -291,7 +302,16 @@ async fn reload(
 
 /// Hands the desired state to the speaker: routes first, so peers started by the new
 /// configuration begin with the new routes, then the configuration, which the speaker diffs.
-async fn apply(speaker: &Speaker, metrics: &Metrics, previous: Option<&Desired>, next: &Desired) {
+async fn apply(
+    speaker: &Speaker,
+    metrics: &Metrics,
+    l2: &mut layer2::Layer2,
+    previous: Option<&Desired>,
+    next: &Desired,
+) {
+    // layer-2 responders are re-checked on every apply: one whose interface went away is
+    // started again when it is back
+    l2.apply(&next.layer2).await;
     if previous.is_none_or(|p| p.routes != next.routes) {
         speaker.set_routes(Arc::new(next.routes.clone())).await;
     }
@@ -413,6 +433,7 @@ fn status_document(
         "skippedBgpPeers": s.desired.skipped_peers,
         "eips": eips,
         "services": services,
+        "layer2": to_json(&s.layer2),
     })
 }
 
@@ -462,6 +483,7 @@ spec:
                 SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_060),
                 "bad".into(),
             )),
+            layer2: BTreeMap::new(),
         }
     }
 

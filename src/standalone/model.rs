@@ -47,7 +47,50 @@ pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// The `spec.loadBalancerClass` porter serves unless told otherwise.
-pub const DEFAULT_LOAD_BALANCER_CLASS: &str = "kubesphere.io/porter";
+pub const DEFAULT_LOAD_BALANCER_CLASS: &str = "network.kubesphere.io/porter";
+
+/// Nodes carrying this label never serve load-balancer traffic (Kubernetes' well-known label).
+pub const EXCLUDE_LB_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+/// The InternalIP addresses of the Nodes that may carry Service traffic
+/// (externalTrafficPolicy Cluster): Ready — a Node written without status conditions counts
+/// as Ready, since a hand-written file states what exists — and not labelled
+/// [`EXCLUDE_LB_LABEL`].
+pub fn eligible_next_hops(
+    nodes: &BTreeMap<String, k8s_openapi::api::core::v1::Node>,
+) -> BTreeSet<IpAddr> {
+    let mut out = BTreeSet::new();
+    for node in nodes.values() {
+        if node
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(EXCLUDE_LB_LABEL))
+        {
+            continue;
+        }
+        let status = node.status.as_ref();
+        let ready = status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+            .is_none_or(|c| c.status == "True");
+        if !ready {
+            continue;
+        }
+        for a in status
+            .and_then(|s| s.addresses.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            if a.type_ == "InternalIP" {
+                if let Ok(ip) = a.address.parse::<IpAddr>() {
+                    out.insert(ip);
+                }
+            }
+        }
+    }
+    out
+}
 
 /// The most paths per prefix a BgpPeer may ask porter to send (`sendMax`, RFC 7911).
 pub const MAX_SEND_MAX: u32 = u8::MAX as u32;
@@ -107,6 +150,9 @@ pub struct Desired {
     pub skipped_peers: BTreeMap<String, String>,
     /// Routes to announce: one host route per address of a Service in a `bgp` pool.
     pub routes: DesiredRoutes,
+    /// Addresses of Services in `layer2` pools, by the Eip's `spec.interface`: this instance
+    /// answers ARP/NDP for all of them (standalone has one instance, so it owns them all).
+    pub layer2: BTreeMap<String, BTreeSet<IpAddr>>,
     /// Eip name → the status the Eip object would show.
     pub eips: BTreeMap<String, EipStatus>,
     /// `namespace/name` → what became of the Service.
@@ -223,14 +269,34 @@ pub fn translate(
 
     let (services, holdings, allocator) = allocate(objects, options, previous, pools);
 
+    let eligible = eligible_next_hops(&objects.nodes);
     let mut routes = DesiredRoutes::new();
+    let mut layer2: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
     for assigned in allocator.allocations().flat_map(|(_, a)| a) {
+        if assigned.protocol == PoolProtocol::Layer2 {
+            let interface = objects
+                .eips
+                .get(&assigned.pool)
+                .and_then(|e| e.spec.interface.clone());
+            if let Some(interface) = interface.filter(|i| !i.is_empty()) {
+                layer2.entry(interface).or_default().insert(assigned.ip);
+            }
+        }
         // Layer-2 pools are answered by ARP/NDP on their segment, never routed over BGP.
         if assigned.protocol == PoolProtocol::Bgp {
+            let next_hops = if objects.nodes.is_empty() {
+                BTreeSet::from([NextHop::Local])
+            } else {
+                eligible
+                    .iter()
+                    .filter(|a| a.is_ipv4() == assigned.ip.is_ipv4())
+                    .map(|a| NextHop::Addr(*a))
+                    .collect()
+            };
             routes.insert(
                 Prefix::host(assigned.ip),
                 RouteSpec {
-                    next_hops: BTreeSet::from([NextHop::Local]),
+                    next_hops,
                     attrs: RouteAttrs::default(),
                 },
             );
@@ -253,6 +319,7 @@ pub fn translate(
         bgp,
         skipped_peers,
         routes,
+        layer2,
         eips,
         services,
         holdings,
@@ -804,6 +871,87 @@ spec:
         .unwrap()
     }
 
+    fn node(name: &str, ips: &[&str], extra: &str) -> String {
+        let addrs: Vec<String> = ips
+            .iter()
+            .map(|a| format!("{{type: InternalIP, address: \"{a}\"}}"))
+            .collect();
+        format!(
+            "apiVersion: v1
+kind: Node
+metadata: {{name: {name}{extra}}}
+status:
+  addresses: [{}]
+",
+            addrs.join(", ")
+        )
+    }
+
+    #[test]
+    fn without_node_documents_the_next_hop_is_self() {
+        let d = run(&[
+            CONF.into(),
+            default_eip("p", "203.0.113.0/28"),
+            service("web", "", ""),
+        ]);
+        let r = &d.routes[&"203.0.113.1/32".parse().unwrap()];
+        assert_eq!(r.next_hops, BTreeSet::from([NextHop::Local]));
+    }
+
+    #[test]
+    fn node_documents_make_every_ready_node_a_next_hop_of_its_family() {
+        let d = run(&[
+            CONF.into(),
+            default_eip("p", "203.0.113.0/28"),
+            default_eip("p6", "2001:db8:ffff::/120"),
+            service("web", "", ""),
+            service("web6", "", "  ipFamilies: [IPv6]\n"),
+            node("n1", &["10.200.1.2", "2001:db8:1::2"], ""),
+            node("n2", &["10.200.1.3"], ""),
+            node(
+                "n3",
+                &["10.200.1.4"],
+                ", labels: {node.kubernetes.io/exclude-from-external-load-balancers: \"\"}",
+            ),
+        ]);
+        let v4 = &d.routes[&"203.0.113.1/32".parse().unwrap()];
+        let want: BTreeSet<NextHop> = ["10.200.1.2", "10.200.1.3"]
+            .iter()
+            .map(|a| NextHop::Addr(a.parse().unwrap()))
+            .collect();
+        assert_eq!(v4.next_hops, want);
+        let v6 = d
+            .routes
+            .iter()
+            .find(|(p, _)| !p.addr().is_ipv4())
+            .expect("an IPv6 route")
+            .1;
+        assert_eq!(
+            v6.next_hops,
+            BTreeSet::from([NextHop::Addr("2001:db8:1::2".parse().unwrap())])
+        );
+    }
+
+    #[test]
+    fn a_node_that_is_not_ready_is_not_a_next_hop() {
+        let not_ready = node("n2", &["10.200.1.3"], "").replace(
+            "status:\n",
+            "status:\n  conditions: [{type: Ready, status: \"False\"}]\n",
+        );
+        let d = run(&[
+            CONF.into(),
+            default_eip("p", "203.0.113.0/28"),
+            service("web", "", ""),
+            node("n1", &["10.200.1.2"], ""),
+            not_ready,
+        ]);
+        let r = &d.routes[&"203.0.113.1/32".parse().unwrap()];
+        assert_eq!(
+            r.next_hops,
+            BTreeSet::from([NextHop::Addr("10.200.1.2".parse().unwrap())])
+        );
+    }
+
     fn problems(docs: &[String]) -> Vec<String> {
         translate(
             &objects(docs),
@@ -1105,8 +1253,12 @@ spec:
         let plain = service("plain", "", "").replace("lb.kubesphere.io/v1alpha1: porter", "x: y");
         let cluster_ip = service("cip", "", "").replace("type: LoadBalancer", "type: ClusterIP");
         let classed = service("classed", "", "  loadBalancerClass: example.com/other\n");
-        let ours = service("ours", "", "  loadBalancerClass: kubesphere.io/porter\n")
-            .replace("lb.kubesphere.io/v1alpha1: porter", "x: y");
+        let ours = service(
+            "ours",
+            "",
+            "  loadBalancerClass: network.kubesphere.io/porter\n",
+        )
+        .replace("lb.kubesphere.io/v1alpha1: porter", "x: y");
         let d = run(&[
             default_eip("p", "203.0.113.0/28"),
             plain,

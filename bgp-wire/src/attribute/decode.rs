@@ -40,21 +40,38 @@ pub struct AttributeError {
     pub error: UpdateError,
 }
 
+/// Checks an attribute's flags against its type.
+///
 /// RFC 7606 §3 c: "If the value of either the Optional or Transitive bits in the Attribute
 /// Flags is in conflict with their specified values, then the attribute MUST be treated as
-/// malformed and the "treat-as-withdraw" approach used". Only those two bits are checked;
-/// the Partial bit of a well-known attribute is ignored, as RFC 7606 narrows §6.3 of
-/// RFC 4271 to them. Unknown types have no specified flags and never conflict.
+/// malformed and the "treat-as-withdraw" approach used". The Partial bit is checked too:
+/// RFC 4271 §4.3 says "For well-known attributes and for optional non-transitive attributes,
+/// the Partial bit MUST be set to 0", and §6.3 makes flags in conflict with the type an
+/// Attribute Flags Error, which RFC 7606 handles the same way. Unknown types have no
+/// specified flags and never conflict.
+#[inline]
 pub fn flags_error(flags: u8, type_code: AttrType, whole: &[u8]) -> Option<AttributeError> {
+    let ot = attr_flags::OPTIONAL | attr_flags::TRANSITIVE;
     let expected = canonical_flags(type_code)?;
-    let mask = attr_flags::OPTIONAL | attr_flags::TRANSITIVE;
-    (flags & mask != expected).then(|| AttributeError {
+    let partial_allowed = expected == ot;
+    let got = flags & (ot | attr_flags::PARTIAL);
+    if got == expected || (partial_allowed && got == expected | attr_flags::PARTIAL) {
+        None
+    } else {
+        Some(flags_conflict(type_code, whole))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn flags_conflict(type_code: AttrType, whole: &[u8]) -> AttributeError {
+    AttributeError {
         action: ErrorAction::TreatAsWithdraw,
         error: UpdateError::AttributeFlagsError {
             type_code,
             data: whole.to_vec(),
         },
-    })
+    }
 }
 
 /// Decodes the value of one attribute.
@@ -90,14 +107,12 @@ pub fn decode_attribute(
         // RFC 7606 §7.2: a malformed AS_PATH is handled by treat-as-withdraw; RFC 7607 §2
         // makes AS 0 in it malformed.
         AttrType::AS_PATH => {
-            let path = decode_as_path(value, ctx.four_octet_as)
-                .filter(|p| !contains_as0(p))
-                .ok_or_else(|| AttributeError {
-                    action: ErrorAction::TreatAsWithdraw,
-                    error: UpdateError::MalformedAsPath {
-                        data: whole.to_vec(),
-                    },
-                })?;
+            let path = decode_as_path(value, ctx.four_octet_as).ok_or_else(|| AttributeError {
+                action: ErrorAction::TreatAsWithdraw,
+                error: UpdateError::MalformedAsPath {
+                    data: whole.to_vec(),
+                },
+            })?;
             PathAttribute::AsPath(path)
         }
         // RFC 7606 §7.3: wrong length: treat-as-withdraw. Semantic checks need the session's
@@ -136,10 +151,8 @@ pub fn decode_attribute(
         // RFC 7606 §7.8: "malformed if its length is not a non-zero multiple of 4":
         // treat-as-withdraw.
         AttrType::COMMUNITIES => PathAttribute::Communities(
-            words::<4>(value)
-                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?
-                .map(u32::from_be_bytes)
-                .collect(),
+            list(value, u32::from_be_bytes)
+                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?,
         ),
         // RFC 7606 §7.9.
         AttrType::ORIGINATOR_ID => match fixed::<4>(value) {
@@ -148,10 +161,7 @@ pub fn decode_attribute(
         },
         // RFC 7606 §7.10: not a non-zero multiple of 4: treat-as-withdraw.
         AttrType::CLUSTER_LIST => PathAttribute::ClusterList(
-            words::<4>(value)
-                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?
-                .map(Ipv4Addr::from)
-                .collect(),
+            list(value, Ipv4Addr::from).ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?,
         ),
         AttrType::MP_REACH_NLRI => {
             PathAttribute::MpReach(decode_mp_reach(value, whole, value_offset, ctx)?)
@@ -161,10 +171,8 @@ pub fn decode_attribute(
         }
         // RFC 7606 §7.14: not a non-zero multiple of 8: treat-as-withdraw.
         AttrType::EXTENDED_COMMUNITIES => PathAttribute::ExtendedCommunities(
-            words::<8>(value)
-                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?
-                .map(u64::from_be_bytes)
-                .collect(),
+            list(value, u64::from_be_bytes)
+                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?,
         ),
         AttrType::AS4_PATH | AttrType::AS4_AGGREGATOR if ctx.four_octet_as => {
             // RFC 6793 §6: "A NEW BGP speaker that receives the AS4_PATH attribute or the
@@ -173,14 +181,15 @@ pub fn decode_attribute(
             return Err(e.optional(ErrorAction::AttributeDiscard));
         }
         // RFC 6793 §6: a malformed AS4_PATH is discarded (as is one with AS 0, RFC 7607).
-        // Confederation segments "MUST NOT be carried" in it: they are dropped and the rest
-        // kept, reported as an attribute-discard so that a strict decode refuses it.
+        // Confederation segments "MUST NOT be carried" in it; RFC 6793 asks to drop just those
+        // segments, we drop the whole attribute: AS4_PATH only serves to rebuild the path,
+        // AS_PATH stays, and a path rebuilt from a peer that breaks this rule is not to be
+        // trusted anyway.
         AttrType::AS4_PATH => {
-            let mut path = decode_as_path(value, true)
-                .filter(|p| !p.segments.is_empty() && !contains_as0(p))
+            let path = decode_as_path(value, true)
+                .filter(|p| !p.segments.is_empty())
                 .ok_or_else(|| e.optional(ErrorAction::AttributeDiscard))?;
             if path.segments.iter().any(|s| s.kind.is_confed()) {
-                path.segments.retain(|s| !s.kind.is_confed());
                 return Err(e.optional(ErrorAction::AttributeDiscard));
             }
             PathAttribute::As4Path(path)
@@ -193,14 +202,12 @@ pub fn decode_attribute(
         },
         // RFC 8092 §6: "not a non-zero multiple of 12": treat-as-withdraw.
         AttrType::LARGE_COMMUNITY => PathAttribute::LargeCommunities(
-            words::<12>(value)
-                .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?
-                .map(|b| LargeCommunity {
-                    global_admin: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                    local_data1: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-                    local_data2: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
-                })
-                .collect(),
+            list(value, |b: [u8; 12]| LargeCommunity {
+                global_admin: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                local_data1: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                local_data2: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+            })
+            .ok_or_else(|| e.length(ErrorAction::TreatAsWithdraw))?,
         ),
         _ => {
             // RFC 4271 §6.3: "If any of the well-known mandatory attributes are not
@@ -247,6 +254,8 @@ impl<'a> Fault<'a> {
         Fault { type_code, whole }
     }
     /// 3/5 Attribute Length Error.
+    #[cold]
+    #[inline(never)]
     fn length(&self, action: ErrorAction) -> AttributeError {
         AttributeError {
             action,
@@ -257,6 +266,8 @@ impl<'a> Fault<'a> {
         }
     }
     /// 3/9 Optional Attribute Error.
+    #[cold]
+    #[inline(never)]
     fn optional(&self, action: ErrorAction) -> AttributeError {
         AttributeError {
             action,
@@ -273,24 +284,29 @@ fn fixed<const N: usize>(value: &[u8]) -> Option<[u8; N]> {
     value.try_into().ok()
 }
 
-/// The value cut in `N`-byte words, when it is a non-zero multiple of `N` bytes.
-fn words<const N: usize>(value: &[u8]) -> Option<impl Iterator<Item = [u8; N]> + '_> {
+/// The value decoded as `N`-byte words, each by `f`, when it is a non-zero multiple of `N`
+/// bytes (the rule RFC 7606 §7.8, §7.10, §7.14 and RFC 8092 §6 share).
+#[inline]
+fn list<const N: usize, T>(value: &[u8], f: impl Fn([u8; N]) -> T) -> Option<Vec<T>> {
     if value.is_empty() || value.len() % N != 0 {
         return None;
     }
-    Some(value.chunks_exact(N).map(|c| {
-        let mut a = [0u8; N];
-        a.copy_from_slice(c);
-        a
-    }))
+    let mut out = Vec::with_capacity(value.len() / N);
+    for c in value.chunks_exact(N) {
+        out.push(f(c.try_into().ok()?));
+    }
+    Some(out)
 }
 
 /// AS_PATH / AS4_PATH segments (RFC 4271 §4.3, RFC 6793 §3). `None` when malformed in a
 /// way RFC 7606 §7.2 lists: an undefined segment type, a segment length of zero, a segment
-/// overrunning the attribute, or a trailing byte too short for a segment header.
+/// overrunning the attribute, or a trailing byte too short for a segment header; and, for
+/// RFC 7607 §2, when an AS number is 0.
 pub(crate) fn decode_as_path(value: &[u8], four_octet: bool) -> Option<AsPath> {
     let width = if four_octet { 4 } else { 2 };
-    let mut segments = Vec::new();
+    // most paths are one AS_SEQUENCE
+    let mut segments = Vec::with_capacity(1);
+    let mut zero = false;
     let mut rest = value;
     while !rest.is_empty() {
         let [kind, count, tail @ ..] = rest else {
@@ -302,23 +318,27 @@ pub(crate) fn decode_as_path(value: &[u8], four_octet: bool) -> Option<AsPath> {
             return None;
         }
         let (body, tail) = tail.split_at(n);
-        let asns = if four_octet {
+        let asns: Vec<u32> = if four_octet {
             body.chunks_exact(4)
-                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .map(|c| {
+                    let a = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+                    zero |= a == 0;
+                    a
+                })
                 .collect()
         } else {
             body.chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+                .map(|c| {
+                    let a = u16::from_be_bytes([c[0], c[1]]) as u32;
+                    zero |= a == 0;
+                    a
+                })
                 .collect()
         };
         segments.push(AsSegment { kind, asns });
         rest = tail;
     }
-    Some(AsPath { segments })
-}
-
-fn contains_as0(path: &AsPath) -> bool {
-    path.segments.iter().any(|s| s.asns.contains(&0))
+    (!zero).then_some(AsPath { segments })
 }
 
 /// AGGREGATOR (6 or 8 bytes) or AS4_AGGREGATOR (8 bytes).
@@ -537,10 +557,14 @@ mod tests {
     }
 
     #[test]
-    fn flags_conflict_is_treat_as_withdraw_but_partial_is_ignored() {
+    fn flags_conflict_is_treat_as_withdraw() {
         assert!(flags_error(0x40, AttrType::ORIGIN, &[]).is_none());
-        assert!(flags_error(0x60, AttrType::ORIGIN, &[]).is_none());
-        assert!(flags_error(0x40 | 0x10, AttrType::ORIGIN, &[]).is_none());
+        // Extended Length and the unused low bits do not matter
+        assert!(flags_error(0x40 | 0x10 | 0x01, AttrType::ORIGIN, &[]).is_none());
+        // Partial only on optional transitive attributes
+        assert!(flags_error(0x60, AttrType::ORIGIN, &[]).is_some());
+        assert!(flags_error(0xa0, AttrType::MULTI_EXIT_DISC, &[]).is_some());
+        assert!(flags_error(0xe0, AttrType::COMMUNITIES, &[]).is_none());
         let e = flags_error(0xc0, AttrType::ORIGIN, &[]).unwrap();
         assert_eq!(e.action, ErrorAction::TreatAsWithdraw);
         assert!(flags_error(0x40, AttrType::MULTI_EXIT_DISC, &[]).is_some());

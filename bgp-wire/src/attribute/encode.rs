@@ -80,6 +80,18 @@ impl PathAttribute {
     /// whatever encodes also decodes to the same value.
     fn check(&self, ctx: &CodecContext) -> Result<(), EncodeError> {
         let bad = |field, reason| Err(EncodeError::InvalidValue { field, reason });
+        if ctx.four_octet_as
+            && matches!(
+                self,
+                PathAttribute::As4Path(_) | PathAttribute::As4Aggregator(_)
+            )
+        {
+            // RFC 6793 §6: "MUST NOT be carried in an UPDATE message between NEW BGP speakers"
+            return bad(
+                "AS4_PATH / AS4_AGGREGATOR",
+                "sent between 4-octet AS speakers",
+            );
+        }
         match self {
             PathAttribute::AsPath(p) => check_as_path(p, ctx.four_octet_as, "AS_PATH")?,
             PathAttribute::As4Path(p) => {
@@ -331,6 +343,9 @@ fn check_raw(r: &RawAttribute) -> Result<(), EncodeError> {
     if !r.is_optional() {
         return bad("an uninterpreted attribute must be optional (RFC 4271 §6.3)");
     }
+    if r.flags & !RawAttribute::KEPT_FLAGS != 0 {
+        return bad("flags other than Optional, Transitive and Partial");
+    }
     // A known type is kept raw only when a previous AS passed it on with the Partial bit.
     let ot = attr_flags::OPTIONAL | attr_flags::TRANSITIVE;
     match canonical_flags(r.type_code) {
@@ -409,6 +424,10 @@ pub(crate) fn nlri_field_len(nlri: &[Nlri], add_path: bool) -> usize {
 /// Appends one NLRI entry. The negotiated context, not the value, decides whether a path
 /// identifier is sent (RFC 7911 §3): with ADD-PATH an entry without one is sent with
 /// identifier 0; without ADD-PATH an identifier is left out.
+///
+/// The length octet and the whole address are appended as one fixed-size copy and the bytes
+/// past the prefix cut off again: cheaper than a variable-length copy per entry. `out` may
+/// therefore need up to 16 bytes of spare capacity past the entry ([`NLRI_SLACK`]).
 #[inline]
 pub(crate) fn put_nlri(n: &Nlri, add_path: bool, out: &mut Vec<u8>) {
     if add_path {
@@ -416,12 +435,24 @@ pub(crate) fn put_nlri(n: &Nlri, add_path: bool, out: &mut Vec<u8>) {
     }
     let len = n.prefix.prefix_len();
     let bytes = (len as usize).div_ceil(8);
-    out.push(len);
     match n.prefix {
-        Prefix::V4(p) => out.extend_from_slice(&p.addr().octets()[..bytes]),
-        Prefix::V6(p) => out.extend_from_slice(&p.addr().octets()[..bytes]),
+        Prefix::V4(p) => {
+            let o = p.addr().octets();
+            out.extend_from_slice(&[len, o[0], o[1], o[2], o[3]]);
+            out.truncate(out.len() - (4 - bytes));
+        }
+        Prefix::V6(p) => {
+            let mut b = [0u8; 17];
+            b[0] = len;
+            b[1..].copy_from_slice(&p.addr().octets());
+            out.extend_from_slice(&b);
+            out.truncate(out.len() - (16 - bytes));
+        }
     }
 }
+
+/// Spare capacity [`put_nlri`] may touch past the entry it writes.
+pub(crate) const NLRI_SLACK: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -459,6 +490,21 @@ mod tests {
             .encode(&ctx, &mut b)
             .is_err());
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn refuses_as4_attributes_between_four_octet_speakers() {
+        let ctx = CodecContext {
+            four_octet_as: true,
+            ..CodecContext::default()
+        };
+        let mut b = Vec::new();
+        assert!(PathAttribute::As4Path(AsPath::sequence([65001]))
+            .encode(&ctx, &mut b)
+            .is_err());
+        assert!(PathAttribute::As4Path(AsPath::sequence([65001]))
+            .encode(&CodecContext::default(), &mut b)
+            .is_ok());
     }
 
     #[test]

@@ -332,31 +332,43 @@ impl AsPath {
 
 /// The flags RFC 4271 §5 and the defining RFCs give a known attribute type (without the
 /// Extended Length bit), or `None` for a type this crate does not interpret.
+#[inline]
 pub fn canonical_flags(type_code: AttrType) -> Option<u8> {
-    use attr_flags::{OPTIONAL, TRANSITIVE};
-    Some(match type_code {
-        // well-known: "Optional bit ... MUST be set to 0", "Transitive ... MUST be set to 1"
-        AttrType::ORIGIN
-        | AttrType::AS_PATH
-        | AttrType::NEXT_HOP
-        | AttrType::LOCAL_PREF
-        | AttrType::ATOMIC_AGGREGATE => TRANSITIVE,
-        // optional non-transitive
-        AttrType::MULTI_EXIT_DISC
-        | AttrType::ORIGINATOR_ID
-        | AttrType::CLUSTER_LIST
-        | AttrType::MP_REACH_NLRI
-        | AttrType::MP_UNREACH_NLRI => OPTIONAL,
-        // optional transitive
-        AttrType::AGGREGATOR
-        | AttrType::COMMUNITIES
-        | AttrType::EXTENDED_COMMUNITIES
-        | AttrType::AS4_PATH
-        | AttrType::AS4_AGGREGATOR
-        | AttrType::LARGE_COMMUNITY => OPTIONAL | TRANSITIVE,
-        _ => return None,
-    })
+    match FLAGS[type_code.0 as usize] {
+        UNKNOWN => None,
+        f => Some(f),
+    }
 }
+
+/// Marks a type code without specified flags in [`FLAGS`].
+const UNKNOWN: u8 = 0xff;
+
+/// Specified flags per type code: a table, because the UPDATE decoder consults it for every
+/// attribute.
+static FLAGS: [u8; 256] = {
+    use attr_flags::{OPTIONAL, TRANSITIVE};
+    let mut t = [UNKNOWN; 256];
+    // well-known: "Optional bit ... MUST be set to 0", "Transitive ... MUST be set to 1"
+    t[AttrType::ORIGIN.0 as usize] = TRANSITIVE;
+    t[AttrType::AS_PATH.0 as usize] = TRANSITIVE;
+    t[AttrType::NEXT_HOP.0 as usize] = TRANSITIVE;
+    t[AttrType::LOCAL_PREF.0 as usize] = TRANSITIVE;
+    t[AttrType::ATOMIC_AGGREGATE.0 as usize] = TRANSITIVE;
+    // optional non-transitive
+    t[AttrType::MULTI_EXIT_DISC.0 as usize] = OPTIONAL;
+    t[AttrType::ORIGINATOR_ID.0 as usize] = OPTIONAL;
+    t[AttrType::CLUSTER_LIST.0 as usize] = OPTIONAL;
+    t[AttrType::MP_REACH_NLRI.0 as usize] = OPTIONAL;
+    t[AttrType::MP_UNREACH_NLRI.0 as usize] = OPTIONAL;
+    // optional transitive
+    t[AttrType::AGGREGATOR.0 as usize] = OPTIONAL | TRANSITIVE;
+    t[AttrType::COMMUNITIES.0 as usize] = OPTIONAL | TRANSITIVE;
+    t[AttrType::EXTENDED_COMMUNITIES.0 as usize] = OPTIONAL | TRANSITIVE;
+    t[AttrType::AS4_PATH.0 as usize] = OPTIONAL | TRANSITIVE;
+    t[AttrType::AS4_AGGREGATOR.0 as usize] = OPTIONAL | TRANSITIVE;
+    t[AttrType::LARGE_COMMUNITY.0 as usize] = OPTIONAL | TRANSITIVE;
+    t
+};
 
 impl PathAttribute {
     /// The attribute type code.

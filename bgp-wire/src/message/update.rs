@@ -23,7 +23,8 @@ use crate::attribute::{
 };
 use crate::codec::{len_placeholder, patch_len, Reader};
 use crate::context::CodecContext;
-use crate::iana::{attr_flags, Afi, AttrType};
+use crate::error::UpdateError;
+use crate::iana::{attr_flags, Afi, AttrType, Family};
 use crate::nlri::{decode_nlri, Nlri};
 
 use super::EncodeError;
@@ -47,9 +48,6 @@ pub struct UpdateMsg {
     /// Reachable IPv4 unicast routes.
     pub nlri: Vec<Nlri>,
 }
-
-use crate::error::UpdateError;
-use crate::iana::Family;
 
 /// What RFC 7606 says to do with an UPDATE whose errors did not reset the session. Ordered
 /// so that the worst outcome wins (`max`). A session reset is not a variant: it is the `Err`
@@ -462,6 +460,37 @@ impl ReceivedUpdate {
             self.treatment = self.treatment.max(Treatment::TreatAsWithdraw);
         }
     }
+
+    /// Applies the rules that hold only for an UPDATE from an external (not confederation)
+    /// peer, which the codec cannot know about:
+    ///
+    /// - RFC 7606 §7.5: a LOCAL_PREF "received from an external neighbor ... SHALL be
+    ///   discarded" (RFC 4271 §5.1.5 already asks to ignore it): it is removed, without
+    ///   counting as an error.
+    /// - RFC 7606 §7.2: an AS_PATH with AS_CONFED_SEQUENCE or AS_CONFED_SET segments from
+    ///   such a peer "MUST be handled using the approach of "treat-as-withdraw"".
+    pub fn check_external_peer(&mut self) {
+        self.update
+            .attributes
+            .retain(|a| !matches!(a, PathAttribute::LocalPref(_)));
+        let confed = self.update.attributes.iter().find_map(|a| match a {
+            PathAttribute::AsPath(p) if p.segments.iter().any(|s| s.kind.is_confed()) => Some(p),
+            _ => None,
+        });
+        if let Some(path) = confed {
+            let attr = PathAttribute::AsPath(path.clone());
+            let mut data = Vec::new();
+            // the data is for logs only (no NOTIFICATION is sent): a 4-octet encoding
+            // always succeeds for a decoded path
+            let ctx = CodecContext {
+                four_octet_as: true,
+                ..CodecContext::default()
+            };
+            let _ = attr.encode(&ctx, &mut data);
+            self.errors.push(UpdateError::MalformedAsPath { data });
+            self.treatment = self.treatment.max(Treatment::TreatAsWithdraw);
+        }
+    }
 }
 
 /// A set of attribute type codes, for duplicate detection.
@@ -516,5 +545,114 @@ impl Triage {
 
     fn treatment(&self) -> Treatment {
         self.worst.unwrap_or(Treatment::Accept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribute::{AsPath, MpNextHop, Origin};
+    use std::net::Ipv4Addr;
+
+    fn n(s: &str) -> Nlri {
+        Nlri::new(s.parse().unwrap())
+    }
+
+    #[test]
+    fn ipv4_end_of_rib_is_an_empty_update() {
+        let mut b = Vec::new();
+        UpdateMsg::end_of_rib(Family::IPV4_UNICAST)
+            .encode_body(&CodecContext::default(), &mut b)
+            .unwrap();
+        assert_eq!(b, [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn refuses_nlri_without_mandatory_attributes_and_leaves_out_unchanged() {
+        let m = UpdateMsg {
+            nlri: vec![n("203.0.113.0/24")],
+            attributes: vec![
+                PathAttribute::Origin(Origin::Igp),
+                PathAttribute::AsPath(AsPath::sequence([65001])),
+            ],
+            ..UpdateMsg::default()
+        };
+        let mut out = vec![0xaa];
+        assert!(m.encode_body(&CodecContext::default(), &mut out).is_err());
+        assert_eq!(out, [0xaa]);
+        let mut ok = m.clone();
+        ok.attributes
+            .push(PathAttribute::NextHop(Ipv4Addr::new(10, 200, 1, 1)));
+        assert!(ok.encode_body(&CodecContext::default(), &mut out).is_ok());
+    }
+
+    #[test]
+    fn refuses_ipv6_prefix_in_the_nlri_field_and_duplicate_attributes() {
+        let v6 = UpdateMsg {
+            withdrawn: vec![n("2001:db8::/32")],
+            ..UpdateMsg::default()
+        };
+        assert!(v6
+            .encode_body(&CodecContext::default(), &mut Vec::new())
+            .is_err());
+        let dup = UpdateMsg {
+            attributes: vec![
+                PathAttribute::MultiExitDisc(1),
+                PathAttribute::MultiExitDisc(2),
+            ],
+            ..UpdateMsg::default()
+        };
+        assert!(dup
+            .encode_body(&CodecContext::default(), &mut Vec::new())
+            .is_err());
+    }
+
+    #[test]
+    fn strict_decode_fails_where_received_decode_discards() {
+        // ORIGIN, AS_PATH, NEXT_HOP, then ATOMIC_AGGREGATE with a length of 1
+        let body = [
+            0, 0, 0, 22, 0x40, 1, 1, 0, 0x40, 2, 4, 2, 1, 0xfd, 0xe9, 0x40, 3, 4, 10, 200, 1, 1,
+            0x40, 6, 1, 0, 24, 203, 0, 113,
+        ];
+        let ctx = CodecContext::default();
+        let r = UpdateMsg::decode_received(&mut Reader::new(&body), &ctx).unwrap();
+        assert_eq!(r.treatment, Treatment::AttributeDiscard);
+        assert_eq!(r.update.attributes.len(), 3);
+        assert_eq!(
+            UpdateMsg::decode(&mut Reader::new(&body), &ctx),
+            Err(r.errors[0].clone())
+        );
+    }
+
+    #[test]
+    fn announced_and_withdrawn_routes_span_both_encodings() {
+        let m = UpdateMsg {
+            withdrawn: vec![n("10.0.0.0/8")],
+            attributes: vec![
+                PathAttribute::MpReach(MpReach::Unicast {
+                    family: Family::IPV6_UNICAST,
+                    next_hop: MpNextHop::V6 {
+                        global: "2001:db8::1".parse().unwrap(),
+                        link_local: None,
+                    },
+                    nlri: vec![n("2001:db8:1::/48")],
+                }),
+                PathAttribute::MpUnreach(MpUnreach::Unicast {
+                    family: Family::IPV6_UNICAST,
+                    withdrawn: vec![n("2001:db8:2::/48")],
+                }),
+            ],
+            nlri: vec![n("203.0.113.0/24")],
+        };
+        let a: Vec<_> = m.announced().map(|(f, n)| (f, n.prefix)).collect();
+        assert_eq!(
+            a,
+            vec![
+                (Family::IPV4_UNICAST, n("203.0.113.0/24").prefix),
+                (Family::IPV6_UNICAST, n("2001:db8:1::/48").prefix)
+            ]
+        );
+        assert_eq!(m.withdrawn_routes().count(), 2);
+        assert_eq!(m.end_of_rib_family(), None);
     }
 }

@@ -33,6 +33,13 @@ pub struct Netns {
 impl Netns {
     /// Creates a namespace whose name contains `tag` (letters, digits and `-` are kept).
     pub fn new(tag: &str) -> Result<Netns> {
+        Netns::with_prefix("lab", tag)
+    }
+
+    /// Like [`Netns::new`] but named `<prefix>-<tag>-<pid>-<n>`: suites that share a machine
+    /// with other users of the lab give their namespaces a prefix of their own (the porter
+    /// interop tests use `io`).
+    pub fn with_prefix(prefix: &str, tag: &str) -> Result<Netns> {
         let tag: String = tag
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -41,7 +48,7 @@ impl Netns {
         let mut name;
         loop {
             let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-            name = format!("lab-{tag}-{}-{n}", std::process::id());
+            name = format!("{prefix}-{tag}-{}-{n}", std::process::id());
             // a leftover from a crashed run with the same PID: take the next number
             if !Path::new("/run/netns").join(&name).exists() {
                 break;
@@ -260,7 +267,12 @@ pub struct Lan {
 impl Lan {
     /// Creates the switch namespace and its bridge.
     pub fn new(tag: &str) -> Result<Lan> {
-        let switch = Netns::new(&format!("{tag}-sw"))?;
+        Lan::with_prefix("lab", tag)
+    }
+
+    /// Like [`Lan::new`], the switch namespace named as by [`Netns::with_prefix`].
+    pub fn with_prefix(prefix: &str, tag: &str) -> Result<Lan> {
+        let switch = Netns::with_prefix(prefix, &format!("{tag}-sw"))?;
         switch.bridge("br0")?;
         Ok(Lan { switch, ports: 0 })
     }

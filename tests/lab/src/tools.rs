@@ -27,6 +27,10 @@ pub enum Tool {
     Exabgp,
     /// tcpdump (packet captures).
     Tcpdump,
+    /// arping (iputils-arping or the arping package): ARP requests from a client.
+    Arping,
+    /// ndisc6: IPv6 Neighbor Solicitations from a client.
+    Ndisc6,
 }
 
 impl Tool {
@@ -39,6 +43,8 @@ impl Tool {
             Tool::Gobgp => &["gobgpd", "gobgp"],
             Tool::Exabgp => &["exabgp"],
             Tool::Tcpdump => &["tcpdump"],
+            Tool::Arping => &["arping"],
+            Tool::Ndisc6 => &["ndisc6"],
         }
     }
 

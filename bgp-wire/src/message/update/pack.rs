@@ -15,7 +15,9 @@
 //! type").
 
 use crate::attribute::decode::is_decoded_family;
-use crate::attribute::encode::{next_hop_len, nlri_len, put_family, put_next_hop, put_nlri};
+use crate::attribute::encode::{
+    next_hop_len, nlri_len, put_family, put_next_hop, put_nlri, NLRI_SLACK,
+};
 use crate::attribute::{MpNextHop, PathAttribute};
 use crate::context::CodecContext;
 use crate::framing::{HEADER_LEN, MARKER};
@@ -211,7 +213,7 @@ fn pack(
                 max,
             });
         }
-        let mut m = Vec::with_capacity(fixed + used);
+        let mut m = Vec::with_capacity(fixed + used + NLRI_SLACK);
         m.extend_from_slice(&MARKER);
         m.extend_from_slice(&[0, 0, crate::iana::MessageType::Update as u8]);
         body(&mut m, used, &nlri[i..j]);
