@@ -56,6 +56,11 @@ enum Command {
         /// `kubernetes.io/hostname` label. Default: the host name.
         #[arg(long, value_name = "NAME")]
         node_name: Option<String>,
+        /// An address of this node (repeatable): the BGP identifier when BgpConf has no
+        /// routerId (the first IPv4 one), and the next hop for VIPs of the family the BGP
+        /// session is not (an IPv6 VIP over an IPv4 session).
+        #[arg(long = "node-address", value_name = "IP")]
+        node_addresses: Vec<std::net::IpAddr>,
         /// Serve /metrics, /healthz, /readyz and /status on this address (e.g. 127.0.0.1:9443).
         #[arg(long, value_name = "ADDR")]
         http: Option<std::net::SocketAddr>,
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
         Command::Standalone {
             config,
             node_name,
+            node_addresses,
             http,
             log_level,
             load_balancer_class,
@@ -115,6 +121,7 @@ fn main() -> ExitCode {
             let args = porter::standalone::Args {
                 config,
                 node_name,
+                node_addresses,
                 http,
                 options: porter::standalone::model::Options {
                     load_balancer_class,

@@ -263,10 +263,10 @@ fn serves_status_reloads_on_change_and_keeps_state_on_garbage() {
         porter.log()
     );
     assert_eq!(status(http)["services"]["default/web"]["ip"], "203.0.113.1");
-    assert_eq!(
-        metric(http, "porter_config_reloads_total{result=\"ok\"}"),
-        1
-    );
+    // The status is published before the reload is counted.
+    assert!(eventually(Duration::from_secs(2), || {
+        metric(http, "porter_config_reloads_total{result=\"ok\"}") == 1
+    }));
 
     // Garbage: logged, counted once, and the running state is kept.
     write_atomically(&file, "apiVersion: [unclosed\n");
@@ -315,4 +315,19 @@ fn serves_status_reloads_on_change_and_keeps_state_on_garbage() {
     porter.signal("TERM");
     let exit = porter.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "log:\n{}", porter.log());
+}
+
+#[test]
+fn crds_subcommand_prints_the_three_crds() {
+    let out = Command::new(PORTER).arg("crds").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "eips.network.kubesphere.io",
+        "bgpconfs.network.kubesphere.io",
+        "bgppeers.network.kubesphere.io",
+    ] {
+        assert!(text.contains(&format!("name: {name}")), "{name} missing");
+    }
+    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 3);
 }

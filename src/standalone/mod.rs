@@ -47,6 +47,9 @@ pub struct Args {
     pub config: PathBuf,
     /// This node's name (BgpPeer nodeSelector, status keys).
     pub node_name: String,
+    /// This node's own addresses: the BGP identifier when BgpConf has no `routerId` (the
+    /// first IPv4 one), and next-hop-self for a VIP of the other family than the session.
+    pub node_addresses: Vec<IpAddr>,
     /// Where to serve `/metrics`, `/healthz`, `/readyz`, `/status`; nothing when `None`.
     pub http: Option<SocketAddr>,
     /// Settings that do not come from the file.
@@ -86,7 +89,8 @@ impl StartError {
 pub async fn run(args: Args) -> Result<(), StartError> {
     // Installed first: SIGHUP's default action would end the process.
     let mut signals = Signals::install().map_err(StartError::Signals)?;
-    let node = Node::standalone(&args.node_name);
+    let mut node = Node::standalone(&args.node_name);
+    node.addresses = args.node_addresses.clone();
     let bytes = load::read(&args.config).map_err(|e| StartError::Config(e.to_string()))?;
     let desired = translate(&bytes, &node, &args.options, &Holdings::new())
         .map_err(|e| StartError::Config(invalid(&args.config, &e)))?;
@@ -312,6 +316,17 @@ async fn apply(
     // layer-2 responders are re-checked on every apply: one whose interface went away is
     // started again when it is back
     l2.apply(&next.layer2).await;
+    for (key, outcome) in &next.services {
+        if let Some(e) = &outcome.error {
+            warn!(service = %key, "no address: {e}");
+        }
+        for w in &outcome.warnings {
+            warn!(service = %key, "{w}");
+        }
+    }
+    for (name, why) in &next.skipped_peers {
+        info!(peer = %name, "not on this node: {why}");
+    }
     if previous.is_none_or(|p| p.routes != next.routes) {
         speaker.set_routes(Arc::new(next.routes.clone())).await;
     }

@@ -30,8 +30,8 @@ use serde::Serialize;
 use super::load::{Objects, Problem, Problems};
 use crate::ipam::{
     self, Allocator, Assigned, FamilyRequest, IpFamily, LabelSelector, OptIn, PoolProtocol,
-    PoolSpec, PortProtocol, SelectorOperator, SelectorRequirement, ServiceKey, ServicePort,
-    ServiceRequest,
+    PoolSpec, PortProtocol, RebuildConflict, SelectorOperator, SelectorRequirement, ServiceKey,
+    ServicePort, ServiceRequest,
 };
 use crate::speaker::config::{AddPath, GracefulRestart};
 use crate::speaker::{
@@ -213,7 +213,14 @@ pub fn translate(
     };
     let mut peers = BTreeMap::new();
     let mut skipped_peers = BTreeMap::new();
-    if objects.bgp_conf.is_some() {
+    if objects.bgp_conf.is_none() {
+        for name in objects.peers.keys() {
+            skipped_peers.insert(
+                name.clone(),
+                "the file has no BgpConf, so BGP is off".to_owned(),
+            );
+        }
+    } else {
         let mut neighbors: BTreeMap<IpAddr, &str> = BTreeMap::new();
         for (name, peer) in &objects.peers {
             let at = |path: &str, message: String| Problem {
@@ -354,8 +361,8 @@ fn global_config(
                     document: objects.document_of(&label),
                     object: Some(label.clone()),
                     path: Some("spec.routerId".into()),
-                    message: "is required in standalone mode: there is no Node object whose \
-                              IPv4 address could serve as the BGP identifier"
+                    message: "is required when the node has no IPv4 address to serve as the \
+                              BGP identifier (standalone mode: set it, or pass --node-address)"
                         .into(),
                 });
                 Ipv4Addr::UNSPECIFIED
@@ -617,7 +624,23 @@ fn allocate(
                 .map(|ip| (c.request.clone(), *ip))
         })
         .collect();
-    let (mut allocator, _conflicts) = Allocator::rebuild(pools, &existing);
+    let (mut allocator, conflicts) = Allocator::rebuild(pools, &existing);
+    // A holding that cannot be kept (its pool shrank or went away) is dropped by the rebuild
+    // and the Service is allocated anew below; say so in its status.
+    let mut carried: BTreeMap<ServiceKey, Vec<String>> = BTreeMap::new();
+    for conflict in conflicts {
+        let service = match &conflict {
+            RebuildConflict::Contested { service, .. }
+            | RebuildConflict::OutsidePools { service, .. }
+            | RebuildConflict::InvalidPool { service, .. }
+            | RebuildConflict::Reserved { service, .. }
+            | RebuildConflict::SecondAddress { service, .. } => service.clone(),
+        };
+        carried
+            .entry(service)
+            .or_default()
+            .push(format!("previous address not kept: {conflict}"));
+    }
 
     // Claim strength: what a Service already holds, then addresses a Service asks for (its
     // annotation, loadBalancerIP, or its status from before a restart), then the rest. So an
@@ -634,7 +657,10 @@ fn allocate(
     candidates.sort_by(|a, b| (rank(a), &a.key).cmp(&(rank(b), &b.key)));
 
     for c in &candidates {
-        let mut outcome = ServiceOutcome::default();
+        let mut outcome = ServiceOutcome {
+            warnings: carried.remove(&c.request.service).unwrap_or_default(),
+            ..ServiceOutcome::default()
+        };
         let result = allocate_one(&mut allocator, c, previous, &mut outcome.warnings);
         match result {
             Ok(assigned) => {
@@ -971,6 +997,29 @@ status:
     }
 
     #[test]
+    fn the_example_configuration_announces_its_service() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/standalone/example.yaml"
+        );
+        let objects = crate::standalone::load::load(std::path::Path::new(path)).unwrap();
+        let d = translate(
+            &objects,
+            &Node::standalone("node1"),
+            &Options::default(),
+            &Holdings::new(),
+        )
+        .unwrap();
+        assert_eq!(d.speaker.global.asn, 65001);
+        assert_eq!(d.speaker.peers["bird"].neighbor, ip("10.200.1.1"));
+        assert_eq!(d.services["default/web"].ip, Some(ip("203.0.113.1")));
+        assert_eq!(
+            d.routes.keys().map(ToString::to_string).collect::<Vec<_>>(),
+            ["203.0.113.1/32"]
+        );
+    }
+
+    #[test]
     fn bgp_conf_becomes_global_settings() {
         let conf = CONF.replace(
             "routerId: 10.200.1.2}",
@@ -1012,7 +1061,7 @@ status:
         let conf = CONF.replace(", routerId: 10.200.1.2", "");
         assert_eq!(
             problems(std::slice::from_ref(&conf)),
-            ["document 1 (BgpConf/default): spec.routerId: is required in standalone mode: there is no Node object whose IPv4 address could serve as the BGP identifier"]
+            ["document 1 (BgpConf/default): spec.routerId: is required when the node has no IPv4 address to serve as the BGP identifier (standalone mode: set it, or pass --node-address)"]
         );
         let mut node = Node::standalone("n");
         node.addresses = vec![ip("2001:db8::1"), ip("10.200.1.9")];
@@ -1182,6 +1231,7 @@ status:
         ]);
         assert!(!d.bgp);
         assert!(d.speaker.peers.is_empty());
+        assert!(d.skipped_peers["r1"].contains("no BgpConf"));
         assert_eq!(d.speaker.global.listen_port, None);
         // Addresses are still allocated; the pool is not ready: nothing announces it.
         assert_eq!(d.services["default/web"].ip, Some(ip("203.0.113.1")));
@@ -1377,6 +1427,12 @@ status:
             second.services["default/x"].ip,
             first.services["default/x"].ip
         );
-        assert_eq!(second.services["default/y"].ip, Some(ip("198.51.100.65")));
+        assert!(second.services["default/x"].warnings.is_empty());
+        let y = &second.services["default/y"];
+        assert_eq!(y.ip, Some(ip("198.51.100.65")));
+        assert_eq!(
+            y.warnings,
+            ["previous address not kept: default/y holds 198.51.100.1, which is in no pool"]
+        );
     }
 }

@@ -1,0 +1,236 @@
+//! `porter standalone` against two BIRD routers in network namespaces: config changes are
+//! applied as diffs. A change to one peer restarts that session alone; a BgpConf change that
+//! restarts every session brings every route back; a new Service is announced without
+//! touching any session. Root and BIRD only; skips loudly otherwise.
+
+use std::path::Path;
+use std::time::Duration;
+
+use porter_lab::{available, find_binary, wait_until, Bird, BirdConfig, BirdPeer, Netns, Tool};
+
+const PORTER: &str = env!("CARGO_BIN_EXE_porter");
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn config(router_id: &str, r2_hold_time: u16, services: &[&str]) -> String {
+    let mut docs = vec![
+        format!(
+            "apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpConf
+metadata: {{name: default}}
+spec: {{as: 65001, routerId: {router_id}}}
+"
+        ),
+        "apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {name: r1}
+spec:
+  conf: {neighborAddress: 10.200.170.1, peerAs: 65000}
+  timers: {config: {connectRetry: 2}}
+"
+        .to_owned(),
+        format!(
+            "apiVersion: network.kubesphere.io/v1alpha2
+kind: BgpPeer
+metadata: {{name: r2}}
+spec:
+  conf: {{neighborAddress: 10.200.171.1, peerAs: 65000}}
+  timers: {{config: {{connectRetry: 2, holdTime: {r2_hold_time}}}}}
+"
+        ),
+        "apiVersion: network.kubesphere.io/v1alpha2
+kind: Eip
+metadata: {name: public}
+spec: {address: 203.0.113.0/28}
+"
+        .to_owned(),
+    ];
+    for name in services {
+        docs.push(format!(
+            "apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  annotations: {{lb.kubesphere.io/v1alpha1: porter, eip.openelb.kubesphere.io/v1alpha2: public}}
+spec:
+  type: LoadBalancer
+  ports: [{{port: 80}}]
+"
+        ));
+    }
+    docs.join("---\n")
+}
+
+fn write_atomically(path: &Path, text: &str) {
+    let aside = path.with_extension("new");
+    std::fs::write(&aside, text).unwrap();
+    std::fs::rename(&aside, path).unwrap();
+}
+
+/// The route's source and age as BIRD prints it (`[porter 23:30:01.123]`): it changes when
+/// the route is withdrawn and learned again, as when its session restarts.
+fn route_stamp(bird: &Bird, prefix: &str) -> Option<String> {
+    let routes = bird.routes(prefix).ok()?;
+    let text = &routes.first()?.text;
+    let start = text.find(" [")?;
+    let end = text[start..].find(']')? + start;
+    Some(text[start + 2..end].to_owned())
+}
+
+/// NOTIFICATIONs BIRD received so far (it logs each as `<name>: Received: <reason>`).
+fn notifications(bird: &Bird) -> usize {
+    std::fs::read_to_string(bird.daemon().log_path())
+        .unwrap_or_default()
+        .matches(": Received: ")
+        .count()
+}
+
+fn has_route(bird: &Bird, prefix: &str, next_hop: &str) -> bool {
+    bird.routes(prefix).is_ok_and(|r| {
+        r.iter()
+            .any(|r| r.next_hops.iter().any(|h| h.to_string() == next_hop))
+    })
+}
+
+#[test]
+fn config_changes_apply_as_diffs() {
+    if !available(&[Tool::Root, Tool::Bird]) {
+        return;
+    }
+    let r1 = Netns::new("sa-r1").unwrap();
+    let r2 = Netns::new("sa-r2").unwrap();
+    let s = Netns::new("sa-s").unwrap();
+    r1.veth("r1-s", &s, "s-r1").unwrap();
+    r1.addr("r1-s", "10.200.170.1/24").unwrap();
+    s.addr("s-r1", "10.200.170.2/24").unwrap();
+    r2.veth("r2-s", &s, "s-r2").unwrap();
+    r2.addr("r2-s", "10.200.171.1/24").unwrap();
+    s.addr("s-r2", "10.200.171.2/24").unwrap();
+    let bird = |ns: &Netns, own: &str, porter: &str| {
+        Bird::start(
+            ns,
+            &BirdConfig::new(own.parse().unwrap(), 65000)
+                .without_kernel()
+                .peer(BirdPeer::new("porter", porter.parse().unwrap(), 65001)),
+        )
+        .unwrap()
+    };
+    let b1 = bird(&r1, "10.200.170.1", "10.200.170.2");
+    let b2 = bird(&r2, "10.200.171.1", "10.200.171.2");
+
+    let file = s.dir().join("porter.yaml");
+    std::fs::write(&file, config("10.200.170.2", 90, &["web"])).unwrap();
+    let mut porter = s
+        .spawn(
+            "porter.log",
+            Path::new(PORTER),
+            [
+                "standalone",
+                "--node-name",
+                "node1",
+                "--http",
+                "127.0.0.1:9480",
+                "--config",
+                file.to_str().unwrap(),
+            ],
+        )
+        .unwrap();
+    let log = |porter: &porter_lab::Daemon| {
+        std::fs::read_to_string(porter.log_path()).unwrap_or_default()
+    };
+
+    b1.wait_established(&["porter"], TIMEOUT).unwrap();
+    b2.wait_established(&["porter"], TIMEOUT).unwrap();
+    wait_until(TIMEOUT, "203.0.113.1/32 at both routers", || {
+        has_route(&b1, "203.0.113.1/32", "10.200.170.2")
+            && has_route(&b2, "203.0.113.1/32", "10.200.171.2")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", log(&porter)));
+
+    // /status, from inside the namespace: the CRD-shaped peer status and what was advertised.
+    if find_binary("curl").is_some() {
+        let body = s
+            .exec(&["curl", "-sf", "http://127.0.0.1:9480/status"])
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for peer in ["r1", "r2"] {
+            assert_eq!(
+                doc["bgpPeers"][peer]["peerState"]["sessionState"], "ESTABLISHED",
+                "{doc:#}"
+            );
+        }
+        let advertised = doc["services"]["default/web"]["advertised"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut peers: Vec<_> = advertised
+            .iter()
+            .map(|a| (a["peer"].clone(), a["nextHops"].clone()))
+            .collect();
+        peers.sort_by_key(|p| p.0.to_string());
+        assert_eq!(
+            peers,
+            [
+                (serde_json::json!("r1"), serde_json::json!(["10.200.170.2"])),
+                (serde_json::json!("r2"), serde_json::json!(["10.200.171.2"])),
+            ],
+            "{doc:#}"
+        );
+    } else {
+        eprintln!("curl not found: /status inside the namespace not checked");
+    }
+
+    // A new Service: announced to both, no session touched.
+    let stamp1 = route_stamp(&b1, "203.0.113.1/32").unwrap();
+    let stamp2 = route_stamp(&b2, "203.0.113.1/32").unwrap();
+    write_atomically(&file, &config("10.200.170.2", 90, &["web", "api"]));
+    wait_until(TIMEOUT, "203.0.113.2/32 at both routers", || {
+        has_route(&b1, "203.0.113.2/32", "10.200.170.2")
+            && has_route(&b2, "203.0.113.2/32", "10.200.171.2")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", log(&porter)));
+    assert_eq!(route_stamp(&b1, "203.0.113.1/32").as_ref(), Some(&stamp1));
+    assert_eq!(route_stamp(&b2, "203.0.113.1/32").as_ref(), Some(&stamp2));
+    assert_eq!((notifications(&b1), notifications(&b2)), (0, 0));
+
+    // r2's hold time changes: r2's session restarts (Cease, Other Configuration Change),
+    // r1's does not.
+    write_atomically(&file, &config("10.200.170.2", 30, &["web", "api"]));
+    wait_until(TIMEOUT, "r2 restarted by porter", || {
+        notifications(&b2) == 1
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", log(&porter)));
+    b2.wait_established(&["porter"], TIMEOUT).unwrap();
+    wait_until(TIMEOUT, "r2 has both routes again", || {
+        has_route(&b2, "203.0.113.1/32", "10.200.171.2")
+            && has_route(&b2, "203.0.113.2/32", "10.200.171.2")
+    })
+    .unwrap();
+    assert_ne!(route_stamp(&b2, "203.0.113.1/32").as_ref(), Some(&stamp2));
+    assert_eq!(notifications(&b1), 0, "r1 must not hear a NOTIFICATION");
+    assert_eq!(
+        route_stamp(&b1, "203.0.113.1/32").as_ref(),
+        Some(&stamp1),
+        "r1's route must not be withdrawn"
+    );
+    assert!(b1.is_established("porter").unwrap());
+
+    // A BgpConf change every OPEN depends on (the router ID): every session restarts and
+    // every route comes back.
+    write_atomically(&file, &config("10.200.170.9", 30, &["web", "api"]));
+    wait_until(TIMEOUT, "both sessions restarted", || {
+        notifications(&b1) == 1 && notifications(&b2) == 2
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", log(&porter)));
+    b1.wait_established(&["porter"], TIMEOUT).unwrap();
+    b2.wait_established(&["porter"], TIMEOUT).unwrap();
+    wait_until(TIMEOUT, "every route back at both routers", || {
+        ["203.0.113.1/32", "203.0.113.2/32"]
+            .iter()
+            .all(|p| has_route(&b1, p, "10.200.170.2") && has_route(&b2, p, "10.200.171.2"))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", log(&porter)));
+    let neighbor_id = b1.birdc(&["show", "protocols", "all", "porter"]).unwrap();
+    assert!(neighbor_id.contains("10.200.170.9"), "{neighbor_id}");
+
+    porter.stop().unwrap();
+}
