@@ -55,6 +55,9 @@ use serde_json::{json, Value};
 const ROUTER_AS: u32 = 65000;
 /// The speaker's AS (every speaker under test).
 const SPEAKER_AS: u32 = 65001;
+/// The spec.loadBalancerClass porter is started with and the Services carry (short: 100,000
+/// Services must fit the loader's 16 MiB file limit).
+const LB_CLASS: &str = "porter";
 /// porter's HTTP endpoint inside the speaker namespace.
 const HTTP: &str = "127.0.0.1:9696";
 /// First VIP: 198.18.0.1 (RFC 2544 benchmarking range); VIP i is this plus i.
@@ -1301,6 +1304,8 @@ fn start_porter_path(porter: &Path, ns: &Netns, cfg: &Path) -> Result<Spk> {
             "bench".as_ref(),
             "--http".as_ref(),
             HTTP.as_ref(),
+            "--load-balancer-class".as_ref(),
+            LB_CLASS.as_ref(),
         ],
     )?;
     Ok(Spk::new(Kind::Porter, daemon))
@@ -1659,7 +1664,7 @@ impl PorterConf {
             let _ = writeln!(
                 c,
                 "---\n{{apiVersion: v1, kind: Service, metadata: {{name: v{i}}}, spec: {{type: \
-                 LoadBalancer, loadBalancerClass: kubesphere.io/porter, loadBalancerIP: {}}}}}",
+                 LoadBalancer, loadBalancerClass: {LB_CLASS}, loadBalancerIP: {}}}}}",
                 vip(i)
             );
         }
