@@ -5,9 +5,9 @@
 //! allocations, routes, status) and hands that to the speaker. It re-reads FILE on SIGHUP (at
 //! once: the signal says the file is complete) and when its content changes (polled once a
 //! second, compared by content hash, not by mtime, which misses quick rewrites, and read
-//! until two reads 100 ms apart agree), and applies the difference: the speaker keeps every session
-//! whose settings did not change, and routes live in the desired state, so a BgpConf change
-//! that restarts sessions brings them back with every route.
+//! until two reads 100 ms apart agree), and applies the difference: the speaker keeps every
+//! session whose settings did not change, and routes live in the desired state, so a BgpConf
+//! change that restarts sessions brings them back with every route.
 //!
 //! A FILE that is malformed at start is an error (exit code 2, every problem listed on
 //! stderr). On a reload it is logged and counted in `porter_config_reloads{result="error"}`,
