@@ -46,7 +46,8 @@ enum Command {
     /// Run without Kubernetes: read BgpConf, BgpPeer, Eip and v1 Service objects from a YAML
     /// file, allocate addresses and announce them over BGP.
     ///
-    /// FILE is re-read on SIGHUP and when its content changes; the difference is applied. A
+    /// FILE is re-read on SIGHUP (at once: send it when the file is complete) and when its
+    /// content changes (polled every second); the difference is applied. A
     /// FILE that is not valid at start exits with code 2; on a reload the error is logged and
     /// the running state kept. SIGTERM or SIGINT closes every session (Cease) and exits 0.
     Standalone {

@@ -28,6 +28,10 @@ cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 # cargo test hides a passing test's output: show which tests skipped and why
 cargo test -q --test envtest_manager --test envtest_bgp -- --nocapture 2>&1 | grep 'SKIPPED' >&2 || true
 
+step "benchmark harness, quick (porter vs gobgpd vs BIRD; fails if a speaker loses routes, timings not asserted)"
+cargo build --release -p porter -p porter-lab
+"${CARGO_TARGET_DIR:-target}/release/porter-bench" --quick --out target/bench
+
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if [[ $FUZZ_SECONDS != 0 ]]; then
   step "fuzz (${FUZZ_SECONDS}s per target)"

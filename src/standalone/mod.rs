@@ -2,11 +2,12 @@
 //!
 //! `porter standalone --config FILE` reads BgpConf, BgpPeer, Eip and v1 Service objects from
 //! FILE ([`load`]), turns them into this node's desired state ([`model`]: speaker settings,
-//! allocations, routes, status) and hands that to the speaker. It re-reads FILE on SIGHUP and
-//! when its content changes (polled once a second, compared by content hash, not by mtime,
-//! which misses quick rewrites), and applies the difference: the speaker keeps every session
-//! whose settings did not change, and routes live in the desired state, so a BgpConf change
-//! that restarts sessions brings them back with every route.
+//! allocations, routes, status) and hands that to the speaker. It re-reads FILE on SIGHUP (at
+//! once: the signal says the file is complete) and when its content changes (polled once a
+//! second, compared by content hash, not by mtime, which misses quick rewrites, and read
+//! until two reads 100 ms apart agree), and applies the difference: the speaker keeps every
+//! session whose settings did not change, and routes live in the desired state, so a BgpConf
+//! change that restarts sessions brings them back with every route.
 //!
 //! A FILE that is malformed at start is an error (exit code 2, every problem listed on
 //! stderr). On a reload it is logged and counted in `porter_config_reloads{result="error"}`,
@@ -155,7 +156,14 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         if !forced && signature(&load::read(&args.config)) == seen {
             continue;
         }
-        let read = read_settled(&args.config).await;
+        // SIGHUP is the writer saying the file is complete: read it at once. A change found
+        // by polling may be a write still in progress, so that read waits for it to settle
+        // (100 ms per look), which would otherwise be most of a SIGHUP reload's latency.
+        let read = if forced {
+            load::read(&args.config)
+        } else {
+            read_settled(&args.config).await
+        };
         seen = signature(&read);
         reload(&args, &node, read, &speaker, &metrics, &mut l2, &shared).await;
     }
@@ -369,7 +377,8 @@ fn status_source(
 
 /// The `/status` document:
 ///
-/// - `bgpPeers`: BgpPeer name → the `nodesPeerStatus` entry the CRD would show for this node;
+/// - `bgpPeers`: BgpPeer name → the `nodesPeerStatus` entry the CRD would show for this node,
+///   plus `endOfRibReceived`: the families whose End-of-RIB the neighbor has sent;
 /// - `eips`: Eip name → the Eip status;
 /// - `services`: `namespace/name` → `{ip, ips, pools, …, advertised: [{peer, nextHops,
 ///   since}]}`;
@@ -384,7 +393,11 @@ fn status_document(
         .iter()
         .map(|(name, p)| {
             let entry = crate::status::node_peer_status(p, asn);
-            (name.clone(), to_json(&entry))
+            let mut v = to_json(&entry);
+            // Beyond the CRD's nodesPeerStatus: the families whose initial table the
+            // neighbor finished sending (End-of-RIB, RFC 4724 §2), for tools that wait on it.
+            v["endOfRibReceived"] = json!(p.end_of_rib_received);
+            (name.clone(), v)
         })
         .collect();
     let services: Map<String, Value> = s

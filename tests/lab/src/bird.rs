@@ -413,6 +413,12 @@ impl Bird {
         self.birdc(&["enable", name]).map(drop)
     }
 
+    /// Path of BIRD's control socket (what `birdc -s` talks to), for clients that keep one
+    /// connection open instead of running `birdc` per query.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
     /// The namespace BIRD runs in.
     pub fn netns(&self) -> &str {
         &self.netns
