@@ -366,18 +366,16 @@ impl PeerTask {
     /// Gives `stream` to the primary (or secondary) connection: a reader and a writer task.
     fn attach(&mut self, primary: bool, stream: TcpStream) {
         let ttl = self.ttl();
+        // A new primary connection gets a fresh id so that notices from the one it replaces
+        // are ignored; a secondary got its own when it was created.
+        let new_id = primary.then(|| self.fresh_id());
         let conn = if primary {
             &mut self.primary
         } else {
             self.secondary.as_mut().expect("secondary exists")
         };
-        if !primary {
-            // the primary's id stays; the secondary already has its own
-        } else {
-            conn.id = {
-                self.next_id += 1;
-                self.next_id
-            };
+        if let Some(id) = new_id {
+            conn.id = id;
         }
         if let Some(t) = ttl {
             let _ = stream.set_ttl(t.into());
@@ -551,7 +549,6 @@ impl PeerTask {
     }
 
     fn event(&mut self, primary: bool, event: SessionEvent) {
-        let now = Instant::now();
         match event {
             SessionEvent::Connect => {
                 if primary {
@@ -622,7 +619,6 @@ impl PeerTask {
                         .unwrap_or_else(|p| p.into_inner())
                         .clear();
                 }
-                let _ = now;
             }
             SessionEvent::UpdateReceived(summary) => {
                 if !summary.errors.is_empty() {
