@@ -1,12 +1,11 @@
-//! From Adj-RIB-Out changes to UPDATE messages: the attributes porter sends and the packing
-//! of many prefixes into as few messages as the negotiated size allows.
+//! From Adj-RIB-Out changes to UPDATE messages: the attributes porter sends, handed to
+//! bgp-wire's packer, which fits as many prefixes per message as the negotiated size allows.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use bgp_wire::attribute::{
-    AsPath, AsSegment, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute, SegmentType,
-};
+use bgp_wire::attribute::{AsPath, AsSegment, MpNextHop, Origin, PathAttribute, SegmentType};
+use bgp_wire::message::update::{encode_announcements, encode_withdrawals};
 use bgp_wire::message::{EncodeError, Message, UpdateMsg};
 use bgp_wire::nlri::{Nlri, Prefix};
 use bgp_wire::{CodecContext, Family};
@@ -36,11 +35,12 @@ impl Sender {
     }
 }
 
-/// The path attributes of one path, without the NLRI carrier: ORIGIN IGP (so that routers
-/// merge the paths of several replicas into ECMP, which needs equal ORIGIN), AS_PATH (our AS
-/// on eBGP, empty on iBGP: RFC 4271 §5.1.2), NEXT_HOP for IPv4, LOCAL_PREF 100 on iBGP
-/// (RFC 4271 §5.1.5: sent to internal peers only), COMMUNITIES when any.
-fn attributes(sender: &Sender, next_hop: IpAddr, attrs: &RouteAttrs) -> Vec<PathAttribute> {
+/// The path attributes of one path, without the next hop (the packer places NEXT_HOP or
+/// MP_REACH_NLRI): ORIGIN IGP (so that routers merge the paths of several replicas into
+/// ECMP, which needs equal ORIGIN), AS_PATH (our AS on eBGP, empty on iBGP: RFC 4271
+/// §5.1.2), LOCAL_PREF 100 on iBGP (RFC 4271 §5.1.5: sent to internal peers only),
+/// COMMUNITIES when any.
+fn attributes(sender: &Sender, attrs: &RouteAttrs) -> Vec<PathAttribute> {
     let mut out = vec![PathAttribute::Origin(Origin::Igp)];
     let path = if sender.internal {
         AsPath::default()
@@ -53,9 +53,6 @@ fn attributes(sender: &Sender, next_hop: IpAddr, attrs: &RouteAttrs) -> Vec<Path
         }
     };
     out.push(PathAttribute::AsPath(path));
-    if let IpAddr::V4(nh) = next_hop {
-        out.push(PathAttribute::NextHop(nh));
-    }
     if sender.internal {
         out.push(PathAttribute::LocalPref(100));
     }
@@ -76,9 +73,9 @@ fn mp_next_hop(nh: IpAddr) -> MpNextHop {
 }
 
 /// Encodes `changes` into UPDATE messages: withdrawals first (per family), then
-/// announcements grouped by path (next hop + attributes), each group packed into as few
-/// messages as fit `ctx`. IPv4 prefixes with an IPv4 next hop use the classic NLRI field;
-/// everything else uses MP_REACH/MP_UNREACH (RFC 4760).
+/// announcements grouped by path (next hop + attributes), each group packed by bgp-wire into
+/// as few messages as fit `ctx`. IPv4 prefixes with an IPv4 next hop use the classic NLRI
+/// field; everything else uses MP_REACH/MP_UNREACH (RFC 4760).
 pub fn encode_changes(
     changes: &[Change],
     sender: &Sender,
@@ -111,34 +108,14 @@ pub fn encode_changes(
     }
     let mut out = Vec::new();
     for (family, list) in withdraw {
-        let template = if family == Family::IPV4_UNICAST {
-            UpdateMsg::default()
-        } else {
-            UpdateMsg {
-                attributes: vec![PathAttribute::MpUnreach(MpUnreach::Unicast {
-                    family,
-                    withdrawn: vec![],
-                })],
-                ..Default::default()
-            }
-        };
-        pack(template, &list, ctx, &mut out)?;
+        encode_withdrawals(family, &list, ctx, &mut out)?;
     }
     for ((family, path), list) in announce {
-        let mut attrs = attributes(sender, path.next_hop, &path.attrs);
-        if !(family == Family::IPV4_UNICAST && path.next_hop.is_ipv4()) {
-            attrs.retain(|a| !matches!(a, PathAttribute::NextHop(_)));
-            attrs.push(PathAttribute::MpReach(MpReach::Unicast {
-                family,
-                next_hop: mp_next_hop(path.next_hop),
-                nlri: vec![],
-            }));
-        }
-        pack(
-            UpdateMsg {
-                attributes: attrs,
-                ..Default::default()
-            },
+        let attrs = attributes(sender, &path.attrs);
+        encode_announcements(
+            &attrs,
+            family,
+            mp_next_hop(path.next_hop),
             &list,
             ctx,
             &mut out,
@@ -154,92 +131,9 @@ fn nlri(prefix: Prefix, path_id: u32, add_path: bool) -> Nlri {
     }
 }
 
-/// Where a template's prefixes go.
-enum Slot {
-    Withdrawn,
-    Nlri,
-    MpReach,
-    MpUnreach,
-}
-
-/// Fills copies of `template` with `list`, as many prefixes per message as fit.
-fn pack(
-    template: UpdateMsg,
-    list: &[Nlri],
-    ctx: &CodecContext,
-    out: &mut Vec<Vec<u8>>,
-) -> Result<(), EncodeError> {
-    let slot = if template
-        .attributes
-        .iter()
-        .any(|a| matches!(a, PathAttribute::MpReach(_)))
-    {
-        Slot::MpReach
-    } else if template
-        .attributes
-        .iter()
-        .any(|a| matches!(a, PathAttribute::MpUnreach(_)))
-    {
-        Slot::MpUnreach
-    } else if template.attributes.is_empty() {
-        Slot::Withdrawn
-    } else {
-        Slot::Nlri
-    };
-    // The empty message's size, plus 1 in case the MP attribute needs the 2-octet length
-    // once prefixes are in it (RFC 4271 §4.3 Extended Length).
-    let base = Message::Update(template.clone()).to_bytes(ctx)?.len() + 1;
-    let room = ctx.max_message_len().saturating_sub(base);
-    let mut start = 0;
-    while start < list.len() {
-        let mut size = 0;
-        let mut end = start;
-        while end < list.len() && size + list[end].encoded_len() <= room {
-            size += list[end].encoded_len();
-            end += 1;
-        }
-        if end == start {
-            return Err(EncodeError::FieldTooLong { field: "NLRI" });
-        }
-        let chunk = list[start..end].to_vec();
-        let mut m = template.clone();
-        match slot {
-            Slot::Withdrawn => m.withdrawn = chunk,
-            Slot::Nlri => m.nlri = chunk,
-            Slot::MpReach | Slot::MpUnreach => {
-                for a in &mut m.attributes {
-                    match a {
-                        PathAttribute::MpReach(MpReach::Unicast { nlri, .. }) => {
-                            *nlri = chunk.clone()
-                        }
-                        PathAttribute::MpUnreach(MpUnreach::Unicast { withdrawn, .. }) => {
-                            *withdrawn = chunk.clone()
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        out.push(Message::Update(m).to_bytes(ctx)?);
-        start = end;
-    }
-    Ok(())
-}
-
 /// The End-of-RIB marker for `family` (RFC 4724 §2), encoded.
 pub fn end_of_rib(family: Family, ctx: &CodecContext) -> Result<Vec<u8>, EncodeError> {
-    let m = if family == Family::IPV4_UNICAST {
-        UpdateMsg::default()
-    } else {
-        UpdateMsg {
-            attributes: vec![PathAttribute::MpUnreach(MpUnreach::Unicast {
-                family,
-                withdrawn: vec![],
-            })],
-            ..Default::default()
-        }
-    };
-    Message::Update(m).to_bytes(ctx)
+    Message::Update(UpdateMsg::end_of_rib(family)).to_bytes(ctx)
 }
 
 #[cfg(test)]
