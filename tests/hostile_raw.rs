@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use bgp_wire::capability::Capability;
 use bgp_wire::iana::CapabilityCode;
 use bgp_wire::message::open::OptionalParam;
-use bgp_wire::message::{Message, NotificationMsg};
+use bgp_wire::iana::Family;
+use bgp_wire::message::{Message, NotificationMsg, OpenMsg};
 use bgp_wire::nlri::Prefix;
 use bgp_wire::session::SessionState;
 use hostile::wire::{self, KEEPALIVE, ROUTE_REFRESH, UPDATE};
@@ -233,6 +234,26 @@ async fn unsupported_optional_parameter_gets_2_4() {
     });
     let (mut c, n) = answer_to_open(&lab, open).await;
     assert_reset(&lab, &mut c, &n, 2, 4).await;
+}
+
+/// RFC 5492 §3: a speaker that needs a capability its peer lacks "MAY send a NOTIFICATION
+/// ... the Error Subcode ... is set to Unsupported Capability" and the data "MUST contain the
+/// capability or capabilities that cause the speaker to send the message". porter is
+/// configured for IPv4 unicast only; a peer offering only IPv6 unicast has no family in
+/// common, so porter refuses it with 2/7 and its own MP capability as data rather than
+/// sitting Established with nothing to carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_common_family_gets_2_7_with_our_multiprotocol_capability() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(36, hostile_peer(36, 9)).await;
+    let open = OpenMsg::builder(NEIGHBOR_AS, HOSTILE_ID)
+        .hold_time(9)
+        .family(Family::IPV6_UNICAST)
+        .build();
+    let (mut c, n) = answer_to_open(&lab, open).await;
+    // MP capability: code 1, length 4, AFI 1, reserved, SAFI 1 (RFC 4760 §8)
+    assert_eq!(n.data, [1, 4, 0, 1, 0, 1], "{n}");
+    assert_reset(&lab, &mut c, &n, 2, 7).await;
 }
 
 // --- RFC 4271 §8 / RFC 6608: FSM errors, timers ---------------------------------------------

@@ -4,7 +4,9 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::capability::{Capability, GracefulRestartCap, GracefulRestartFamily};
+use crate::capability::{
+    unsupported_capability_data, Capability, GracefulRestartCap, GracefulRestartFamily,
+};
 use crate::context::{AddPathFamilies, CodecContext};
 use crate::error::OpenError;
 use crate::iana::{Family, AS_TRANS};
@@ -163,6 +165,23 @@ pub(crate) fn check_open(config: &SessionConfig, open: &OpenMsg) -> Result<HoldT
         OptionalParam::Capabilities(_) => None,
     }) {
         return Err(OpenError::UnsupportedOptionalParameter { kind });
+    }
+    // RFC 5492 §3: a speaker that finds its peer lacks a capability it needs "MAY send a
+    // NOTIFICATION message to the peer and terminate peering", subcode Unsupported
+    // Capability, carrying "the capability or capabilities that cause the speaker to send
+    // the message". porter needs at least one of its configured families: a session with
+    // none would show Established while carrying no route, hiding a misconfiguration (FRR
+    // refuses such a peer the same way). The data is our multiprotocol capabilities.
+    let peer_families = open.families_or_ipv4_unicast();
+    if !config.families.iter().any(|f| peer_families.contains(f)) {
+        let wanted: Vec<Capability> = config
+            .families
+            .iter()
+            .map(|f| Capability::Multiprotocol(*f))
+            .collect();
+        return Err(OpenError::UnsupportedCapability {
+            data: unsupported_capability_data(&wanted),
+        });
     }
     Ok(theirs)
 }
@@ -357,6 +376,33 @@ mod tests {
             check_open(&config(), &open),
             Err(OpenError::UnsupportedOptionalParameter { kind: 1 })
         );
+    }
+
+    #[test]
+    fn no_common_family_is_unsupported_capability_with_ours_as_data() {
+        let mut cfg = config();
+        cfg.families = vec![Family::IPV6_UNICAST];
+        // No MP capability means IPv4 unicast only (RFC 4760 §8): nothing in common.
+        let Err(OpenError::UnsupportedCapability { data }) = check_open(&cfg, &peer_open(vec![]))
+        else {
+            panic!("accepted a peer with no common family");
+        };
+        // code 1, length 4, AFI 2, reserved, SAFI 1 (RFC 4760 §8)
+        assert_eq!(data, [1, 4, 0, 2, 0, 1]);
+        let open = peer_open(vec![Capability::Multiprotocol(Family::new(
+            Afi::L2VPN,
+            Safi(70),
+        ))]);
+        assert!(matches!(
+            check_open(&cfg, &open),
+            Err(OpenError::UnsupportedCapability { .. })
+        ));
+        // One family in common is enough.
+        let open = peer_open(vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::Multiprotocol(Family::IPV6_UNICAST),
+        ]);
+        assert!(check_open(&cfg, &open).is_ok());
     }
 
     #[test]
