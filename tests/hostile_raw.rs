@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use bgp_wire::capability::Capability;
 use bgp_wire::iana::CapabilityCode;
-use bgp_wire::message::open::OptionalParam;
 use bgp_wire::iana::Family;
+use bgp_wire::message::open::OptionalParam;
 use bgp_wire::message::{Message, NotificationMsg, OpenMsg};
 use bgp_wire::nlri::Prefix;
 use bgp_wire::session::SessionState;
