@@ -33,7 +33,7 @@ impl ValidationErrors {
     }
 
     /// Records a problem at `path`.
-    pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError {
             path: path.into(),
             message: message.into(),
@@ -41,7 +41,7 @@ impl ValidationErrors {
     }
 
     /// `Ok(())` if nothing was recorded, the collected problems otherwise.
-    pub(crate) fn into_result(self) -> Result<(), ValidationErrors> {
+    pub fn into_result(self) -> Result<(), ValidationErrors> {
         if self.0.is_empty() {
             Ok(())
         } else {

@@ -149,7 +149,7 @@ pub fn compute(
         })
         .collect();
     let node_infos: Vec<NodeInfo> = nodes.iter().map(NodeInfo::from_node).collect();
-    let rack = local_rack(conf.as_ref().map(|c| &c.spec), &me_info);
+    let rack = local_rack(conf.as_ref().map(|c| &c.spec), &me_labels);
     let announcements = desired_announcements(&services, &node_infos, rack);
     (config, errors, announcements)
 }

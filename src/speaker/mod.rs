@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod encode;
+pub mod from_crds;
 pub mod net;
 pub mod peer;
 pub mod rib;

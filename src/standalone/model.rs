@@ -17,26 +17,21 @@
 //! cannot get an address gets an error in its status; the others are not affected.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use bgp_wire::nlri::Prefix;
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as KubeSelector;
-use porter_crds::bgp_peer::{Afi, DEFAULT_HOLD_TIME};
 use porter_crds::eip::Protocol;
-use porter_crds::{annotations, BgpConf, BgpPeer, Eip, EipStatus};
+use porter_crds::{annotations, Eip, EipStatus};
 use serde::Serialize;
 
 use super::load::{Objects, Problem, Problems};
 use crate::ipam::{
     self, Allocator, Assigned, FamilyRequest, IpFamily, LabelSelector, OptIn, PoolProtocol,
-    PoolSpec, PortProtocol, RebuildConflict, SelectorOperator, SelectorRequirement, ServiceKey,
-    ServicePort, ServiceRequest,
+    PoolSpec, PortProtocol, RebuildConflict, ServiceKey, ServicePort, ServiceRequest,
 };
-use crate::speaker::config::{AddPath, GracefulRestart};
-use crate::speaker::{
-    DesiredRoutes, GlobalConfig, NextHop, PeerConfig, RouteAttrs, RouteSpec, SpeakerConfig,
-};
+use crate::speaker::from_crds::{self, selector_matches, NodeFacts};
+use crate::speaker::{DesiredRoutes, GlobalConfig, NextHop, RouteAttrs, RouteSpec, SpeakerConfig};
 
 /// The node label every Kubernetes node carries with its host name; in standalone mode it is
 /// the one label the node has, so BgpPeer `nodeSelector`s can name the node.
@@ -92,9 +87,6 @@ pub fn eligible_next_hops(
     out
 }
 
-/// The most paths per prefix a BgpPeer may ask porter to send (`sendMax`, RFC 7911).
-pub const MAX_SEND_MAX: u32 = u8::MAX as u32;
-
 /// This node as the translation sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
@@ -108,6 +100,15 @@ pub struct Node {
 }
 
 impl Node {
+    /// This node as the shared BgpConf/BgpPeer translation reads it.
+    pub fn facts(&self) -> NodeFacts<'_> {
+        NodeFacts {
+            name: &self.name,
+            labels: &self.labels,
+            addresses: &self.addresses,
+        }
+    }
+
     /// A standalone node: its only label is `kubernetes.io/hostname=<name>`, no addresses.
     pub fn standalone(name: impl Into<String>) -> Node {
         let name = name.into();
@@ -204,7 +205,31 @@ pub fn translate(
 ) -> Result<Desired, Problems> {
     let mut problems = Vec::new();
     let global = match &objects.bgp_conf {
-        Some(conf) => global_config(conf, node, &objects.peers, objects, &mut problems),
+        Some(conf) => {
+            let label = format!("BgpConf/{}", conf.metadata.name.as_deref().unwrap_or(""));
+            // With graceful restart and no restartTime, the restart time follows the hold
+            // times of the peers this node runs.
+            let selected = objects.peers.values().filter(|p| {
+                selector_matches(p.spec.node_selector.as_ref(), &node.labels).unwrap_or(false)
+            });
+            match from_crds::global_config(
+                &conf.spec,
+                node.facts(),
+                selected.map(|p| &p.spec),
+                GlobalConfig::default().shutdown_drain,
+            ) {
+                Ok(global) => global,
+                Err(errors) => {
+                    problems.extend(errors.0.into_iter().map(|e| Problem {
+                        document: objects.document_of(&label),
+                        object: Some(label.clone()),
+                        path: Some(e.path),
+                        message: e.message,
+                    }));
+                    GlobalConfig::default()
+                }
+            }
+        }
         None => GlobalConfig {
             listen_port: None,
             node_addresses: node.addresses.clone(),
@@ -229,16 +254,21 @@ pub fn translate(
                 path: Some(path.to_owned()),
                 message,
             };
-            if let Some(selector) = &peer.spec.node_selector {
-                if !selector_of(selector).matches(&node.labels) {
+            match selector_matches(peer.spec.node_selector.as_ref(), &node.labels) {
+                Ok(true) => {}
+                Ok(false) => {
                     skipped_peers.insert(
                         name.clone(),
                         format!("spec.nodeSelector does not match node {}", node.name),
                     );
                     continue;
                 }
+                Err(message) => {
+                    problems.push(at("spec.nodeSelector", message));
+                    continue;
+                }
             }
-            match peer_config(peer) {
+            match from_crds::peer_config(&peer.spec) {
                 Ok(pc) => {
                     if let Some(other) = neighbors.insert(pc.neighbor, name) {
                         problems.push(at(
@@ -251,7 +281,7 @@ pub fn translate(
                     }
                     peers.insert(name.clone(), pc);
                 }
-                Err(found) => problems.extend(found.into_iter().map(|(p, m)| at(&p, m))),
+                Err(found) => problems.extend(found.0.into_iter().map(|e| at(&e.path, e.message))),
             }
         }
     }
@@ -331,210 +361,6 @@ pub fn translate(
         services,
         holdings,
     })
-}
-
-/// BgpConf → the speaker's global settings.
-fn global_config(
-    conf: &BgpConf,
-    node: &Node,
-    peers: &BTreeMap<String, BgpPeer>,
-    objects: &Objects,
-    problems: &mut Vec<Problem>,
-) -> GlobalConfig {
-    let label = format!("BgpConf/{}", conf.metadata.name.as_deref().unwrap_or(""));
-    let spec = &conf.spec;
-    let rack_as = node
-        .labels
-        .get(annotations::RACK)
-        .and_then(|rack| spec.as_per_rack.get(rack))
-        .copied();
-    let router_id = match &spec.router_id {
-        // Validated by porter-crds as a non-zero IPv4 address.
-        Some(id) => id.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
-        None => match node.addresses.iter().find_map(|a| match a {
-            IpAddr::V4(v4) => Some(*v4),
-            IpAddr::V6(_) => None,
-        }) {
-            Some(v4) => v4,
-            None => {
-                problems.push(Problem {
-                    document: objects.document_of(&label),
-                    object: Some(label.clone()),
-                    path: Some("spec.routerId".into()),
-                    message: "is required when the node has no IPv4 address to serve as the \
-                              BGP identifier (standalone mode: set it, or pass --node-address)"
-                        .into(),
-                });
-                Ipv4Addr::UNSPECIFIED
-            }
-        },
-    };
-    let listen_port = match spec.listen_port {
-        0 => Some(crate::speaker::config::BGP_PORT),
-        p if p < 0 => None,
-        // Validated to be at most 65535.
-        p => Some(u16::try_from(p).unwrap_or(u16::MAX)),
-    };
-    let graceful_restart = spec
-        .graceful_restart
-        .as_ref()
-        .filter(|gr| gr.enabled && !gr.helper_only)
-        .map(|gr| {
-            let restart_time = if gr.restart_time > 0 {
-                gr.restart_time
-            } else {
-                // RFC 4724 §4: "A suggested default for the Restart Time is a value less than
-                // or equal to the HOLDTIME carried in the OPEN." One value serves every
-                // session, so the smallest non-zero hold time among the peers.
-                peers
-                    .values()
-                    .filter_map(|p| p.spec.effective_timers().ok())
-                    .map(|t| u32::from(t.hold_time))
-                    .filter(|h| *h > 0)
-                    .min()
-                    .unwrap_or(u32::from(DEFAULT_HOLD_TIME))
-            };
-            GracefulRestart {
-                // Validated to fit the 12-bit field.
-                restart_time: u16::try_from(restart_time.min(4095)).unwrap_or(4095),
-            }
-        });
-    GlobalConfig {
-        asn: rack_as.unwrap_or(spec.asn),
-        router_id,
-        listen_port,
-        listen_addresses: spec
-            .listen_addresses
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect(),
-        graceful_restart,
-        node_addresses: node.addresses.clone(),
-        ..GlobalConfig::default()
-    }
-}
-
-/// BgpPeer → the speaker's neighbor settings, with OpenELB's defaults. Errors are
-/// (path, message) pairs.
-fn peer_config(peer: &BgpPeer) -> Result<PeerConfig, Vec<(String, String)>> {
-    let mut errs = Vec::new();
-    let spec = match peer.spec.with_defaults() {
-        Ok(spec) => spec,
-        Err(e) => return Err(vec![(e.path, e.message)]),
-    };
-    let neighbor = match spec.neighbor_ip() {
-        Ok(ip) => ip,
-        Err(e) => return Err(vec![(e.path, e.message)]),
-    };
-    let timers = match spec.effective_timers() {
-        Ok(t) => t,
-        Err(e) => return Err(e.0.into_iter().map(|e| (e.path, e.message)).collect()),
-    };
-    let mut pc = PeerConfig::new(neighbor, spec.conf.peer_as);
-    pc.local_as = Some(spec.conf.local_as).filter(|a| *a != 0);
-    pc.password = spec.conf.auth_password.clone().filter(|p| !p.is_empty());
-    pc.admin_down = spec.conf.admin_down;
-    pc.description = spec.conf.description.clone().unwrap_or_default();
-    pc.hold_time = timers.hold_time;
-    pc.keepalive = timers.keepalive;
-    pc.connect_retry = timers.connect_retry;
-    if let Some(transport) = &spec.transport {
-        pc.passive = transport.passive_mode;
-        if transport.remote_port != 0 {
-            pc.remote_port = transport.remote_port;
-        }
-        pc.local_address = transport
-            .local_address
-            .as_deref()
-            .and_then(|a| a.parse().ok());
-        if let Some(remote) = transport.remote_address.as_deref() {
-            if remote.parse::<IpAddr>().ok() != Some(neighbor) {
-                errs.push((
-                    "spec.transport.remoteAddress".to_owned(),
-                    format!(
-                        "`{remote}` differs from spec.conf.neighborAddress ({neighbor}); porter \
-                         connects to the neighbor address"
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(multihop) = spec.ebgp_multihop.as_ref().filter(|m| m.enabled) {
-        // gobgp's default when multihop is on without a TTL: the largest.
-        pc.multihop_ttl = Some(if multihop.multihop_ttl == 0 {
-            u8::MAX
-        } else {
-            multihop.multihop_ttl
-        });
-    }
-    pc.families.clear();
-    for (i, afi_safi) in spec.afi_safis.iter().enumerate() {
-        let Some(config) = afi_safi.config.as_ref().filter(|c| c.enabled) else {
-            continue;
-        };
-        let family = match config.family.map(|f| f.afi) {
-            Some(Afi::Ip) => bgp_wire::Family::IPV4_UNICAST,
-            Some(Afi::Ip6) => bgp_wire::Family::IPV6_UNICAST,
-            // porter-crds' validation admits only the two unicast families.
-            _ => continue,
-        };
-        let add_paths = afi_safi
-            .add_paths
-            .as_ref()
-            .and_then(|a| a.config.clone())
-            .unwrap_or_default();
-        if add_paths.send_max > MAX_SEND_MAX {
-            errs.push((
-                format!("spec.afiSafis[{i}].addPaths.config.sendMax"),
-                format!(
-                    "{} is more paths per prefix than porter sends (at most {MAX_SEND_MAX})",
-                    add_paths.send_max
-                ),
-            ));
-            continue;
-        }
-        pc.families.insert(
-            family,
-            AddPath {
-                receive: add_paths.receive,
-                send_max: u8::try_from(add_paths.send_max).unwrap_or(u8::MAX),
-            },
-        );
-    }
-    if pc.families.is_empty() && errs.is_empty() {
-        errs.push((
-            "spec.afiSafis".to_owned(),
-            "no address family is enabled (set config.enabled: true on at least one)".to_owned(),
-        ));
-    }
-    if errs.is_empty() {
-        Ok(pc)
-    } else {
-        Err(errs)
-    }
-}
-
-/// A metav1 LabelSelector as the IPAM module's selector (one implementation of the rules).
-fn selector_of(selector: &KubeSelector) -> LabelSelector {
-    LabelSelector {
-        match_labels: selector.match_labels.clone().unwrap_or_default(),
-        match_expressions: selector
-            .match_expressions
-            .iter()
-            .flatten()
-            .map(|r| SelectorRequirement {
-                key: r.key.clone(),
-                operator: match r.operator.as_str() {
-                    "In" => SelectorOperator::In,
-                    "NotIn" => SelectorOperator::NotIn,
-                    "Exists" => SelectorOperator::Exists,
-                    // porter-crds' validation admits only the four operators.
-                    _ => SelectorOperator::DoesNotExist,
-                },
-                values: r.values.clone().unwrap_or_default(),
-            })
-            .collect(),
-    }
 }
 
 /// Eip → IPAM pool.
@@ -829,7 +655,9 @@ fn candidate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::speaker::config::{AddPath, GracefulRestart};
     use crate::standalone::load::parse;
+    use std::net::Ipv4Addr;
 
     const CONF: &str = "apiVersion: network.kubesphere.io/v1alpha2
 kind: BgpConf
@@ -1061,7 +889,7 @@ status:
         let conf = CONF.replace(", routerId: 10.200.1.2", "");
         assert_eq!(
             problems(std::slice::from_ref(&conf)),
-            ["document 1 (BgpConf/default): spec.routerId: is required when the node has no IPv4 address to serve as the BGP identifier (standalone mode: set it, or pass --node-address)"]
+            ["document 1 (BgpConf/default): spec.routerId: is required when the node (node1) has no IPv4 address to serve as the BGP identifier (set it, or in standalone mode pass --node-address)"]
         );
         let mut node = Node::standalone("n");
         node.addresses = vec![ip("2001:db8::1"), ip("10.200.1.9")];
@@ -1189,24 +1017,22 @@ status:
             peer("a", "10.200.1.1", ""),
             peer("b", "10.200.1.1", ""),
             peer(
-                "c",
-                "10.200.1.3",
-                "  afiSafis: [{config: {family: {afi: AFI_IP, safi: SAFI_UNICAST}, enabled: true}, addPaths: {config: {sendMax: 300}}}]\n",
-            ),
-            peer(
                 "d",
                 "10.200.1.4",
                 "  afiSafis: [{config: {family: {afi: AFI_IP, safi: SAFI_UNICAST}}}]\n",
             ),
-            peer("e", "10.200.1.5", "  transport: {remoteAddress: 10.200.1.6}\n"),
+            peer(
+                "e",
+                "10.200.1.5",
+                "  transport: {remoteAddress: 10.200.1.6}\n",
+            ),
         ]);
         assert_eq!(
             found,
             [
                 "document 3 (BgpPeer/b): spec.conf.neighborAddress: 10.200.1.1 is also the neighbor of BgpPeer a; a node has one session per neighbor",
-                "document 4 (BgpPeer/c): spec.afiSafis[0].addPaths.config.sendMax: 300 is more paths per prefix than porter sends (at most 255)",
-                "document 5 (BgpPeer/d): spec.afiSafis: no address family is enabled (set config.enabled: true on at least one)",
-                "document 6 (BgpPeer/e): spec.transport.remoteAddress: `10.200.1.6` differs from spec.conf.neighborAddress (10.200.1.5); porter connects to the neighbor address",
+                "document 4 (BgpPeer/d): spec.afiSafis: no address family is enabled (set config.enabled: true on at least one)",
+                "document 5 (BgpPeer/e): spec.transport.remoteAddress: `10.200.1.6` differs from spec.conf.neighborAddress (10.200.1.5); porter connects to the neighbor address",
             ]
         );
     }
