@@ -76,6 +76,40 @@ pub fn set_tcp_md5(socket: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Resul
     }
 }
 
+/// Turns path MTU discovery on for `socket` (IP_MTU_DISCOVER / IPV6_MTU_DISCOVER =
+/// `PMTUDISC_DO`: DF set, the kernel lowers the path MTU on ICMP "fragmentation needed").
+pub fn set_path_mtu_discovery(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
+    let (level, name, value) = if ipv6 {
+        (
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_DO,
+        )
+    } else {
+        (
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DO,
+        )
+    };
+    // SAFETY: the fd is a valid socket for the lifetime of `socket`; the value is a c_int
+    // of the size we pass.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            &value as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// How a received frame reached the socket (`sll_pkttype` of `struct sockaddr_ll`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PacketType {

@@ -93,6 +93,11 @@ pub struct PeerConfig {
     pub admin_down: bool,
     /// Free text from the object (conf.description).
     pub description: String,
+    /// TCP maximum segment size (`transport.tcpMss`), `None` for the kernel's choice.
+    pub tcp_mss: Option<u16>,
+    /// Path MTU discovery forced on (`transport.mtuDiscovery`); off leaves the kernel's
+    /// default, which for TCP already probes.
+    pub mtu_discovery: bool,
 }
 
 impl PeerConfig {
@@ -118,6 +123,8 @@ impl PeerConfig {
             families: [(family, AddPath::default())].into(),
             admin_down: false,
             description: String::new(),
+            tcp_mss: None,
+            mtu_discovery: false,
         }
     }
 }

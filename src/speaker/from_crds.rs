@@ -202,6 +202,8 @@ pub fn peer_config(spec: &BgpPeerSpec) -> Result<PeerConfig, ValidationErrors> {
                 ),
             },
         }
+        pc.tcp_mss = Some(transport.tcp_mss).filter(|m| *m != 0);
+        pc.mtu_discovery = transport.mtu_discovery;
         if let Some(remote) = transport
             .remote_address
             .as_deref()
@@ -424,7 +426,7 @@ mod tests {
         let spec: BgpPeerSpec = serde_json::from_value(serde_json::json!({
             "conf": {"peerAs": 65001, "neighborAddress": "2001:db8::1", "localAs": 65010,
                      "authPassword": "s3cret", "description": "tor"},
-            "transport": {"passiveMode": true, "remotePort": 1179},
+            "transport": {"passiveMode": true, "remotePort": 1179, "tcpMss": 1200, "mtuDiscovery": true},
             "ebgpMultihop": {"enabled": true, "multihopTtl": 3},
             "timers": {"config": {"holdTime": 9, "keepaliveInterval": 3, "connectRetry": 5}},
             "afiSafis": [{"config": {"family": {"afi": "AFI_IP6", "safi": "SAFI_UNICAST"}, "enabled": true},
@@ -437,6 +439,7 @@ mod tests {
         assert_eq!(pc.password.as_deref(), Some("s3cret"));
         assert!(pc.passive);
         assert_eq!(pc.remote_port, 1179);
+        assert_eq!((pc.tcp_mss, pc.mtu_discovery), (Some(1200), true));
         assert_eq!(pc.multihop_ttl, Some(3));
         assert_eq!((pc.hold_time, pc.keepalive, pc.connect_retry), (9, 3, 5));
         // sendMax is clamped to what one octet holds.

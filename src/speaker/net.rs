@@ -18,12 +18,44 @@ use crate::telemetry::Metrics;
 /// How long an active connect may take before it counts as failed.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Per-connection socket settings of one neighbor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// IP TTL / IPv6 hop limit of the session's packets.
+    pub ttl: Option<u8>,
+    /// TCP_MAXSEG.
+    pub mss: Option<u16>,
+    /// Force path MTU discovery on.
+    pub mtu_discovery: bool,
+}
+
+impl SocketOptions {
+    /// Applies the settings to a TCP socket of family `ipv6`. Before `connect` the MSS also
+    /// bounds what our SYN announces; on an accepted socket it bounds what we send.
+    pub fn apply(&self, socket: socket2::SockRef<'_>, ipv6: bool) -> std::io::Result<()> {
+        if let Some(t) = self.ttl {
+            if ipv6 {
+                socket.set_unicast_hops_v6(t.into())?;
+            } else {
+                socket.set_ttl_v4(t.into())?;
+            }
+        }
+        if let Some(mss) = self.mss {
+            socket.set_tcp_mss(mss.into())?;
+        }
+        if self.mtu_discovery {
+            crate::sys::set_path_mtu_discovery(&*socket, ipv6)?;
+        }
+        Ok(())
+    }
+}
+
 /// Opens a connection to `addr`.
 pub async fn connect(
     addr: SocketAddr,
     local: Option<IpAddr>,
     password: Option<&str>,
-    ttl: Option<u8>,
+    options: SocketOptions,
 ) -> std::io::Result<TcpStream> {
     let domain = if addr.is_ipv4() {
         Domain::IPV4
@@ -36,13 +68,7 @@ pub async fn connect(
     if let Some(pw) = password {
         crate::sys::set_tcp_md5(&socket, addr.ip(), pw.as_bytes())?;
     }
-    if let Some(t) = ttl {
-        if addr.is_ipv4() {
-            socket.set_ttl_v4(t.into())?;
-        } else {
-            socket.set_unicast_hops_v6(t.into())?;
-        }
-    }
+    options.apply(socket2::SockRef::from(&socket), addr.is_ipv6())?;
     if let Some(l) = local {
         socket.bind(&SocketAddr::new(l, 0).into())?;
     }
@@ -209,6 +235,39 @@ async fn accept_loop(
                 warn!(%from, "connection from an address that is not a configured neighbor: refused");
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 drop(stream);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The options reach the socket before the SYN: the effective MSS is at most the
+    /// configured one (loopback's own is ~65k), the TTL and hop limit are set, and
+    /// path MTU discovery is accepted by the kernel on both families.
+    #[tokio::test]
+    async fn connect_applies_ttl_mss_and_path_mtu_discovery() {
+        let options = SocketOptions {
+            ttl: Some(7),
+            mss: Some(600),
+            mtu_discovery: true,
+        };
+        for bind in ["127.0.0.1:0", "[::1]:0"] {
+            let Ok(l) = tokio::net::TcpListener::bind(bind).await else {
+                continue; // no IPv6 loopback in this sandbox
+            };
+            let addr = l.local_addr().unwrap();
+            let (s, _) = tokio::join!(connect(addr, None, None, options), l.accept());
+            let s = s.expect("connected");
+            let sock = socket2::SockRef::from(&s);
+            let mss = sock.tcp_mss().unwrap();
+            assert!(mss > 0 && mss <= 600, "{bind}: mss {mss}");
+            if addr.is_ipv4() {
+                assert_eq!(sock.ttl_v4().unwrap(), 7);
+            } else {
+                assert_eq!(sock.unicast_hops_v6().unwrap(), 7);
             }
         }
     }

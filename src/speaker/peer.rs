@@ -365,7 +365,7 @@ impl PeerTask {
 
     /// Gives `stream` to the primary (or secondary) connection: a reader and a writer task.
     fn attach(&mut self, primary: bool, stream: TcpStream) {
-        let ttl = self.ttl();
+        let options = self.socket_options();
         // A new primary connection gets a fresh id so that notices from the one it replaces
         // are ignored; a secondary got its own when it was created.
         let new_id = primary.then(|| self.fresh_id());
@@ -377,8 +377,9 @@ impl PeerTask {
         if let Some(id) = new_id {
             conn.id = id;
         }
-        if let Some(t) = ttl {
-            let _ = stream.set_ttl(t.into());
+        let ipv6 = stream.peer_addr().is_ok_and(|a| a.is_ipv6());
+        if let Err(e) = options.apply(socket2::SockRef::from(&stream), ipv6) {
+            warn!(error = %e, "socket options (TTL, MSS, path MTU discovery) not applied");
         }
         let _ = stream.set_nodelay(true);
         conn.local_addr = stream.local_addr().ok().map(|a| a.ip().to_canonical());
@@ -415,15 +416,19 @@ impl PeerTask {
         }));
     }
 
-    /// TTL for the session's packets: 1 for directly connected eBGP, the multihop TTL when
-    /// set, the system default for iBGP.
-    fn ttl(&self) -> Option<u8> {
+    /// Socket settings of the session: TTL 1 for directly connected eBGP, the multihop TTL
+    /// when set, the system default for iBGP; the configured MSS and path MTU discovery.
+    fn socket_options(&self) -> super::net::SocketOptions {
         let internal =
             self.ctx.config.local_as.unwrap_or(self.ctx.global.asn) == self.ctx.config.peer_as;
-        match self.ctx.config.multihop_ttl {
-            Some(t) => Some(t),
-            None if !internal => Some(1),
-            None => None,
+        super::net::SocketOptions {
+            ttl: match self.ctx.config.multihop_ttl {
+                Some(t) => Some(t),
+                None if !internal => Some(1),
+                None => None,
+            },
+            mss: self.ctx.config.tcp_mss,
+            mtu_discovery: self.ctx.config.mtu_discovery,
         }
     }
 
@@ -644,17 +649,17 @@ impl PeerTask {
         }
     }
 
-    /// Opens the active connection: MD5 key, local address and TTL set before connecting.
+    /// Opens the active connection: MD5 key, local address, TTL and MSS set before connecting.
     fn connect(&mut self) {
         let id = self.fresh_id();
         self.primary.id = id;
         let addr = SocketAddr::new(self.ctx.config.neighbor, self.ctx.config.remote_port);
         let local = self.ctx.config.local_address;
         let password = self.ctx.config.password.clone();
-        let ttl = self.ttl();
+        let options = self.socket_options();
         let io = self.io_tx.clone();
         self.primary.connecting = Some(tokio::spawn(async move {
-            let res = super::net::connect(addr, local, password.as_deref(), ttl).await;
+            let res = super::net::connect(addr, local, password.as_deref(), options).await;
             let _ = io
                 .send((
                     id,
