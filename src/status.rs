@@ -53,7 +53,7 @@ pub fn node_peer_status(status: &PeerStatus, global_as: u32) -> NodePeerStatus {
                 .map_or(u64::from(config.keepalive), |k| k.as_secs())
                 .into(),
             minimum_advertisement_interval: ProtoU64(0),
-            negotiated_hold_time: snapshot.negotiated_hold_time.map_or(0, u64::from).into(),
+            negotiated_hold_time: snapshot.negotiated_hold_time.map(|h| u64::from(h).into()),
             uptime: status.established_at.and_then(time),
             downtime: status.down_at.and_then(time),
         },
@@ -197,6 +197,22 @@ mod tests {
                     "time": "2023-11-14T21:56:40Z",
                 },
             })
+        );
+    }
+
+    /// RFC 4271 §4.2 allows a Hold Time of 0 (no KEEPALIVEs): it must read as "0", not as
+    /// the absent value of a session that never negotiated one.
+    #[test]
+    fn negotiated_hold_time_zero_is_shown_and_none_is_absent() {
+        let mut s = status();
+        s.snapshot.negotiated_hold_time = Some(0);
+        let json = serde_json::to_value(node_peer_status(&s, 65001)).unwrap();
+        assert_eq!(json["timersState"]["negotiatedHoldTime"], "0");
+        s.snapshot.negotiated_hold_time = None;
+        let json = serde_json::to_value(node_peer_status(&s, 65001)).unwrap();
+        assert!(
+            json["timersState"].get("negotiatedHoldTime").is_none(),
+            "{json}"
         );
     }
 

@@ -536,8 +536,10 @@ pub struct TimersState {
     #[serde(default, skip_serializing_if = "ProtoU64::is_zero")]
     pub minimum_advertisement_interval: ProtoU64,
     /// Hold Time agreed in OPEN: the smaller of ours and the neighbor's (RFC 4271 §4.2).
-    #[serde(default, skip_serializing_if = "ProtoU64::is_zero")]
-    pub negotiated_hold_time: ProtoU64,
+    /// Present once negotiated, so an agreed 0 (no keepalives) shows as "0" while a session
+    /// that never got that far has none (gobgp's JSON omits both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negotiated_hold_time: Option<ProtoU64>,
     /// When the session last reached Established (RFC 3339; Unix seconds are read too).
     #[serde(
         default,

@@ -150,7 +150,7 @@ fn loads_every_openelb_peer_field_and_string_timers() {
         .unwrap();
     assert_eq!(received.keepalive, ProtoU64(1042));
     assert_eq!(received.notification, ProtoU64(0));
-    assert_eq!(node_a.timers_state.negotiated_hold_time, ProtoU64(90));
+    assert_eq!(node_a.timers_state.negotiated_hold_time, Some(ProtoU64(90)));
     assert_eq!(
         node_a.timers_state.uptime,
         Some(time("2024-05-01T10:05:00Z"))
@@ -605,7 +605,7 @@ fn status_is_written_as_openelb_writes_it() {
         timers_state: TimersState {
             hold_time: ProtoU64(90),
             keepalive_interval: ProtoU64(30),
-            negotiated_hold_time: ProtoU64(9),
+            negotiated_hold_time: Some(ProtoU64(9)),
             uptime: Some(time("2024-05-01T10:05:00Z")),
             ..Default::default()
         },
