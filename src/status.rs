@@ -58,12 +58,10 @@ pub fn node_peer_status(status: &PeerStatus, global_as: u32) -> NodePeerStatus {
             downtime: status.down_at.and_then(time),
         },
         last_error: status.last_error.as_ref().and_then(|e| {
-            // The CRD records NOTIFICATIONs, which have a direction; a local failure (connect
-            // refused, connection closed without one) has no place in it and is left out.
             let direction = match e.direction.as_str() {
                 "sent" => Direction::Sent,
                 "received" => Direction::Received,
-                _ => return None,
+                _ => Direction::Local,
             };
             Some(LastError {
                 direction,
@@ -222,12 +220,18 @@ mod tests {
         s.config.local_as = Some(65000);
         s.config.admin_down = true;
         s.snapshot.state = bgp_wire::session::SessionState::Active;
-        s.last_error.as_mut().unwrap().direction = "local".into();
+        let failure = s.last_error.as_mut().unwrap();
+        failure.direction = "local".into();
+        (failure.code, failure.subcode) = (0, 0);
+        failure.reason = "connect failed: Connection refused (os error 111)".into();
         let entry = node_peer_status(&s, 65001);
         assert_eq!(entry.peer_state.peer_type, 0);
         assert_eq!(entry.peer_state.local_as, 65000);
         assert_eq!(entry.peer_state.admin_state, Some(AdminState::Down));
         assert_eq!(entry.peer_state.session_state, Some(SessionState::Active));
-        assert!(entry.last_error.is_none());
+        // A failure without a NOTIFICATION (connect refused) is still shown, as `local`.
+        let e = entry.last_error.expect("local failure shown");
+        assert_eq!((e.direction, e.code, e.subcode), (Direction::Local, 0, 0));
+        assert!(e.reason.contains("Connection refused"), "{}", e.reason);
     }
 }

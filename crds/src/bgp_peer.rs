@@ -556,7 +556,7 @@ pub struct TimersState {
     pub downtime: Option<Time>,
 }
 
-/// The last NOTIFICATION on a session (RFC 4271 §4.5).
+/// The last NOTIFICATION on a session (RFC 4271 §4.5), or the last failure without one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastError {
@@ -572,7 +572,7 @@ pub struct LastError {
     pub time: Time,
 }
 
-/// Which side sent a NOTIFICATION.
+/// Which side sent a NOTIFICATION, or `local` for a failure that had none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
@@ -580,6 +580,10 @@ pub enum Direction {
     Sent,
     /// The neighbor sent it.
     Received,
+    /// No NOTIFICATION was exchanged (connect refused or timed out, the connection closed
+    /// without one): code and subcode are 0 and the reason says what failed. The most
+    /// common misconfigurations (wrong address, port or firewall) show only this way.
+    Local,
 }
 
 /// Timers after defaults, ready for the session.
