@@ -620,6 +620,127 @@ async fn missing_mandatory_attribute_is_treat_as_withdraw() {
     assert_treat_as_withdraw(&lab, 21, &upd).await;
 }
 
+/// RFC 6793 on a 2-octet session (the neighbor leaves out the 4-octet AS capability, so the
+/// AS4 attributes are in use). Each UPDATE is counted, the session stays up, and lastError
+/// says what porter made of it:
+/// - §4.2.3: "if the number of AS numbers in the AS_PATH attribute is less than the number
+///   of AS numbers in the AS4_PATH attribute, then the AS4_PATH attribute SHALL be ignored"
+///   → accepted, no error;
+/// - §4.2.3: AS_TRANS in AS_PATH with the 4-octet AS in AS4_PATH → accepted;
+/// - §6 / RFC 7606 §7.1: a malformed AS4_PATH (a segment overrunning it) → attribute discard;
+/// - RFC 7606 §3.g: COMMUNITIES twice → all but the first discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_octet_session_as4_edge_cases_and_duplicates() {
+    let _g = GATE.read().await;
+    let net = 37;
+    let lab = Lab::start(net, hostile_peer(net, 9)).await;
+    let mut c = lab.connect_hostile().await;
+    let mut open = wire::open(NEIGHBOR_AS, HOSTILE_ID, 9);
+    for p in &mut open.params {
+        if let OptionalParam::Capabilities(caps) = p {
+            caps.retain(|c| !matches!(c, Capability::FourOctetAs(_)));
+        }
+    }
+    c.handshake(&open).await;
+    lab.wait_status(HOSTILE, "2-octet session Established", |s| {
+        s.snapshot.state == SessionState::Established
+    })
+    .await;
+    // porter's own route arrives in 2-octet encoding and decodes as such
+    assert_eq!(c.recv_routes_until_eor().await, [vip(net)].into());
+    // AS_SEQUENCE of 2-octet numbers (RFC 4271 §4.3), and AS4_PATH of 4-octet ones.
+    let as_path2 = |asns: &[u16]| {
+        let mut v = vec![0x02, asns.len() as u8];
+        asns.iter()
+            .for_each(|a| v.extend_from_slice(&a.to_be_bytes()));
+        wire::attribute(0x40, 2, &v)
+    };
+    let as4_path = |asns: &[u32]| {
+        let mut v = vec![0x02, asns.len() as u8];
+        asns.iter()
+            .for_each(|a| v.extend_from_slice(&a.to_be_bytes()));
+        wire::attribute(0xc0, 17, &v)
+    };
+    let community = |value: u32| wire::attribute(0xc0, 8, &value.to_be_bytes());
+    let nh = wire::next_hop(hostile_nh(net));
+    let nlri = wire::nlri(Ipv4Addr::new(198, 51, 100, 0), 24);
+    let cases: [(&str, Vec<u8>, Option<&str>); 4] = [
+        (
+            "AS4_PATH longer than AS_PATH",
+            [
+                wire::origin(0),
+                as_path2(&[65001, 23456]),
+                nh.clone(),
+                as4_path(&[65001, 100_000, 100_001]),
+            ]
+            .concat(),
+            None,
+        ),
+        (
+            "AS_TRANS in AS_PATH, the real AS in AS4_PATH",
+            [
+                wire::origin(0),
+                as_path2(&[65001, 23456]),
+                nh.clone(),
+                as4_path(&[65001, 100_000]),
+            ]
+            .concat(),
+            None,
+        ),
+        (
+            "AS4_PATH whose segment overruns it",
+            [
+                wire::origin(0),
+                as_path2(&[65001]),
+                nh.clone(),
+                wire::attribute(0xc0, 17, &[0x02, 0x05, 0x00, 0x01]),
+            ]
+            .concat(),
+            Some("AttributeDiscard"),
+        ),
+        (
+            "COMMUNITIES twice",
+            [
+                wire::origin(0),
+                as_path2(&[65001]),
+                nh.clone(),
+                community(0xfde8_0001),
+                community(0xfde8_0002),
+            ]
+            .concat(),
+            Some("AttributeDiscard"),
+        ),
+    ];
+    for (i, (what, attrs, expect)) in cases.iter().enumerate() {
+        let before = lab.status(HOSTILE).last_error;
+        c.send(&wire::update(attrs, &nlri)).await.unwrap();
+        let s = lab
+            .wait_status(HOSTILE, &format!("{what}: UPDATE counted"), |s| {
+                s.snapshot.messages.received.update as usize > i
+            })
+            .await;
+        assert_eq!(s.snapshot.state, SessionState::Established, "{what}");
+        match expect {
+            None => assert_eq!(
+                s.last_error.as_ref().map(|e| &e.reason),
+                before.as_ref().map(|e| &e.reason),
+                "{what}: a valid UPDATE changed lastError"
+            ),
+            Some(treatment) => {
+                let e = s.last_error.expect("lastError set");
+                assert_eq!(
+                    (e.direction.as_str(), e.code, e.subcode),
+                    ("received", 0, 0)
+                );
+                assert!(e.reason.contains(treatment), "{what}: {e:?}");
+            }
+        }
+    }
+    expect_quiet(&mut c, Duration::from_millis(500)).await;
+    assert_eq!(lab.status(HOSTILE).snapshot.messages.sent.notification, 0);
+    lab.assert_undisturbed().await;
+}
+
 /// RFC 7606 §3.g: "If the MP_REACH_NLRI attribute or the MP_UNREACH_NLRI attribute appears
 /// more than once in the UPDATE message, then a NOTIFICATION message MUST be sent with the
 /// Error Subcode 'Malformed Attribute List'."

@@ -8,7 +8,7 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::scenarios::{self, Basic, PORTER_AS, ROUTER_AS};
+use common::scenarios::{self, one_router_conf, Basic, PORTER_AS, ROUTER_AS};
 use common::*;
 
 const NO: Basic = Basic {
@@ -123,10 +123,7 @@ fn bird_keeps_routes_while_porter_restarts_gracefully() {
             peers: vec![rp],
         },
     );
-    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-        .vip("203.0.113.7")
-        .vip("198.51.100.7");
+    let mut conf = one_router_conf(x).vip("198.51.100.7");
     conf.graceful_restart = Some(30);
     let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
     let me = speaker_addr(x);
@@ -253,9 +250,7 @@ fn bird_hold_timer_expires_on_a_cut_link_and_session_recovers() {
         return;
     }
     let x = 17;
-    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-        .vip("203.0.113.7");
+    let conf = one_router_conf(x);
     let (r, _s, router, porter) = bird_and_porter("b-hold", x, conf, |_| {});
     let diag = || format!("{}\n{}", router.show(), porter.diag());
     wait("Established", diag, || {
@@ -435,9 +430,7 @@ fn bird_sees_graceful_shutdown_then_cease_on_sigterm() {
         return;
     }
     let x = 30;
-    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-        .vip("203.0.113.7");
+    let mut conf = one_router_conf(x);
     conf.args = vec!["--shutdown-drain".into(), "3".into()];
     let (r, _s, router, mut porter) = bird_and_porter("b-gshut", x, conf, |_| {});
     let me = speaker_addr(x);
@@ -504,13 +497,7 @@ fn bird_admin_shutdowns_porter_reconnects() {
             .announce("198.51.100.128/25", ""),
     )
     .unwrap_or_else(|e| panic!("{e:#}"));
-    let porter = Porter::start(
-        &s,
-        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-            .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-            .vip("203.0.113.7"),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let porter = Porter::start(&s, one_router_conf(x)).unwrap_or_else(|e| panic!("{e:#}"));
     let diag = || {
         format!(
             "{}\n{}",
@@ -688,9 +675,7 @@ fn bird_sees_peer_deconfigured_when_the_bgppeer_is_removed() {
             peers: vec![RouterPeer::new("s1", speaker_addr(x), PORTER_AS)],
         },
     );
-    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-        .vip("203.0.113.7");
+    let conf = one_router_conf(x);
     let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
     macro_rules! diag {
         () => {
@@ -743,13 +728,7 @@ fn bird_hold_time_zero_keeps_the_session() {
         &BirdConfig::new("10.201.51.1".parse().unwrap(), ROUTER_AS).peer(bp),
     )
     .unwrap_or_else(|e| panic!("{e:#}"));
-    let porter = Porter::start(
-        &s,
-        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-            .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-            .vip("203.0.113.7"),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let porter = Porter::start(&s, one_router_conf(x)).unwrap_or_else(|e| panic!("{e:#}"));
     let diag = || {
         format!(
             "{}\n{}",

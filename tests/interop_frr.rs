@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::scenarios::{self, Basic};
+use common::scenarios::{self, one_router_conf, Basic};
 use common::*;
 
 const NO: Basic = Basic {
@@ -120,10 +120,7 @@ fn frr_keeps_routes_while_porter_restarts_gracefully() {
             peers: vec![rp],
         },
     );
-    let mut conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-        .vip("203.0.113.7")
-        .vip("198.51.100.7");
+    let mut conf = one_router_conf(x).vip("198.51.100.7");
     conf.graceful_restart = Some(30);
     let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
     let me = speaker_addr(x);

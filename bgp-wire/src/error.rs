@@ -190,10 +190,12 @@ pub enum UpdateError {
         data: Vec<u8>,
     },
     /// 3/8: NEXT_HOP syntactically or semantically invalid.
-    #[error("invalid NEXT_HOP")]
+    #[error("invalid NEXT_HOP{}", reason.map(|r| format!(": {r}")).unwrap_or_default())]
     InvalidNextHopAttribute {
         /// The attribute, for the NOTIFICATION data.
         data: Vec<u8>,
+        /// Which check failed, when it was a semantic one (RFC 4271 §6.3).
+        reason: Option<crate::attribute::NextHopError>,
     },
     /// 3/9: an optional attribute's value is wrong.
     #[error("optional attribute error on {type_code:?}")]
@@ -297,7 +299,7 @@ impl DecodeError {
                     UpdateError::InvalidOriginAttribute { data } => {
                         (UpdateSubcode::INVALID_ORIGIN_ATTRIBUTE, data.clone())
                     }
-                    UpdateError::InvalidNextHopAttribute { data } => {
+                    UpdateError::InvalidNextHopAttribute { data, .. } => {
                         (UpdateSubcode::INVALID_NEXT_HOP_ATTRIBUTE, data.clone())
                     }
                     UpdateError::OptionalAttributeError { data, .. } => {

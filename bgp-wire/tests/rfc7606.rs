@@ -656,13 +656,13 @@ fn add_path_nlri_is_decoded_with_path_ids_only_when_negotiated() {
 
 #[test]
 fn next_hop_semantics_turn_into_treat_as_withdraw() {
-    let local = "10.200.1.1".parse().unwrap();
+    let local: std::net::IpAddr = "10.200.1.1".parse().unwrap();
     let mut r = received(
         &two(),
         &body("", &base_with_next_hop("400304 0ac80101"), NLRI),
     )
     .unwrap();
-    r.check_next_hops(local);
+    r.check_next_hops(Some(local));
     assert_eq!(r.treatment, Treatment::TreatAsWithdraw);
     assert_eq!(subcode(&r.errors[0]), 8);
 
@@ -671,7 +671,7 @@ fn next_hop_semantics_turn_into_treat_as_withdraw() {
         &body("", &base_with_next_hop("400304 00000000"), NLRI),
     )
     .unwrap();
-    r.check_next_hops(local);
+    r.check_next_hops(Some(local));
     assert_eq!(r.treatment, Treatment::TreatAsWithdraw);
 
     let mut r = received(
@@ -679,12 +679,28 @@ fn next_hop_semantics_turn_into_treat_as_withdraw() {
         &body("", &base_with_next_hop("400304 0ac80102"), NLRI),
     )
     .unwrap();
-    r.check_next_hops(local);
+    r.check_next_hops(Some(local));
     assert_eq!(r.treatment, Treatment::Accept);
 
     let mut r = received(&four(), &body("", &[MP_REACH6, ORIGIN, AS_PATH4], "")).unwrap();
-    r.check_next_hops("2001:db8::1".parse().unwrap());
+    r.check_next_hops("2001:db8::1".parse().ok());
     assert_eq!(r.treatment, Treatment::TreatAsWithdraw);
+
+    // Our address unknown: 0.0.0.0 is still refused, our own address cannot be told.
+    let mut r = received(
+        &two(),
+        &body("", &base_with_next_hop("400304 00000000"), NLRI),
+    )
+    .unwrap();
+    r.check_next_hops(None);
+    assert_eq!(r.treatment, Treatment::TreatAsWithdraw);
+    let mut r = received(
+        &two(),
+        &body("", &base_with_next_hop("400304 0ac80101"), NLRI),
+    )
+    .unwrap();
+    r.check_next_hops(None);
+    assert_eq!(r.treatment, Treatment::Accept);
 }
 
 fn base_with_next_hop(nh: &'static str) -> [&'static str; 3] {

@@ -383,6 +383,9 @@ impl PeerTask {
         }
         let _ = stream.set_nodelay(true);
         conn.local_addr = stream.local_addr().ok().map(|a| a.ip().to_canonical());
+        if let Some(local) = conn.local_addr {
+            conn.session.set_local_address(local);
+        }
         let (mut rd, wr) = stream.into_split();
         let (wtx, wrx) = mpsc::unbounded_channel::<Vec<u8>>();
         let (closing_tx, closing_rx) = oneshot::channel();

@@ -10,6 +10,13 @@ pub const ROUTER_AS: u32 = 65000;
 /// porter's AS for eBGP.
 pub const PORTER_AS: u32 = 65001;
 
+/// porter as node1 with one peer, `router` at 10.201.X.1, announcing 203.0.113.7.
+pub fn one_router_conf(x: u8) -> PorterConf {
+    PorterConf::new("node1", PORTER_AS, speaker_addr(x))
+        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
+        .vip("203.0.113.7")
+}
+
 fn router_spec(kind: Kind, x: u8, peers: Vec<RouterPeer>) -> RouterSpec {
     let IpAddr::V4(id) = router_addr(x) else {
         unreachable!()
@@ -150,10 +157,7 @@ pub fn withdraw_kill_restart(kind: Kind, tag: &str, x: u8) {
     rp.passive = true;
     rp.graceful_restart = true;
     let mut router = Router::start(&r, router_spec(kind, x, vec![rp]));
-    let conf = PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-        .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-        .vip("203.0.113.7")
-        .vip("198.51.100.7");
+    let conf = one_router_conf(x).vip("198.51.100.7");
     let mut porter = Porter::start(&s, conf.clone()).unwrap_or_else(|e| panic!("{e:#}"));
     let me = speaker_addr(x);
     macro_rules! diag {
@@ -240,13 +244,7 @@ pub fn both_active(kind: Kind, tag: &str, x: u8) {
             vec![RouterPeer::new("s1", speaker_addr(x), PORTER_AS)],
         ),
     );
-    let porter = Porter::start(
-        &s,
-        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-            .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-            .vip("203.0.113.7"),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let porter = Porter::start(&s, one_router_conf(x)).unwrap_or_else(|e| panic!("{e:#}"));
     let diag = || format!("{}\n{}", router.show(), porter.diag());
     let t = wait(
         "one session Established with both sides active",
@@ -548,14 +546,8 @@ pub fn route_refresh(kind: Kind, tag: &str, x: u8) {
     let mut rp = RouterPeer::new("s1", speaker_addr(x), PORTER_AS);
     rp.passive = true;
     let router = Router::start(&r, router_spec(kind, x, vec![rp]));
-    let porter = Porter::start(
-        &s,
-        PorterConf::new("node1", PORTER_AS, speaker_addr(x))
-            .peer(PeerDoc::new("router", router_addr(x), ROUTER_AS))
-            .vip("203.0.113.7")
-            .vip("198.51.100.7"),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let porter = Porter::start(&s, one_router_conf(x).vip("198.51.100.7"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let diag = || format!("{}\n{}", router.show(), porter.diag());
     let both = || fib(&r, "203.0.113.7").len() == 1 && fib(&r, "198.51.100.7").len() == 1;
     wait("both routes at the router", diag, both);

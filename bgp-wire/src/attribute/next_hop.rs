@@ -36,10 +36,10 @@ pub enum NextHopError {
     NotLinkLocal(Ipv6Addr),
 }
 
-/// Checks a next hop (NEXT_HOP, or the global address of an MP_REACH_NLRI next hop)
-/// against the local address of the session. An error means treat-as-withdraw
-/// (RFC 7606 §7.3).
-pub fn validate_next_hop(next_hop: IpAddr, local: IpAddr) -> Result<(), NextHopError> {
+/// Checks a next hop (NEXT_HOP, or the global address of an MP_REACH_NLRI next hop),
+/// and against the local address of the session when known. An error means
+/// treat-as-withdraw (RFC 7606 §7.3).
+pub fn validate_next_hop(next_hop: IpAddr, local: Option<IpAddr>) -> Result<(), NextHopError> {
     if next_hop.is_unspecified() {
         return Err(NextHopError::Unspecified(next_hop));
     }
@@ -51,7 +51,7 @@ pub fn validate_next_hop(next_hop: IpAddr, local: IpAddr) -> Result<(), NextHopE
             return Err(NextHopError::Broadcast(next_hop));
         }
     }
-    if next_hop == local {
+    if Some(next_hop) == local {
         return Err(NextHopError::OwnAddress(next_hop));
     }
     Ok(())
@@ -59,7 +59,10 @@ pub fn validate_next_hop(next_hop: IpAddr, local: IpAddr) -> Result<(), NextHopE
 
 /// Checks an MP_REACH_NLRI next hop: the global address as [`validate_next_hop`], and the
 /// link-local address, when sent, must be in fe80::/10 and not ours.
-pub fn validate_mp_next_hop(next_hop: &MpNextHop, local: IpAddr) -> Result<(), NextHopError> {
+pub fn validate_mp_next_hop(
+    next_hop: &MpNextHop,
+    local: Option<IpAddr>,
+) -> Result<(), NextHopError> {
     match *next_hop {
         MpNextHop::V4(a) => validate_next_hop(a.into(), local),
         MpNextHop::V6 { global, link_local } => {
@@ -68,7 +71,7 @@ pub fn validate_mp_next_hop(next_hop: &MpNextHop, local: IpAddr) -> Result<(), N
                 if ll.segments()[0] & 0xffc0 != 0xfe80 {
                     return Err(NextHopError::NotLinkLocal(ll));
                 }
-                if IpAddr::V6(ll) == local {
+                if Some(IpAddr::V6(ll)) == local {
                     return Err(NextHopError::OwnAddress(ll.into()));
                 }
             }
@@ -89,26 +92,28 @@ mod tests {
     #[test]
     fn refuses_zero_multicast_broadcast_and_own_address() {
         let local = ip("10.200.7.1");
-        assert!(validate_next_hop(ip("10.200.7.2"), local).is_ok());
-        assert!(validate_next_hop(ip("127.0.0.2"), local).is_ok());
+        assert!(validate_next_hop(ip("10.200.7.2"), Some(local)).is_ok());
+        assert!(validate_next_hop(ip("127.0.0.2"), Some(local)).is_ok());
         assert_eq!(
-            validate_next_hop(ip("0.0.0.0"), local),
+            validate_next_hop(ip("0.0.0.0"), Some(local)),
             Err(NextHopError::Unspecified(ip("0.0.0.0")))
         );
         assert_eq!(
-            validate_next_hop(ip("224.0.0.5"), local),
+            validate_next_hop(ip("224.0.0.5"), Some(local)),
             Err(NextHopError::Multicast(ip("224.0.0.5")))
         );
         assert_eq!(
-            validate_next_hop(ip("255.255.255.255"), local),
+            validate_next_hop(ip("255.255.255.255"), Some(local)),
             Err(NextHopError::Broadcast(ip("255.255.255.255")))
         );
         assert_eq!(
-            validate_next_hop(local, local),
+            validate_next_hop(local, Some(local)),
             Err(NextHopError::OwnAddress(local))
         );
-        assert!(validate_next_hop(ip("::"), ip("2001:db8::1")).is_err());
-        assert!(validate_next_hop(ip("ff02::1"), ip("2001:db8::1")).is_err());
+        assert!(validate_next_hop(ip("::"), Some(ip("2001:db8::1"))).is_err());
+        assert!(validate_next_hop(ip("ff02::1"), None).is_err());
+        // Without the local address only the own-address check is skipped.
+        assert!(validate_next_hop(local, None).is_ok());
     }
 
     #[test]
@@ -118,15 +123,15 @@ mod tests {
             global: "2001:db8::2".parse().unwrap(),
             link_local: Some("fe80::2".parse().unwrap()),
         };
-        assert!(validate_mp_next_hop(&good, local).is_ok());
+        assert!(validate_mp_next_hop(&good, Some(local)).is_ok());
         let bad = MpNextHop::V6 {
             global: "2001:db8::2".parse().unwrap(),
             link_local: Some("2001:db8::3".parse().unwrap()),
         };
         assert!(matches!(
-            validate_mp_next_hop(&bad, local),
+            validate_mp_next_hop(&bad, Some(local)),
             Err(NextHopError::NotLinkLocal(_))
         ));
-        assert!(validate_mp_next_hop(&MpNextHop::V4(Ipv4Addr::UNSPECIFIED), local).is_err());
+        assert!(validate_mp_next_hop(&MpNextHop::V4(Ipv4Addr::UNSPECIFIED), Some(local)).is_err());
     }
 }

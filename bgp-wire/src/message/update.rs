@@ -425,38 +425,42 @@ impl UpdateMsg {
 }
 
 impl ReceivedUpdate {
-    /// Applies the semantic next-hop checks of RFC 4271 §6.3 that need the session's local
-    /// address ([`validate_next_hop`], [`validate_mp_next_hop`]): a next hop that fails them
+    /// Applies the semantic next-hop checks of RFC 4271 §6.3, the own-address one when the
+    /// session's `local` address is known ([`validate_next_hop`], [`validate_mp_next_hop`]):
+    /// a next hop that fails them
     /// makes the UPDATE treat-as-withdraw (RFC 7606 §7.3) and adds an Invalid NEXT_HOP error.
     /// The NEXT_HOP attribute is only checked when the NLRI field announces routes (RFC 4760
     /// §3 lets a receiver ignore it otherwise).
-    pub fn check_next_hops(&mut self, local: IpAddr) {
+    pub fn check_next_hops(&mut self, local: Option<IpAddr>) {
         let mut bad = Vec::new();
         for a in &self.update.attributes {
             match a {
-                PathAttribute::NextHop(nh)
-                    if !self.update.nlri.is_empty()
-                        && validate_next_hop(IpAddr::V4(*nh), local).is_err() =>
-                {
-                    let mut data = vec![attr_flags::TRANSITIVE, AttrType::NEXT_HOP.0, 4];
-                    data.extend_from_slice(&nh.octets());
-                    bad.push(data);
+                PathAttribute::NextHop(nh) if !self.update.nlri.is_empty() => {
+                    if let Err(reason) = validate_next_hop(IpAddr::V4(*nh), local) {
+                        let mut data = vec![attr_flags::TRANSITIVE, AttrType::NEXT_HOP.0, 4];
+                        data.extend_from_slice(&nh.octets());
+                        bad.push((data, reason));
+                    }
                 }
                 PathAttribute::MpReach(MpReach::Unicast {
                     family, next_hop, ..
-                }) if validate_mp_next_hop(next_hop, local).is_err() => {
-                    // the AFI, SAFI and next hop part of the attribute, enough for a log
-                    let mut data = Vec::new();
-                    put_family(*family, &mut data);
-                    put_next_hop(next_hop, &mut data);
-                    bad.push(data);
+                }) => {
+                    if let Err(reason) = validate_mp_next_hop(next_hop, local) {
+                        // the AFI, SAFI and next hop part of the attribute, enough for a log
+                        let mut data = Vec::new();
+                        put_family(*family, &mut data);
+                        put_next_hop(next_hop, &mut data);
+                        bad.push((data, reason));
+                    }
                 }
                 _ => {}
             }
         }
-        for data in bad {
-            self.errors
-                .push(UpdateError::InvalidNextHopAttribute { data });
+        for (data, reason) in bad {
+            self.errors.push(UpdateError::InvalidNextHopAttribute {
+                data,
+                reason: Some(reason),
+            });
             self.treatment = self.treatment.max(Treatment::TreatAsWithdraw);
         }
     }

@@ -357,6 +357,12 @@ impl Session {
         &self.config
     }
 
+    /// Records our address on the connection once TCP knows it, for the own-address
+    /// NEXT_HOP check (RFC 4271 §6.3) when the configuration did not name one.
+    pub fn set_local_address(&mut self, local: std::net::IpAddr) {
+        self.config.local_address = Some(local);
+    }
+
     /// The largest message the peer may send now: the `max_len` to give
     /// [`crate::framing::next_frame`].
     pub fn max_frame_len(&self) -> usize {

@@ -378,9 +378,7 @@ impl Session {
                 Input::Update(mut body) => {
                     match UpdateMsg::decode_received(&mut body, &s.negotiated.rx) {
                         Ok(mut received) => {
-                            if let Some(local) = self.config.local_address {
-                                received.check_next_hops(local);
-                            }
+                            received.check_next_hops(self.config.local_address);
                             s.hold_at = s.negotiated.hold_time_from(now);
                             let summary = summarize(received);
                             self.messages.received.count_withdrawn(summary.withdrawn);

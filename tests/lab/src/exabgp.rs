@@ -52,6 +52,8 @@ pub struct ExabgpNeighbor {
     pub add_path: Option<String>,
     /// Hold time.
     pub hold_time: u16,
+    /// Offer the 4-octet AS capability (RFC 6793); off makes ExaBGP an OLD speaker.
+    pub asn4: bool,
 }
 
 impl ExabgpNeighbor {
@@ -72,7 +74,14 @@ impl ExabgpNeighbor {
             graceful_restart: None,
             add_path: None,
             hold_time: 9,
+            asn4: true,
         }
+    }
+
+    /// Leaves out the 4-octet AS capability: a 2-octet session, AS4_PATH in use.
+    pub fn two_octet_as(mut self) -> Self {
+        self.asn4 = false;
+        self
     }
 
     /// Connects to this port of the neighbor.
@@ -176,7 +185,7 @@ impl ExabgpConfig {
             }
             let _ = writeln!(c, "  }}");
             let _ = writeln!(c, "  capability {{");
-            let _ = writeln!(c, "    asn4 enable;");
+            let _ = writeln!(c, "    asn4 {};", if n.asn4 { "enable" } else { "disable" });
             if let Some(t) = n.graceful_restart {
                 let _ = writeln!(c, "    graceful-restart {t};");
             }
