@@ -26,17 +26,17 @@ use crate::speaker::Speaker;
 use crate::telemetry::Metrics;
 
 /// One expected request and the answer to give.
-struct Step {
-    method: &'static str,
+pub(crate) struct Step {
+    pub(crate) method: &'static str,
     /// Path and query, exactly.
-    uri: String,
-    content_type: Option<&'static str>,
-    check: Box<dyn Fn(&Value) + Send>,
-    status: u16,
-    reply: Value,
+    pub(crate) uri: String,
+    pub(crate) content_type: Option<&'static str>,
+    pub(crate) check: Box<dyn Fn(&Value) + Send>,
+    pub(crate) status: u16,
+    pub(crate) reply: Value,
 }
 
-fn step(
+pub(crate) fn step(
     method: &'static str,
     uri: impl Into<String>,
     content_type: Option<&'static str>,
@@ -55,7 +55,7 @@ fn step(
 
 /// A client whose API server answers `steps` in order; the returned task fails the test on
 /// an unexpected request and reports how many steps ran.
-fn scripted(steps: Vec<Step>) -> (Client, tokio::task::JoinHandle<usize>) {
+pub(crate) fn scripted(steps: Vec<Step>) -> (Client, tokio::task::JoinHandle<usize>) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let task = tokio::spawn(async move {
         let mut done = 0;

@@ -431,4 +431,4 @@ async fn shutdown_signal() {
 }
 
 #[cfg(test)]
-mod mock_tests;
+pub(crate) mod mock_tests;

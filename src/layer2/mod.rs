@@ -6,7 +6,7 @@
 //! - [`responder`]: the tokio task on raw packet sockets that answers for the owned set.
 //! - [`election`]: the pure Lease election state machine deciding who owns an address.
 //! - [`ownership`]: the driver running one election per address against a [`ownership::LeaseStore`].
-//! - [`lease`]: where the Kubernetes Lease adapter goes (see its note).
+//! - [`lease`]: the Kubernetes Lease adapter of that store.
 //!
 //! Data flows one way: the election (or, in standalone mode, the configuration: the single
 //! instance owns all its layer-2 addresses) produces the owned set per interface, the
