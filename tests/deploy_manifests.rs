@@ -109,20 +109,35 @@ fn cluster_role_grants_what_the_manager_calls_and_nothing_more() {
             }
         }
     }
-    // The Lease is the only namespaced need, limited by name where the API allows it.
+    // The Leases are the only namespaced need: the leader's and one per layer-2 address.
     let role: Vec<Role> = of_kind("rbac.yaml", "Role");
+    assert_eq!(role.len(), 1);
+    assert_eq!(role[0].metadata.namespace.as_deref(), Some("porter-system"));
     let rules = role[0].rules.clone().unwrap();
-    assert!(allows(&rules, "coordination.k8s.io", "leases", "create"));
-    let named = rules
-        .iter()
-        .find(|r| r.verbs.iter().any(|v| v == "update"))
-        .unwrap();
-    assert_eq!(
-        named.resource_names.as_deref(),
-        Some(&["porter-manager".to_string()][..])
-    );
-    assert!(named.verbs.iter().any(|v| v == "get"));
+    for (g, r, v) in NEEDED_IN_NAMESPACE {
+        assert!(allows(&rules, g, r, v), "missing {v} on {g}/{r}");
+    }
+    for rule in &rules {
+        for g in rule.api_groups.iter().flatten() {
+            for r in rule.resources.iter().flatten() {
+                for v in &rule.verbs {
+                    assert!(
+                        NEEDED_IN_NAMESPACE.contains(&(g.as_str(), r.as_str(), v.as_str())),
+                        "unneeded grant {v} on {g}/{r} in porter-system"
+                    );
+                }
+            }
+        }
+    }
 }
+
+/// (group, resource, verb) `porter manager` uses in its own namespace: Lease get / create /
+/// replace in src/controller/leader.rs and src/layer2/lease.rs.
+const NEEDED_IN_NAMESPACE: &[(&str, &str, &str)] = &[
+    ("coordination.k8s.io", "leases", "get"),
+    ("coordination.k8s.io", "leases", "create"),
+    ("coordination.k8s.io", "leases", "update"),
+];
 
 #[test]
 fn deployment_has_two_host_network_replicas_one_per_node() {

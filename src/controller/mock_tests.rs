@@ -100,7 +100,7 @@ pub(crate) fn scripted(steps: Vec<Step>) -> (Client, tokio::task::JoinHandle<usi
     (Client::new(service, "default"), task)
 }
 
-fn opts() -> Arc<Options> {
+pub(crate) fn opts() -> Arc<Options> {
     Arc::new(Options {
         node_name: "n1".into(),
         namespace: "porter-system".into(),
@@ -112,6 +112,7 @@ fn opts() -> Arc<Options> {
         http: "127.0.0.1:0".parse().unwrap(),
         status_interval: Duration::from_secs(1),
         shutdown_drain: Duration::ZERO,
+        layer2: Default::default(),
     })
 }
 
@@ -583,6 +584,7 @@ async fn node_writes_only_its_own_nodes_conf_status_entry() {
         leading,
         ready: Arc::default(),
         global_as: Arc::default(),
+        layer2: super::layer2::Layer2Status::new("n1", Arc::new(Metrics::new())),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(node::status_loop(ctx, async move {
