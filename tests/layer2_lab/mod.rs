@@ -72,11 +72,15 @@ pub fn must(args: &[&str]) {
     );
 }
 
-/// The namespaces of one test: `l2-<test>-hub` holds the bridge, `l2-<test>-c` the client,
-/// `l2-<test>-a` and `l2-<test>-b` the speakers. Removed on drop.
+/// The namespaces of one test: `<prefix>-hub` holds the bridge, `<prefix>-c` the client,
+/// `<prefix>-a` and `<prefix>-b` the speakers. Removed on drop.
 pub struct Lab {
     prefix: String,
     subnet: u8,
+    /// First three octets of the link's IPv4 /24 (client .1, speaker a .2, b .3).
+    v4: String,
+    /// The link's IPv6 /64, without `::` (client ::1, speaker a ::2, b ::3).
+    v6: String,
 }
 
 impl Lab {
@@ -84,10 +88,23 @@ impl Lab {
         format!("{}-{which}", self.prefix)
     }
 
+    /// Namespaces `l2-<test>-…` on 10.202.<subnet>.0/24 and 2001:db8:2<subnet>::/64.
     pub fn new(test: &str, subnet: u8) -> Lab {
-        let lab = Lab {
-            prefix: format!("l2-{test}"),
+        Lab::with(
+            &format!("l2-{test}"),
             subnet,
+            &format!("10.202.{subnet}"),
+            &format!("2001:db8:2{subnet}"),
+        )
+    }
+
+    /// Namespaces `<prefix>-…` on `<v4>.0/24` and `<v6>::/64`; `subnet` picks the MACs.
+    pub fn with(prefix: &str, subnet: u8, v4: &str, v6: &str) -> Lab {
+        let lab = Lab {
+            prefix: prefix.to_owned(),
+            subnet,
+            v4: v4.to_owned(),
+            v6: v6.to_owned(),
         };
         lab.cleanup();
         let hub = lab.ns("hub");
@@ -131,7 +148,7 @@ impl Lab {
                 &ns,
                 "addr",
                 "add",
-                &format!("10.202.{}.{host}/24", lab.subnet),
+                &format!("{}.{host}/24", lab.v4),
                 "dev",
                 "eth0",
             ]);
@@ -142,7 +159,7 @@ impl Lab {
                 "-6",
                 "addr",
                 "add",
-                &format!("2001:db8:2{}::{host}/64", lab.subnet),
+                &format!("{}::{host}/64", lab.v6),
                 "dev",
                 "eth0",
                 "nodad",
@@ -187,14 +204,19 @@ impl Lab {
         lab
     }
 
+    /// The address of `end` (`c`, `a` or `b`) on the link, IPv4 or IPv6.
+    pub fn addr(&self, end: &str, v6: bool) -> String {
+        let host = host(end);
+        if v6 {
+            format!("{}::{host}", self.v6)
+        } else {
+            format!("{}.{host}", self.v4)
+        }
+    }
+
     /// Deterministic MACs: 02:00:00:00:<subnet>:<1 client, 2 speaker a, 3 speaker b>.
     pub fn mac(&self, end: &str) -> MacAddr {
-        let host = match end {
-            "c" => 1,
-            "a" => 2,
-            _ => 3,
-        };
-        MacAddr([0x02, 0, 0, 0, self.subnet, host])
+        MacAddr([0x02, 0, 0, 0, self.subnet, host(end)])
     }
 
     pub fn client(&self, args: &[&str]) -> Output {
@@ -244,6 +266,23 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.cleanup();
+    }
+}
+
+/// The client got answers, all from `mac` (background probes may add to them).
+pub fn only_from(macs: Vec<MacAddr>, mac: MacAddr) {
+    assert!(
+        !macs.is_empty() && macs.iter().all(|m| *m == mac),
+        "answers {macs:?}, expected only {mac}"
+    );
+}
+
+/// Host number of a lab end: client 1, speaker a 2, speaker b 3.
+fn host(end: &str) -> u8 {
+    match end {
+        "c" => 1,
+        "a" => 2,
+        _ => 3,
     }
 }
 
@@ -647,4 +686,44 @@ pub fn client_background(lab: &Lab, seconds: u32, script: &str) -> std::process:
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("client background probe")
+}
+
+/// Reads the capture of a handover: every answer for `vip4` / `vip6` came from `from` or
+/// `to` (lab ends), all of `from`'s before any of `to`'s (never both at once). Returns the
+/// last answer of `from` and the first of `to`.
+pub fn handover_in(
+    lab: &Lab,
+    file: &std::path::Path,
+    vip4: &str,
+    vip6: &str,
+    from: &str,
+    to: &str,
+) -> (Seen, Seen) {
+    let seen = answers_in(file, vip4, vip6);
+    let (mac_from, mac_to) = (lab.mac(from), lab.mac(to));
+    let last_from = seen
+        .iter()
+        .rposition(|s| s.mac == mac_from)
+        .unwrap_or_else(|| panic!("{from} answered in the capture: {seen:#?}"));
+    let first_to = seen
+        .iter()
+        .position(|s| s.mac == mac_to)
+        .unwrap_or_else(|| panic!("{to} answered in the capture: {seen:#?}"));
+    assert!(
+        last_from < first_to,
+        "{from} answered after {to} had started: {:#?}",
+        &seen[first_to.min(last_from)..=first_to.max(last_from)]
+    );
+    let strangers: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.mac != mac_from && s.mac != mac_to)
+        .collect();
+    assert!(strangers.is_empty(), "answers from others: {strangers:#?}");
+    eprintln!(
+        "capture: {} answers from {from}, then {} from {to}; silent for {:.3} s in between",
+        last_from + 1,
+        seen.len() - first_to,
+        seen[first_to].time - seen[last_from].time
+    );
+    (seen[last_from].clone(), seen[first_to].clone())
 }
