@@ -156,3 +156,65 @@ fn an_owner_cut_off_from_the_api_falls_silent_before_the_other_takes_over() {
     a.stop();
     b.stop();
 }
+
+/// A graceful stop (SIGTERM, the address leaving) releases the lease: the other replica
+/// takes over at its next retry instead of after the lease duration. No namespaces needed.
+#[tokio::test]
+async fn a_stopped_owner_releases_and_the_other_takes_over_within_a_retry() {
+    use porter::layer2::ownership::{Election, ElectionConfig};
+    use porter::telemetry::Metrics;
+    use std::collections::BTreeSet;
+    use std::net::IpAddr;
+    use std::sync::Arc;
+    use tokio::sync::watch;
+
+    let store = MemoryStore::default();
+    let ip: IpAddr = VIP4.parse().unwrap();
+    let (_eligible, eligible_rx) = watch::channel(true);
+    let start = |node: &str| {
+        let (owned, owned_rx) = watch::channel(BTreeSet::new());
+        let election = Election::spawn(
+            ip,
+            Arc::new(store.client(node)),
+            ElectionConfig::new(node),
+            eligible_rx.clone(),
+            owned,
+            Arc::new(Metrics::new()),
+        )
+        .unwrap();
+        (election, owned_rx)
+    };
+    let owns = |rx: &watch::Receiver<BTreeSet<IpAddr>>| rx.borrow().contains(&ip);
+    let until = |rx: watch::Receiver<BTreeSet<IpAddr>>, want: bool| async move {
+        let mut rx = rx;
+        let got = tokio::time::timeout(
+            Duration::from_secs(10),
+            rx.wait_for(|s| s.contains(&ip) == want),
+        )
+        .await;
+        got.is_ok()
+    };
+
+    let (a, a_owned) = start("node-a");
+    assert!(until(a_owned.clone(), true).await, "a never took the lease");
+    let (_b, b_owned) = start("node-b");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(owns(&a_owned) && !owns(&b_owned));
+
+    let stopped = Instant::now();
+    a.stop().await;
+    assert!(!owns(&a_owned), "a still answers after stop");
+    assert_eq!(
+        store.log().last().map(|w| w.holder.clone()),
+        Some(None),
+        "the last write released the lease"
+    );
+    assert!(until(b_owned, true).await, "b never took over");
+    let took = stopped.elapsed();
+    eprintln!("b owns the address {took:?} after a stopped");
+    let timings = ElectionTimings::default();
+    assert!(
+        took < timings.retry_period + Duration::from_millis(500),
+        "took {took:?}: the release did not shorten the takeover"
+    );
+}

@@ -12,7 +12,8 @@
 //! Checked: the owner's MAC and only it answers ARP and NDP; each node's Service condition
 //! names what it does; `Local` moves with the endpoint (the node that lost it releases at
 //! once); after SIGKILL of the owner the other answers within lease expiry + 2 s and never
-//! before the expiry, and a capture on the bridge shows no answers of the two interleaved.
+//! before the expiry, and a capture on the bridge shows no answers of the two interleaved;
+//! after SIGTERM the owner releases its Leases and the other answers within a retry period.
 
 #![allow(dead_code)]
 
@@ -218,6 +219,8 @@ pub struct Run<'a, O: Objects> {
     dir: PathBuf,
     kubeconfig: PathBuf,
     procs: Procs,
+    /// Process id of each manager, by pod name.
+    pids: std::collections::BTreeMap<String, u32>,
 }
 
 impl<'a, O: Objects> Run<'a, O> {
@@ -275,6 +278,7 @@ impl<'a, O: Objects> Run<'a, O> {
             dir: dir.to_owned(),
             kubeconfig: kubeconfig.to_owned(),
             procs,
+            pids: Default::default(),
         }
     }
 
@@ -290,8 +294,20 @@ impl<'a, O: Objects> Run<'a, O> {
             &[],
             &self.kubeconfig,
         );
-        self.procs
+        let pid = self
+            .procs
             .spawn(&pod, cmd, &self.dir.join(format!("{pod}.log")));
+        self.pids.insert(pod, pid);
+    }
+
+    /// Sends SIGTERM to manager `pod` (`ip netns exec` execs it: the pid is porter's).
+    fn terminate(&self, pod: &str) {
+        let pid = self.pids[pod].to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {pid}");
     }
 
     fn logs(&self) -> String {
@@ -480,5 +496,22 @@ impl<'a, O: Objects> Run<'a, O> {
 
         self.wait_condition("web4", "n2", "198.51.100.10: answering ARP on eth0")
             .await;
+
+        // A graceful stop hands over at once: n1 comes back as a follower, n2 is told to
+        // stop (SIGTERM) and releases its Leases; n1 takes them at its next retry, long
+        // before they could have expired.
+        self.start("a");
+        self.wait_condition("web4", "n1", "198.51.100.10: standby, owner is n2")
+            .await;
+        self.terminate("porter-b");
+        let took = self.wait_holder(VIP4, "n1", Duration::from_secs(10)).await;
+        eprintln!("n1 holds {VIP4} {took:?} after SIGTERM to n2");
+        assert!(
+            took < Duration::from_secs(3),
+            "a handover after SIGTERM took {took:?}: the Lease was not released"
+        );
+        only_from(self.lab.arping(VIP4), mac_a);
+        self.wait_holder(VIP6, "n1", Duration::from_secs(3)).await;
+        only_from(self.lab.ndisc6(VIP6), mac_a);
     }
 }
