@@ -15,7 +15,7 @@ use layer2_lab::*;
 use porter::layer2::election::ElectionTimings;
 
 /// Starts the two replicas (a first, so it wins the new lease), waits until a owns both
-/// addresses, and starts client probes and a capture for `seconds`.
+/// addresses, and starts a capture on the bridge and client probes for `seconds`.
 fn two_replicas(
     lab: &Lab,
     store: &MemoryStore,
@@ -23,8 +23,8 @@ fn two_replicas(
 ) -> (
     Speaker,
     Speaker,
+    porter_lab::Capture,
     Vec<std::process::Child>,
-    std::path::PathBuf,
 ) {
     let a = Speaker::start_elected(lab, "a", &[VIP4, VIP6], store.client("node-a"));
     let owns = |s: &Speaker, node: &str| {
@@ -40,32 +40,31 @@ fn two_replicas(
         wait_for(Duration::from_secs(3), || owns(&b, "node-a")).is_some(),
         "b does not see a as the owner"
     );
-    let (capture, file) = capture(lab, seconds);
+    let capture = lab.capture();
     // The client keeps asking, ARP every 200 ms and NDP in a loop, through the failover.
     let probes = vec![
-        capture,
-        client_background(
-            lab,
-            seconds - 1,
-            &format!("arping -q -i eth0 -W 0.2 {VIP4}"),
-        ),
-        client_background(
-            lab,
-            seconds - 1,
+        lab.client_background(seconds, &format!("arping -q -i eth0 -W 0.2 {VIP4}")),
+        lab.client_background(
+            seconds,
             &format!("while :; do ndisc6 -q -1 -r 1 -w 200 {VIP6} eth0; sleep 0.1; done"),
         ),
     ];
-    (a, b, probes, file)
+    (a, b, capture, probes)
 }
 
-/// Waits for the background processes, then checks the capture: answers from a, then
-/// answers from b, never interleaved; returns the silent gap between the two (seconds).
-fn check_no_overlap(lab: &Lab, probes: Vec<std::process::Child>, file: &std::path::Path) -> f64 {
+/// Waits for the probes, then checks the capture: answers from a, then answers from b,
+/// never interleaved; returns the silent gap between the two (seconds).
+fn check_no_overlap(
+    lab: &Lab,
+    capture: porter_lab::Capture,
+    probes: Vec<std::process::Child>,
+) -> f64 {
     for mut p in probes {
         let _ = p.wait();
     }
-    let (last_a, first_b) = handover_in(lab, file, VIP4, VIP6, "a", "b");
-    let _ = std::fs::remove_file(file);
+    let file = capture.stop().unwrap();
+    let (last_a, first_b) = lab.handover_in(&file, VIP4, VIP6, "a", "b");
+    let _ = std::fs::remove_file(&file);
     first_b.time - last_a.time
 }
 
@@ -76,7 +75,7 @@ fn the_survivor_answers_soon_after_the_owners_lease_expires() {
     }
     let lab = Lab::new("fo", 3);
     let store = MemoryStore::default();
-    let (a, b, probes, file) = two_replicas(&lab, &store, 14);
+    let (a, b, capture, probes) = two_replicas(&lab, &store, 13);
     thread::sleep(Duration::from_secs(2));
 
     let killed = Instant::now();
@@ -121,7 +120,7 @@ fn the_survivor_answers_soon_after_the_owners_lease_expires() {
     // The client gets b's MAC, from b only.
     only_from(lab.arping(VIP4), lab.mac("b"));
     only_from(lab.ndisc6(VIP6), lab.mac("b"));
-    check_no_overlap(&lab, probes, &file);
+    check_no_overlap(&lab, capture, probes);
     b.stop();
 }
 
@@ -132,7 +131,7 @@ fn an_owner_cut_off_from_the_api_falls_silent_before_the_other_takes_over() {
     }
     let lab = Lab::new("part", 4);
     let store = MemoryStore::default();
-    let (a, b, probes, file) = two_replicas(&lab, &store, 14);
+    let (a, b, capture, probes) = two_replicas(&lab, &store, 13);
     thread::sleep(Duration::from_secs(2));
 
     // a keeps running and keeps its sockets, but can no longer renew.
@@ -149,7 +148,7 @@ fn an_owner_cut_off_from_the_api_falls_silent_before_the_other_takes_over() {
     );
     only_from(lab.arping(VIP4), lab.mac("b"));
     only_from(lab.ndisc6(VIP6), lab.mac("b"));
-    let gap = check_no_overlap(&lab, probes, &file);
+    let gap = check_no_overlap(&lab, capture, probes);
     // a stopped at its own deadline, at least the safety margin before b could start.
     let margin = ElectionTimings::default().safety_margin.as_secs_f64();
     assert!(gap >= margin - 0.3, "silent gap of only {gap:.3} s");

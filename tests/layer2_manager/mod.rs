@@ -24,11 +24,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::envtest_support::fake_api::FakeApi;
-use crate::envtest_support::netlab::{forwarder_command, have};
+use crate::envtest_support::netlab::forwarder_command;
 use crate::envtest_support::{manager_command, Procs};
-use crate::layer2_lab::{
-    capture, client_background, handover_in, lab_or_skip, only_from, Lab, VIP4, VIP6,
-};
+use crate::layer2_lab::{only_from, Lab, VIP4, VIP6};
+use porter_lab::Tool;
 
 /// The `externalTrafficPolicy: Local` Service's address.
 pub const LOCAL4: &str = "198.51.100.11";
@@ -152,25 +151,18 @@ pub fn fake_kubeconfig(dir: &Path, server: &str) -> PathBuf {
 /// Whether the lab can run (root, the layer-2 tools, python3 for the API forwarder); says
 /// why not otherwise.
 pub fn lab_available(test: &str) -> bool {
-    if !lab_or_skip(test) {
-        return false;
-    }
-    if !have("python3") {
-        let why = "python3 is not installed (tests/deps.sh installs it)";
-        if std::env::var("PORTER_LAB_REQUIRE").as_deref() == Ok("1") {
-            panic!("{test}: lab required (PORTER_LAB_REQUIRE=1) but {why}");
-        }
-        eprintln!("SKIPPED: {test}: {why}");
-        return false;
-    }
-    true
+    porter_lab::skip_unless_available(
+        test,
+        &[Tool::Arping, Tool::Ndisc6, Tool::Tcpdump, Tool::Python3],
+    )
 }
 
 /// The lab of one test: namespaces `l2k-<tag>-…` on 10.200.<subnet>.0/24 and
 /// 2001:db8:<subnet>::/64.
 pub fn lab(tag: &str, subnet: u8) -> Lab {
     Lab::with(
-        &format!("l2k-{tag}"),
+        "l2k",
+        tag,
         subnet,
         &format!("10.200.{subnet}"),
         &format!("2001:db8:{subnet}"),
@@ -440,17 +432,13 @@ impl<'a, O: Objects> Run<'a, O> {
         only_from(self.lab.arping(LOCAL4), mac_b);
 
         // Capture and probe through the owner's death.
-        let (tcpdump, file) = capture(&self.lab, 14);
-        let probes = vec![
-            tcpdump,
-            client_background(&self.lab, 13, &format!("arping -q -i eth0 -W 0.2 {VIP4}")),
-            client_background(
-                &self.lab,
-                13,
-                &format!("while :; do ndisc6 -q -1 -r 1 -w 200 {VIP6} eth0; sleep 0.1; done"),
-            ),
-            client_background(&self.lab, 13, &format!("arping -q -i eth0 -W 0.3 {LOCAL4}")),
-        ];
+        let capture = self.lab.capture();
+        let probes = [
+            format!("arping -q -i eth0 -W 0.2 {VIP4}"),
+            format!("while :; do ndisc6 -q -1 -r 1 -w 200 {VIP6} eth0; sleep 0.1; done"),
+            format!("arping -q -i eth0 -W 0.3 {LOCAL4}"),
+        ]
+        .map(|script| self.lab.client_background(12, &script));
         tokio::time::sleep(Duration::from_secs(2)).await;
         self.procs.kill("porter-a");
         let killed = Instant::now();
@@ -471,11 +459,12 @@ impl<'a, O: Objects> Run<'a, O> {
         for mut p in probes {
             let _ = p.wait();
         }
+        let file = capture.stop().unwrap();
 
         // The capture: n1's answers, then n2's, never interleaved; n2 first answers after
         // the Lease could expire, and within 2 s of it.
         for (vip4, vip6, expiry) in [(VIP4, "-", expiry4), ("-", VIP6, expiry6)] {
-            let (_, first_b) = handover_in(&self.lab, &file, vip4, vip6, "a", "b");
+            let (_, first_b) = self.lab.handover_in(&file, vip4, vip6, "a", "b");
             let after = first_b.time - expiry;
             eprintln!("{vip4}{vip6}: n2 first answered {after:.3} s after n1's Lease expired");
             assert!(
@@ -489,9 +478,10 @@ impl<'a, O: Objects> Run<'a, O> {
             );
         }
         // The Local address stayed with n2 throughout.
-        let local = crate::layer2_lab::answers_in(&file, LOCAL4, "-");
+        let local = porter_lab::layer2::answers_in(&file, LOCAL4, "-").unwrap();
         assert!(!local.is_empty(), "no answer for {LOCAL4} in the capture");
-        assert!(local.iter().all(|s| s.mac == mac_b), "{local:#?}");
+        let b = self.lab.seg.mac("b").unwrap();
+        assert!(local.iter().all(|s| s.mac == b), "{local:#?}");
         let _ = std::fs::remove_file(&file);
 
         self.wait_condition("web4", "n2", "198.51.100.10: answering ARP on eth0")
