@@ -88,47 +88,40 @@ const NEEDED: &[(&str, &str, &str)] = &[
     ("events.k8s.io", "events", "patch"),
 ];
 
+/// `rules` grant every (group, resource, verb) of `needed` and nothing else: no wildcard,
+/// nothing unlisted (least privilege).
+fn grants_exactly(rules: &[PolicyRule], needed: &[(&str, &str, &str)], scope: &str) {
+    for (g, r, v) in needed {
+        assert!(allows(rules, g, r, v), "{scope}: missing {v} on {g}/{r}");
+    }
+    for rule in rules {
+        for g in rule.api_groups.iter().flatten() {
+            for r in rule.resources.iter().flatten() {
+                for v in &rule.verbs {
+                    assert!(
+                        needed.contains(&(g.as_str(), r.as_str(), v.as_str())),
+                        "{scope}: unneeded grant {v} on {g}/{r}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn cluster_role_grants_what_the_manager_calls_and_nothing_more() {
     let roles: Vec<ClusterRole> = of_kind("rbac.yaml", "ClusterRole");
     assert_eq!(roles.len(), 1);
-    let rules = roles[0].rules.clone().unwrap();
-    for (g, r, v) in NEEDED {
-        assert!(allows(&rules, g, r, v), "missing {v} on {g}/{r}");
-    }
-    // Least privilege: no wildcard, no write verb beyond patch/create, nothing unlisted.
-    for rule in &rules {
-        for g in rule.api_groups.iter().flatten() {
-            for r in rule.resources.iter().flatten() {
-                for v in &rule.verbs {
-                    assert!(
-                        NEEDED.contains(&(g.as_str(), r.as_str(), v.as_str())),
-                        "unneeded grant {v} on {g}/{r}"
-                    );
-                }
-            }
-        }
-    }
+    grants_exactly(&roles[0].rules.clone().unwrap(), NEEDED, "ClusterRole");
     // The Leases are the only namespaced need: the leader's and one per layer-2 address.
     let role: Vec<Role> = of_kind("rbac.yaml", "Role");
     assert_eq!(role.len(), 1);
     assert_eq!(role[0].metadata.namespace.as_deref(), Some("porter-system"));
-    let rules = role[0].rules.clone().unwrap();
-    for (g, r, v) in NEEDED_IN_NAMESPACE {
-        assert!(allows(&rules, g, r, v), "missing {v} on {g}/{r}");
-    }
-    for rule in &rules {
-        for g in rule.api_groups.iter().flatten() {
-            for r in rule.resources.iter().flatten() {
-                for v in &rule.verbs {
-                    assert!(
-                        NEEDED_IN_NAMESPACE.contains(&(g.as_str(), r.as_str(), v.as_str())),
-                        "unneeded grant {v} on {g}/{r} in porter-system"
-                    );
-                }
-            }
-        }
-    }
+    grants_exactly(
+        &role[0].rules.clone().unwrap(),
+        NEEDED_IN_NAMESPACE,
+        "Role in porter-system",
+    );
 }
 
 /// (group, resource, verb) `porter manager` uses in its own namespace: Lease get / create /

@@ -306,7 +306,7 @@ pub fn desired_announcements(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
@@ -323,7 +323,13 @@ mod tests {
         }
     }
 
-    fn svc(name: &str, ips: &[&str], policy: TrafficPolicy, eps: &[&str]) -> ServiceInfo {
+    /// A Service in namespace `default` (also for the layer-2 tests).
+    pub(crate) fn svc(
+        name: &str,
+        ips: &[&str],
+        policy: TrafficPolicy,
+        eps: &[&str],
+    ) -> ServiceInfo {
         ServiceInfo {
             key: ServiceKey::new("default", name),
             ips: ips.iter().map(|s| ip(s)).collect(),

@@ -424,6 +424,7 @@ impl Layer2Runtime {
 
 #[cfg(test)]
 mod tests {
+    use super::super::announce::tests::svc;
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
@@ -435,15 +436,6 @@ mod tests {
             name: name.into(),
             ready,
             ..NodeInfo::default()
-        }
-    }
-
-    fn svc(name: &str, ips: &[&str], policy: TrafficPolicy, eps: &[&str]) -> ServiceInfo {
-        ServiceInfo {
-            key: ServiceKey::new("default", name),
-            ips: ips.iter().map(|s| ip(s)).collect(),
-            policy,
-            endpoint_nodes: eps.iter().map(|s| s.to_string()).collect(),
         }
     }
 

@@ -323,30 +323,42 @@ impl<'a, O: Objects> Run<'a, O> {
         self.objects.get(LEASES, Some("porter-system"), &name).await
     }
 
-    /// Waits until the Lease of `ip` is held by `node`; returns how long it took.
-    async fn wait_holder(&self, ip: &str, node: &str, within: Duration) -> Duration {
+    /// Polls `probe` every 100 ms until it gives `Ok`; returns that and how long it took.
+    /// After `within`, fails with the last `Err` and the managers' logs.
+    async fn poll<T, F, Fut>(&self, within: Duration, mut probe: F) -> (T, Duration)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, String>>,
+    {
         let start = Instant::now();
         loop {
-            let lease = self.lease(ip).await;
-            if lease
-                .as_ref()
-                .is_some_and(|l| l["spec"]["holderIdentity"] == node)
-            {
-                return start.elapsed();
+            match probe().await {
+                Ok(v) => return (v, start.elapsed()),
+                Err(last) if start.elapsed() >= within => {
+                    panic!("after {within:?}: {last}\n{}", self.logs())
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
-            assert!(
-                start.elapsed() < within,
-                "the Lease of {ip} is not held by {node} after {within:?}: {lease:#?}\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the Lease of `ip` is held by `node`; returns how long it took.
+    async fn wait_holder(&self, ip: &str, node: &str, within: Duration) -> Duration {
+        let held = || async move {
+            let lease = self.lease(ip).await;
+            match &lease {
+                Some(l) if l["spec"]["holderIdentity"] == node => Ok(()),
+                _ => Err(format!(
+                    "the Lease of {ip} is not held by {node}: {lease:#?}"
+                )),
+            }
+        };
+        self.poll(within, held).await.1
     }
 
     /// Waits until `node`'s condition on Service `name` has a message containing `text`.
     async fn wait_condition(&self, name: &str, node: &str, text: &str) -> Value {
-        let start = Instant::now();
-        loop {
+        let says = || async move {
             let svc = self.objects.get(SERVICES, Some("default"), name).await;
             let cond = svc.as_ref().and_then(|s| {
                 s["status"]["conditions"]
@@ -355,19 +367,14 @@ impl<'a, O: Objects> Run<'a, O> {
                     .find(|c| c["type"] == format!("{CONDITION}/{node}"))
                     .cloned()
             });
-            if let Some(c) = cond
-                .as_ref()
-                .filter(|c| c["message"].as_str().is_some_and(|m| m.contains(text)))
-            {
-                return c.clone();
+            match cond {
+                Some(c) if c["message"].as_str().is_some_and(|m| m.contains(text)) => Ok(c),
+                other => Err(format!(
+                    "{node}'s condition on {name} does not say {text:?}: {other:#?}"
+                )),
             }
-            assert!(
-                start.elapsed() < T,
-                "{node}'s condition on {name} never said {text:?}; last {cond:#?}\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        };
+        self.poll(T, says).await.0
     }
 
     /// When the Lease of `ip` expires as written (its `renewTime` + `leaseDurationSeconds`),
