@@ -12,8 +12,9 @@ mod envtest_support;
 mod layer2_lab;
 mod layer2_manager;
 
+use envtest_support::client_for;
 use envtest_support::fake_api::FakeApi;
-use layer2_manager::{fake_kubeconfig, lab, lab_available, Run};
+use layer2_manager::{fake_kubeconfig, lab, lab_available, Objects, Run};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_elected_node_answers_and_the_survivor_takes_over_after_expiry_without_overlap() {
@@ -25,15 +26,22 @@ async fn the_elected_node_answers_and_the_survivor_takes_over_after_expiry_witho
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
-    // The fake API on a Unix socket; each node namespace reaches it on its 127.0.0.1:6443.
+    // The fake API on a Unix socket, which each node namespace reaches on its
+    // 127.0.0.1:6443, and on loopback for the test, which writes objects through the API as
+    // the envtest variant does.
     let fake = FakeApi::new();
     let sock = dir.join("api.sock");
-    let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+    let unix = tokio::net::UnixListener::bind(&sock).unwrap();
     let app = fake.router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let kubeconfig = fake_kubeconfig(&dir, "http://127.0.0.1:6443");
+    tokio::spawn(async move { axum::serve(unix, app).await });
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let test_api = format!("http://{}", tcp.local_addr().unwrap());
+    let app = fake.router();
+    tokio::spawn(async move { axum::serve(tcp, app).await });
+    let kubeconfig = fake_kubeconfig(&dir, "kubeconfig-ns", "http://127.0.0.1:6443");
+    let objects = Objects(client_for(&fake_kubeconfig(&dir, "kubeconfig-test", &test_api)).await);
 
-    let run = Run::new(&*fake, lab("fk", 60), &dir, &sock, &kubeconfig).await;
+    let run = Run::new(&objects, lab("fk", 60), &dir, &sock, &kubeconfig).await;
     run.failover().await;
 
     // Every layer-2 Lease write was a create or a replace carrying the version read.

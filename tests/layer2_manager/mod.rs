@@ -1,7 +1,7 @@
 //! The layer-2 scenario of `porter manager`, run by two tests against two API servers:
 //! tests/manager_layer2.rs (the in-test fake, `envtest_support::fake_api`) and
-//! tests/envtest_layer2.rs (a real kube-apiserver). Only how objects are written and read
-//! differs ([`Objects`]); the lab, the processes and every check are here.
+//! tests/envtest_layer2.rs (a real kube-apiserver). Both write and read objects the same
+//! way, through the API ([`Objects`]); the lab, the processes and every check are here.
 //!
 //! The lab (`layer2_lab`): a bridge in `<prefix>-hub`, a client namespace and two node
 //! namespaces `a` (node n1) and `b` (node n2), each running a real `porter manager` that
@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::envtest_support::fake_api::FakeApi;
 use crate::envtest_support::netlab::forwarder_command;
 use crate::envtest_support::{manager_command, Procs};
 use crate::layer2_lab::{only_from, Lab, VIP4, VIP6};
@@ -37,33 +36,10 @@ const SLICES: &str = "/apis/discovery.k8s.io/v1/endpointslices";
 const CONDITION: &str = "advertised.porter.network.kubesphere.io";
 const T: Duration = Duration::from_secs(30);
 
-/// How the scenario writes and reads objects: create-or-replace (status included) and get,
-/// by collection path (`/api/v1/services`) with the namespace in the object.
-pub trait Objects {
-    /// Creates `obj`, or replaces the object of that name, status included.
-    fn put(&self, collection: &str, obj: Value) -> impl Future<Output = ()>;
-    /// The object `name` in `namespace`, if it exists.
-    fn get(
-        &self,
-        collection: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> impl Future<Output = Option<Value>>;
-}
-
-impl Objects for FakeApi {
-    async fn put(&self, collection: &str, obj: Value) {
-        FakeApi::put(self, collection, obj);
-    }
-
-    async fn get(&self, collection: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
-        FakeApi::get(self, collection, namespace, name)
-    }
-}
-
-/// [`Objects`] through a kube client (a real API server): POST, else PUT with the current
+/// How the scenario writes and reads objects, by collection path (`/api/v1/services`) with
+/// the namespace in the object: through a kube client, POST, else PUT with the current
 /// `resourceVersion`; status through its subresource, which a create ignores.
-pub struct KubeObjects(pub kube::Client);
+pub struct Objects(pub kube::Client);
 
 /// The path of `collection` for objects in `namespace`.
 fn namespaced(collection: &str, namespace: Option<&str>) -> String {
@@ -76,29 +52,9 @@ fn namespaced(collection: &str, namespace: Option<&str>) -> String {
     }
 }
 
-impl KubeObjects {
-    async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        ct: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, kube::Error> {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", ct)
-            .body(
-                body.map(|b| serde_json::to_vec(b).unwrap())
-                    .unwrap_or_default(),
-            )
-            .unwrap();
-        self.0.request::<Value>(req).await
-    }
-}
-
-impl Objects for KubeObjects {
-    async fn put(&self, collection: &str, obj: Value) {
+impl Objects {
+    /// Creates `obj`, or replaces the object of that name, status included.
+    pub async fn put(&self, collection: &str, obj: Value) {
         let ns = obj["metadata"]["namespace"].as_str().map(str::to_owned);
         let base = namespaced(collection, ns.as_deref());
         let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
@@ -128,22 +84,47 @@ impl Objects for KubeObjects {
         }
     }
 
-    async fn get(&self, collection: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    /// The object `name` in `namespace`, if it exists.
+    pub async fn get(
+        &self,
+        collection: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         let path = format!("{}/{name}", namespaced(collection, namespace));
         self.call("GET", &path, "application/json", None).await.ok()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        ct: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, kube::Error> {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", ct)
+            .body(
+                body.map(|b| serde_json::to_vec(b).unwrap())
+                    .unwrap_or_default(),
+            )
+            .unwrap();
+        self.0.request::<Value>(req).await
     }
 }
 
 /// Writes a kubeconfig for an API server at `server` with no TLS and a dummy token (the fake
 /// accepts anything) into `dir`; JSON, which is YAML too.
-pub fn fake_kubeconfig(dir: &Path, server: &str) -> PathBuf {
+pub fn fake_kubeconfig(dir: &Path, file: &str, server: &str) -> PathBuf {
     let config = json!({
         "apiVersion": "v1", "kind": "Config", "current-context": "lab",
         "clusters": [{"name": "lab", "cluster": {"server": server}}],
         "users": [{"name": "lab", "user": {"token": "lab"}}],
         "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "lab"}}],
     });
-    let path = dir.join("kubeconfig-lab");
+    let path = dir.join(file);
     std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     path
 }
@@ -205,8 +186,8 @@ fn slice(node: &str) -> Value {
 }
 
 /// The processes and namespaces of one run; dropping it stops and removes them.
-pub struct Run<'a, O: Objects> {
-    objects: &'a O,
+pub struct Run<'a> {
+    objects: &'a Objects,
     pub lab: Lab,
     dir: PathBuf,
     kubeconfig: PathBuf,
@@ -215,16 +196,16 @@ pub struct Run<'a, O: Objects> {
     pids: std::collections::BTreeMap<String, u32>,
 }
 
-impl<'a, O: Objects> Run<'a, O> {
+impl<'a> Run<'a> {
     /// Seeds the objects and starts the API forwarders in the node namespaces (to `sock`,
     /// which the caller serves); `kubeconfig` points at 127.0.0.1:6443.
     pub async fn new(
-        objects: &'a O,
+        objects: &'a Objects,
         lab: Lab,
         dir: &Path,
         sock: &Path,
         kubeconfig: &Path,
-    ) -> Run<'a, O> {
+    ) -> Run<'a> {
         for ns in ["default", "porter-system"] {
             objects
                 .put(
