@@ -88,41 +88,49 @@ const NEEDED: &[(&str, &str, &str)] = &[
     ("events.k8s.io", "events", "patch"),
 ];
 
-#[test]
-fn cluster_role_grants_what_the_manager_calls_and_nothing_more() {
-    let roles: Vec<ClusterRole> = of_kind("rbac.yaml", "ClusterRole");
-    assert_eq!(roles.len(), 1);
-    let rules = roles[0].rules.clone().unwrap();
-    for (g, r, v) in NEEDED {
-        assert!(allows(&rules, g, r, v), "missing {v} on {g}/{r}");
+/// `rules` grant every (group, resource, verb) of `needed` and nothing else: no wildcard,
+/// nothing unlisted (least privilege).
+fn grants_exactly(rules: &[PolicyRule], needed: &[(&str, &str, &str)], scope: &str) {
+    for (g, r, v) in needed {
+        assert!(allows(rules, g, r, v), "{scope}: missing {v} on {g}/{r}");
     }
-    // Least privilege: no wildcard, no write verb beyond patch/create, nothing unlisted.
-    for rule in &rules {
+    for rule in rules {
         for g in rule.api_groups.iter().flatten() {
             for r in rule.resources.iter().flatten() {
                 for v in &rule.verbs {
                     assert!(
-                        NEEDED.contains(&(g.as_str(), r.as_str(), v.as_str())),
-                        "unneeded grant {v} on {g}/{r}"
+                        needed.contains(&(g.as_str(), r.as_str(), v.as_str())),
+                        "{scope}: unneeded grant {v} on {g}/{r}"
                     );
                 }
             }
         }
     }
-    // The Lease is the only namespaced need, limited by name where the API allows it.
-    let role: Vec<Role> = of_kind("rbac.yaml", "Role");
-    let rules = role[0].rules.clone().unwrap();
-    assert!(allows(&rules, "coordination.k8s.io", "leases", "create"));
-    let named = rules
-        .iter()
-        .find(|r| r.verbs.iter().any(|v| v == "update"))
-        .unwrap();
-    assert_eq!(
-        named.resource_names.as_deref(),
-        Some(&["porter-manager".to_string()][..])
-    );
-    assert!(named.verbs.iter().any(|v| v == "get"));
 }
+
+#[test]
+fn cluster_role_grants_what_the_manager_calls_and_nothing_more() {
+    let roles: Vec<ClusterRole> = of_kind("rbac.yaml", "ClusterRole");
+    assert_eq!(roles.len(), 1);
+    grants_exactly(&roles[0].rules.clone().unwrap(), NEEDED, "ClusterRole");
+    // The Leases are the only namespaced need: the leader's and one per layer-2 address.
+    let role: Vec<Role> = of_kind("rbac.yaml", "Role");
+    assert_eq!(role.len(), 1);
+    assert_eq!(role[0].metadata.namespace.as_deref(), Some("porter-system"));
+    grants_exactly(
+        &role[0].rules.clone().unwrap(),
+        NEEDED_IN_NAMESPACE,
+        "Role in porter-system",
+    );
+}
+
+/// (group, resource, verb) `porter manager` uses in its own namespace: Lease get / create /
+/// replace in src/controller/leader.rs and src/layer2/lease.rs.
+const NEEDED_IN_NAMESPACE: &[(&str, &str, &str)] = &[
+    ("coordination.k8s.io", "leases", "get"),
+    ("coordination.k8s.io", "leases", "create"),
+    ("coordination.k8s.io", "leases", "update"),
+];
 
 #[test]
 fn deployment_has_two_host_network_replicas_one_per_node() {

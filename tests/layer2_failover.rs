@@ -15,7 +15,7 @@ use layer2_lab::*;
 use porter::layer2::election::ElectionTimings;
 
 /// Starts the two replicas (a first, so it wins the new lease), waits until a owns both
-/// addresses, and starts client probes and a capture for `seconds`.
+/// addresses, and starts a capture on the bridge and client probes for `seconds`.
 fn two_replicas(
     lab: &Lab,
     store: &MemoryStore,
@@ -23,8 +23,8 @@ fn two_replicas(
 ) -> (
     Speaker,
     Speaker,
+    porter_lab::Capture,
     Vec<std::process::Child>,
-    std::path::PathBuf,
 ) {
     let a = Speaker::start_elected(lab, "a", &[VIP4, VIP6], store.client("node-a"));
     let owns = |s: &Speaker, node: &str| {
@@ -40,62 +40,32 @@ fn two_replicas(
         wait_for(Duration::from_secs(3), || owns(&b, "node-a")).is_some(),
         "b does not see a as the owner"
     );
-    let (capture, file) = capture(lab, seconds);
+    let capture = lab.capture();
     // The client keeps asking, ARP every 200 ms and NDP in a loop, through the failover.
     let probes = vec![
-        capture,
-        client_background(
-            lab,
-            seconds - 1,
-            &format!("arping -q -i eth0 -W 0.2 {VIP4}"),
-        ),
-        client_background(
-            lab,
-            seconds - 1,
+        lab.client_background(seconds, &format!("arping -q -i eth0 -W 0.2 {VIP4}")),
+        lab.client_background(
+            seconds,
             &format!("while :; do ndisc6 -q -1 -r 1 -w 200 {VIP6} eth0; sleep 0.1; done"),
         ),
     ];
-    (a, b, probes, file)
+    (a, b, capture, probes)
 }
 
-/// The client got answers, all from `mac` (the background probes may add to them).
-fn only_from(macs: Vec<porter::layer2::MacAddr>, mac: porter::layer2::MacAddr) {
-    assert!(
-        !macs.is_empty() && macs.iter().all(|m| *m == mac),
-        "answers {macs:?}, expected only {mac}"
-    );
-}
-
-/// Waits for the background processes, then checks the capture: answers from a, then
-/// answers from b, never interleaved; returns the silent gap between the two (seconds).
-fn check_no_overlap(lab: &Lab, probes: Vec<std::process::Child>, file: &std::path::Path) -> f64 {
+/// Waits for the probes, then checks the capture: answers from a, then answers from b,
+/// never interleaved; returns the silent gap between the two (seconds).
+fn check_no_overlap(
+    lab: &Lab,
+    capture: porter_lab::Capture,
+    probes: Vec<std::process::Child>,
+) -> f64 {
     for mut p in probes {
         let _ = p.wait();
     }
-    let seen = answers_in(file, VIP4, VIP6);
-    let _ = std::fs::remove_file(file);
-    let (mac_a, mac_b) = (lab.mac("a"), lab.mac("b"));
-    let last_a = seen
-        .iter()
-        .rposition(|s| s.mac == mac_a)
-        .expect("a answered in the capture");
-    let first_b = seen
-        .iter()
-        .position(|s| s.mac == mac_b)
-        .expect("b answered in the capture");
-    assert!(
-        last_a < first_b,
-        "a answered after b had started: {:#?}",
-        &seen[first_b.min(last_a)..=first_b.max(last_a)]
-    );
-    assert!(seen.iter().all(|s| s.mac == mac_a || s.mac == mac_b));
-    let gap = seen[first_b].time - seen[last_a].time;
-    eprintln!(
-        "capture: {} answers from a, then {} from b; silent for {gap:.3} s in between",
-        last_a + 1,
-        seen.len() - first_b
-    );
-    gap
+    let file = capture.stop().unwrap();
+    let (last_a, first_b) = lab.handover_in(&file, VIP4, VIP6, "a", "b");
+    let _ = std::fs::remove_file(&file);
+    first_b.time - last_a.time
 }
 
 #[test]
@@ -105,7 +75,7 @@ fn the_survivor_answers_soon_after_the_owners_lease_expires() {
     }
     let lab = Lab::new("fo", 3);
     let store = MemoryStore::default();
-    let (a, b, probes, file) = two_replicas(&lab, &store, 14);
+    let (a, b, capture, probes) = two_replicas(&lab, &store, 13);
     thread::sleep(Duration::from_secs(2));
 
     let killed = Instant::now();
@@ -150,7 +120,7 @@ fn the_survivor_answers_soon_after_the_owners_lease_expires() {
     // The client gets b's MAC, from b only.
     only_from(lab.arping(VIP4), lab.mac("b"));
     only_from(lab.ndisc6(VIP6), lab.mac("b"));
-    check_no_overlap(&lab, probes, &file);
+    check_no_overlap(&lab, capture, probes);
     b.stop();
 }
 
@@ -161,7 +131,7 @@ fn an_owner_cut_off_from_the_api_falls_silent_before_the_other_takes_over() {
     }
     let lab = Lab::new("part", 4);
     let store = MemoryStore::default();
-    let (a, b, probes, file) = two_replicas(&lab, &store, 14);
+    let (a, b, capture, probes) = two_replicas(&lab, &store, 13);
     thread::sleep(Duration::from_secs(2));
 
     // a keeps running and keeps its sockets, but can no longer renew.
@@ -178,10 +148,72 @@ fn an_owner_cut_off_from_the_api_falls_silent_before_the_other_takes_over() {
     );
     only_from(lab.arping(VIP4), lab.mac("b"));
     only_from(lab.ndisc6(VIP6), lab.mac("b"));
-    let gap = check_no_overlap(&lab, probes, &file);
+    let gap = check_no_overlap(&lab, capture, probes);
     // a stopped at its own deadline, at least the safety margin before b could start.
     let margin = ElectionTimings::default().safety_margin.as_secs_f64();
     assert!(gap >= margin - 0.3, "silent gap of only {gap:.3} s");
     a.stop();
     b.stop();
+}
+
+/// A graceful stop (SIGTERM, the address leaving) releases the lease: the other replica
+/// takes over at its next retry instead of after the lease duration. No namespaces needed.
+#[tokio::test]
+async fn a_stopped_owner_releases_and_the_other_takes_over_within_a_retry() {
+    use porter::layer2::ownership::{Election, ElectionConfig};
+    use porter::telemetry::Metrics;
+    use std::collections::BTreeSet;
+    use std::net::IpAddr;
+    use std::sync::Arc;
+    use tokio::sync::watch;
+
+    let store = MemoryStore::default();
+    let ip: IpAddr = VIP4.parse().unwrap();
+    let (_eligible, eligible_rx) = watch::channel(true);
+    let start = |node: &str| {
+        let (owned, owned_rx) = watch::channel(BTreeSet::new());
+        let election = Election::spawn(
+            ip,
+            Arc::new(store.client(node)),
+            ElectionConfig::new(node),
+            eligible_rx.clone(),
+            owned,
+            Arc::new(Metrics::new()),
+        )
+        .unwrap();
+        (election, owned_rx)
+    };
+    let owns = |rx: &watch::Receiver<BTreeSet<IpAddr>>| rx.borrow().contains(&ip);
+    let until = |rx: watch::Receiver<BTreeSet<IpAddr>>, want: bool| async move {
+        let mut rx = rx;
+        let got = tokio::time::timeout(
+            Duration::from_secs(10),
+            rx.wait_for(|s| s.contains(&ip) == want),
+        )
+        .await;
+        got.is_ok()
+    };
+
+    let (a, a_owned) = start("node-a");
+    assert!(until(a_owned.clone(), true).await, "a never took the lease");
+    let (_b, b_owned) = start("node-b");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(owns(&a_owned) && !owns(&b_owned));
+
+    let stopped = Instant::now();
+    a.stop().await;
+    assert!(!owns(&a_owned), "a still answers after stop");
+    assert_eq!(
+        store.log().last().map(|w| w.holder.clone()),
+        Some(None),
+        "the last write released the lease"
+    );
+    assert!(until(b_owned, true).await, "b never took over");
+    let took = stopped.elapsed();
+    eprintln!("b owns the address {took:?} after a stopped");
+    let timings = ElectionTimings::default();
+    assert!(
+        took < timings.retry_period + Duration::from_millis(500),
+        "took {took:?}: the release did not shorten the takeover"
+    );
 }

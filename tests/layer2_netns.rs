@@ -2,7 +2,7 @@
 //! on one bridge (in a hub namespace). Each responder runs on a dedicated thread that has
 //! entered its speaker's namespace, with a current-thread tokio runtime of its own.
 //!
-//! Needs root, iproute2, arping (Habets) and ndisc6; skips loudly without them unless
+//! Needs root, iproute2, arping (Habets), ndisc6 and tcpdump; skips loudly without them unless
 //! `PORTER_LAB_REQUIRE=1`.
 
 mod layer2_lab;
@@ -87,8 +87,8 @@ fn takeover_updates_the_clients_neighbor_table_without_it_asking() {
 
     // The client learns the VIPs the ordinary way (its kernel asks, a answers); the pings
     // themselves go unanswered, since the VIPs are on no interface.
-    let _ = lab.client(&["ping", "-c", "1", "-W", "1", VIP4]);
-    let _ = lab.client(&["ping", "-6", "-c", "1", "-W", "1", VIP6]);
+    lab.client(&["ping", "-c", "1", "-W", "1", VIP4]);
+    lab.client(&["ping", "-6", "-c", "1", "-W", "1", VIP6]);
     assert_eq!(lab.neighbor(VIP4), Some(mac_a));
     assert_eq!(lab.neighbor(VIP6), Some(mac_a));
     // Let a's own announcements finish so that only b's can change the table.
@@ -125,9 +125,9 @@ fn responder_survives_link_down_and_ends_when_its_interface_is_deleted() {
     assert_eq!(lab.arping(VIP4), vec![lab.mac("a"), lab.mac("a")]);
     assert_eq!(a.counter(VIP4, "gratuitous"), 3);
     // Down and up again: the socket reports ENETDOWN once, then frames flow again.
-    must(&["ip", "-n", &lab.ns("a"), "link", "set", "eth0", "down"]);
+    lab.netns("a").link_down("eth0").unwrap();
     thread::sleep(Duration::from_millis(300));
-    must(&["ip", "-n", &lab.ns("a"), "link", "set", "eth0", "up"]);
+    lab.netns("a").link_up("eth0").unwrap();
     // It announces the address again once the link is back.
     assert!(
         wait_for(Duration::from_secs(3), || a.counter(VIP4, "gratuitous")
@@ -141,7 +141,7 @@ fn responder_survives_link_down_and_ends_when_its_interface_is_deleted() {
         "no answers after the link came back"
     );
     assert_eq!(a.ended(), None, "still running after link down/up");
-    must(&["ip", "-n", &lab.ns("a"), "link", "del", "eth0"]);
+    lab.netns("a").ip(&["link", "del", "eth0"]).unwrap();
     assert!(
         wait_for(Duration::from_secs(3), || a.ended().is_some()).is_some(),
         "the responder keeps running on a deleted interface"

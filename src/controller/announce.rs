@@ -20,6 +20,9 @@
 //!
 //! Every replica announces every eligible next hop (ADD-PATH when negotiated); a VIP with no
 //! eligible node is withdrawn.
+//!
+//! The eligibility part ([`eligible_nodes`]) is shared with layer 2, which elects one owner among
+//! the same nodes ([`super::layer2`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -222,6 +225,33 @@ pub struct Announcements {
     pub services: BTreeMap<ServiceKey, Vec<AddressAdvert>>,
 }
 
+/// The nodes that may serve `svc`, whatever the protocol: with `Local` policy those running
+/// a ready endpoint of it, with `Cluster` every node; either way only Ready nodes without
+/// [`EXCLUDE_LB_LABEL`]. Or why there is none.
+pub fn eligible_nodes<'a>(
+    svc: &ServiceInfo,
+    nodes: &'a [NodeInfo],
+) -> Result<Vec<&'a NodeInfo>, NotAnnounced> {
+    let candidates: Vec<&NodeInfo> = nodes
+        .iter()
+        .filter(|n| match svc.policy {
+            TrafficPolicy::Cluster => true,
+            TrafficPolicy::Local => svc.endpoint_nodes.contains(&n.name),
+        })
+        .collect();
+    if candidates.is_empty() && svc.policy == TrafficPolicy::Local {
+        return Err(NotAnnounced::NoReadyEndpoint);
+    }
+    let eligible: Vec<&NodeInfo> = candidates
+        .into_iter()
+        .filter(|n| n.ready && !n.excluded)
+        .collect();
+    if eligible.is_empty() {
+        return Err(NotAnnounced::NoEligibleNode);
+    }
+    Ok(eligible)
+}
+
 /// Computes the announcements. `local_rack` is this node's rack in rack mode (see the module
 /// documentation), `None` otherwise.
 pub fn desired_announcements(
@@ -234,20 +264,10 @@ pub fn desired_announcements(
         if svc.ips.is_empty() {
             continue;
         }
-        let candidates: Vec<&NodeInfo> = nodes
-            .iter()
-            .filter(|n| match svc.policy {
-                TrafficPolicy::Cluster => true,
-                TrafficPolicy::Local => svc.endpoint_nodes.contains(&n.name),
-            })
-            .collect();
-        let eligible: Vec<&NodeInfo> = candidates
-            .iter()
-            .copied()
-            .filter(|n| n.ready && !n.excluded)
-            .collect();
+        let eligible = eligible_nodes(svc, nodes);
         let in_rack: Vec<&NodeInfo> = eligible
             .iter()
+            .flatten()
             .copied()
             .filter(|n| local_rack.is_none_or(|r| n.rack.as_deref() == Some(r)))
             .collect();
@@ -257,18 +277,13 @@ pub fn desired_announcements(
                 .iter()
                 .filter_map(|n| Some((n.name.clone(), n.address_for(ip)?)))
                 .collect();
-            let withdrawn = if !next_hops.is_empty() {
-                None
-            } else if candidates.is_empty() && svc.policy == TrafficPolicy::Local {
-                Some(NotAnnounced::NoReadyEndpoint)
-            } else if eligible.is_empty() {
-                Some(NotAnnounced::NoEligibleNode)
-            } else if in_rack.is_empty() {
-                Some(NotAnnounced::NoNodeInRack(
+            let withdrawn = match &eligible {
+                _ if !next_hops.is_empty() => None,
+                Err(why) => Some(why.clone()),
+                Ok(_) if in_rack.is_empty() => Some(NotAnnounced::NoNodeInRack(
                     local_rack.unwrap_or_default().to_string(),
-                ))
-            } else {
-                Some(NotAnnounced::NoAddressOfFamily)
+                )),
+                Ok(_) => Some(NotAnnounced::NoAddressOfFamily),
             };
             if !next_hops.is_empty() {
                 // Two Services sharing one address: the union of their next hops.
@@ -291,7 +306,7 @@ pub fn desired_announcements(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
@@ -308,7 +323,13 @@ mod tests {
         }
     }
 
-    fn svc(name: &str, ips: &[&str], policy: TrafficPolicy, eps: &[&str]) -> ServiceInfo {
+    /// A Service in namespace `default` (also for the layer-2 tests).
+    pub(crate) fn svc(
+        name: &str,
+        ips: &[&str],
+        policy: TrafficPolicy,
+        eps: &[&str],
+    ) -> ServiceInfo {
         ServiceInfo {
             key: ServiceKey::new("default", name),
             ips: ips.iter().map(|s| ip(s)).collect(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::leader::LeaseTiming;
 use super::{Options, DEFAULT_CLASS, LEASE_NAME};
+use crate::layer2::ElectionTimings;
 
 /// Arguments of `porter manager`.
 #[derive(Clone, Debug, clap::Args)]
@@ -48,6 +49,18 @@ pub struct ManagerArgs {
     /// sessions, seconds.
     #[arg(long, default_value_t = 0)]
     pub shutdown_drain: u64,
+    /// Layer 2: duration of each address's Lease, whole seconds. A dead owner's address is
+    /// taken over within about a second after its Lease expires.
+    #[arg(long, default_value_t = 4)]
+    pub layer2_lease_duration: u64,
+    /// Layer 2: how often each replica reads every address's Lease and the owner renews it,
+    /// seconds (fractions allowed).
+    #[arg(long, default_value_t = 1.0)]
+    pub layer2_retry_period: f64,
+    /// Layer 2: an owner that cannot renew stops answering this long before its Lease can
+    /// expire, seconds (fractions allowed). Covers clock-rate differences and API latency.
+    #[arg(long, default_value_t = 1.0)]
+    pub layer2_safety_margin: f64,
     /// Logs as JSON lines.
     #[arg(long)]
     pub json_logs: bool,
@@ -65,6 +78,17 @@ impl ManagerArgs {
                 self.retry_period, self.renew_deadline, self.lease_duration
             ));
         }
+        let seconds = |what: &str, v: f64| {
+            Duration::try_from_secs_f64(v).map_err(|_| format!("{what} {v} is not a duration"))
+        };
+        let layer2 = ElectionTimings {
+            lease_duration: Duration::from_secs(self.layer2_lease_duration),
+            retry_period: seconds("--layer2-retry-period", self.layer2_retry_period)?,
+            safety_margin: seconds("--layer2-safety-margin", self.layer2_safety_margin)?,
+        };
+        layer2
+            .validate()
+            .map_err(|e| format!("layer-2 timings: {e}"))?;
         Ok(Options {
             node_name: self.node_name.clone(),
             namespace: self.namespace.clone(),
@@ -84,6 +108,7 @@ impl ManagerArgs {
             http: self.http,
             status_interval: Duration::from_secs(self.status_interval.max(1)),
             shutdown_drain: Duration::from_secs(self.shutdown_drain),
+            layer2,
         })
     }
 }
@@ -127,6 +152,62 @@ pub fn main(args: ManagerArgs) -> ExitCode {
         Err(e) => {
             eprintln!("porter manager: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ManagerArgs,
+    }
+
+    fn options(extra: &[&str]) -> Result<Options, String> {
+        let mut argv = vec!["porter", "--node-name", "n1"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().args.options()
+    }
+
+    #[test]
+    fn layer2_defaults_take_over_within_two_seconds_of_expiry() {
+        let t = options(&[]).unwrap().layer2;
+        assert_eq!(t, ElectionTimings::default());
+        // A follower polls once per retry period: the takeover follows the expiry by at
+        // most that, plus one API round trip.
+        assert!(t.retry_period < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn layer2_timings_are_settable_and_checked() {
+        let t = options(&[
+            "--layer2-lease-duration",
+            "2",
+            "--layer2-retry-period",
+            "0.5",
+            "--layer2-safety-margin",
+            "0.4",
+        ])
+        .unwrap()
+        .layer2;
+        assert_eq!(t.lease_duration, Duration::from_secs(2));
+        assert_eq!(t.retry_period, Duration::from_millis(500));
+        assert_eq!(t.safety_margin, Duration::from_millis(400));
+        for bad in [
+            "--layer2-safety-margin=4",
+            "--layer2-retry-period=0",
+            "--layer2-lease-duration=0",
+            "--layer2-retry-period=-1",
+        ] {
+            let e = options(&[bad]).unwrap_err();
+            assert!(
+                e.contains("layer-2") || e.contains("duration"),
+                "{bad:?}: {e}"
+            );
         }
     }
 }

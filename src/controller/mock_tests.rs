@@ -26,17 +26,17 @@ use crate::speaker::Speaker;
 use crate::telemetry::Metrics;
 
 /// One expected request and the answer to give.
-struct Step {
-    method: &'static str,
+pub(crate) struct Step {
+    pub(crate) method: &'static str,
     /// Path and query, exactly.
-    uri: String,
-    content_type: Option<&'static str>,
-    check: Box<dyn Fn(&Value) + Send>,
-    status: u16,
-    reply: Value,
+    pub(crate) uri: String,
+    pub(crate) content_type: Option<&'static str>,
+    pub(crate) check: Box<dyn Fn(&Value) + Send>,
+    pub(crate) status: u16,
+    pub(crate) reply: Value,
 }
 
-fn step(
+pub(crate) fn step(
     method: &'static str,
     uri: impl Into<String>,
     content_type: Option<&'static str>,
@@ -55,7 +55,7 @@ fn step(
 
 /// A client whose API server answers `steps` in order; the returned task fails the test on
 /// an unexpected request and reports how many steps ran.
-fn scripted(steps: Vec<Step>) -> (Client, tokio::task::JoinHandle<usize>) {
+pub(crate) fn scripted(steps: Vec<Step>) -> (Client, tokio::task::JoinHandle<usize>) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let task = tokio::spawn(async move {
         let mut done = 0;
@@ -100,7 +100,7 @@ fn scripted(steps: Vec<Step>) -> (Client, tokio::task::JoinHandle<usize>) {
     (Client::new(service, "default"), task)
 }
 
-fn opts() -> Arc<Options> {
+pub(crate) fn opts() -> Arc<Options> {
     Arc::new(Options {
         node_name: "n1".into(),
         namespace: "porter-system".into(),
@@ -112,6 +112,7 @@ fn opts() -> Arc<Options> {
         http: "127.0.0.1:0".parse().unwrap(),
         status_interval: Duration::from_secs(1),
         shutdown_drain: Duration::ZERO,
+        layer2: Default::default(),
     })
 }
 
@@ -583,6 +584,7 @@ async fn node_writes_only_its_own_nodes_conf_status_entry() {
         leading,
         ready: Arc::default(),
         global_as: Arc::default(),
+        layer2: super::layer2::Layer2Status::new("n1", Arc::new(Metrics::new())),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(node::status_loop(ctx, async move {

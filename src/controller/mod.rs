@@ -17,6 +17,7 @@
 pub mod announce;
 pub mod cli;
 pub mod eip;
+pub mod layer2;
 pub mod leader;
 pub mod node;
 pub mod peers;
@@ -95,6 +96,8 @@ pub struct Options {
     pub status_interval: Duration,
     /// RFC 8326 drain time on shutdown.
     pub shutdown_drain: Duration,
+    /// Timings of the per-address layer-2 Leases.
+    pub layer2: crate::layer2::ElectionTimings,
 }
 
 /// Errors of a reconcile.
@@ -249,6 +252,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
     let speaker = Speaker::new(metrics.clone());
     let ready = Arc::new(AtomicBool::new(false));
     let global_as = Arc::new(AtomicU32::new(0));
+    let layer2_status = layer2::Layer2Status::new(&opts.node_name, metrics.clone());
     let changed = Arc::new(Notify::new());
     let stores = Stores::start(&client, changed.clone());
 
@@ -266,6 +270,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
     // HTTP endpoint
     let status_speaker = speaker.clone();
     let status_as = global_as.clone();
+    let status_layer2 = layer2_status.clone();
     let http = HttpState {
         metrics: metrics.clone(),
         // The same shape as BgpPeer nodesPeerStatus (and standalone mode's /status), plus
@@ -290,7 +295,11 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            serde_json::json!({ "bgpPeers": peers, "advertised": advertised })
+            serde_json::json!({
+                "bgpPeers": peers,
+                "advertised": advertised,
+                "layer2": status_layer2.to_json(),
+            })
         }),
         ready: ready.clone(),
     };
@@ -333,8 +342,15 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
         leading: leading.clone(),
         ready: ready.clone(),
         global_as,
+        layer2: layer2_status.clone(),
     });
-    let node_task = tokio::spawn(node::run(node_ctx.clone(), changed.clone(), stopped()));
+    let layer2 = layer2::Layer2Runtime::new(client.clone(), &opts, metrics.clone(), layer2_status);
+    let node_task = tokio::spawn(node::run(
+        node_ctx.clone(),
+        layer2,
+        changed.clone(),
+        stopped(),
+    ));
     let status_task = tokio::spawn(node::status_loop(node_ctx, stopped()));
 
     // The leader: allocation and Eip status, started and stopped with the Lease.
@@ -431,4 +447,4 @@ async fn shutdown_signal() {
 }
 
 #[cfg(test)]
-mod mock_tests;
+pub(crate) mod mock_tests;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
@@ -34,6 +34,7 @@ use tracing::{info, warn};
 use super::announce::{
     desired_announcements, ready_endpoint_nodes, Announcements, NodeInfo, ServiceInfo,
 };
+use super::layer2::{compute_layer2, describe, Layer2Role, Layer2Runtime, Layer2Status};
 use super::peers::{local_rack, speaker_config};
 use super::service::is_managed;
 use super::{node_field_manager, Options, Stores};
@@ -60,6 +61,8 @@ pub struct NodeCtx {
     pub ready: Arc<AtomicBool>,
     /// The AS the speaker runs with (for `/status`).
     pub global_as: Arc<std::sync::atomic::AtomicU32>,
+    /// What this node does for each layer-2 address (for its advertisement conditions).
+    pub layer2: Layer2Status,
 }
 
 /// The last state handed to the speaker, and what it announces per Service.
@@ -70,25 +73,37 @@ struct Applied {
     announcements: Announcements,
 }
 
-/// Recomputes and applies on every watch event until `stopped`.
+/// Recomputes and applies on every watch event until `stopped`; then stops the layer-2
+/// elections and responders.
 pub async fn run(
     ctx: Arc<NodeCtx>,
+    mut layer2: Layer2Runtime,
     changed: Arc<Notify>,
     stopped: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stopped);
     let applied = Mutex::new(Applied::default());
-    loop {
-        step(&ctx, &applied).await;
-        tokio::select! {
-            _ = &mut stopped => return,
-            _ = changed.notified() => {}
-            // a safety net: level-triggered, so a periodic pass costs nothing when idle
-            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+    // Between watch events, the layer-2 interfaces are re-checked every second: an address
+    // must stop being a candidate as soon as its responder ends.
+    let mut recheck = tokio::time::interval(Duration::from_secs(1));
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    'events: loop {
+        step(&ctx, &applied, &mut layer2).await;
+        let sweep = tokio::time::sleep(Duration::from_secs(30));
+        tokio::pin!(sweep);
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break 'events,
+                _ = changed.notified() => break,
+                // a safety net: level-triggered, so a periodic pass costs nothing when idle
+                _ = &mut sweep => break,
+                _ = recheck.tick() => layer2.refresh().await,
+            }
         }
         // Let a burst of events (a rollout) settle into one pass.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    layer2.stop().await;
 }
 
 /// The desired speaker configuration and announcements from the stores.
@@ -96,10 +111,14 @@ pub fn compute(
     stores: &Stores,
     opts: &Options,
 ) -> (SpeakerConfig, BTreeMap<String, String>, Announcements) {
-    let nodes: Vec<Node> = stores.nodes.state().iter().map(|n| (**n).clone()).collect();
-    let me = nodes.iter().find(|n| n.name_any() == opts.node_name);
+    let node_infos = node_infos(stores);
+    let me = stores
+        .nodes
+        .state()
+        .into_iter()
+        .find(|n| n.name_any() == opts.node_name);
     let (me_info, me_labels) = match me {
-        Some(n) => (NodeInfo::from_node(n), n.labels().clone()),
+        Some(n) => (NodeInfo::from_node(&n), n.labels().clone()),
         None => (
             NodeInfo {
                 name: opts.node_name.clone(),
@@ -135,27 +154,46 @@ pub fn compute(
         .filter(|e| e.spec.protocol == Protocol::Bgp)
         .filter_map(|e| e.spec.range().ok())
         .collect();
-    let endpoints = ready_endpoint_nodes(stores.slices.state().iter().map(|s| s.as_ref()));
-    let services: Vec<ServiceInfo> = stores
-        .services
-        .state()
-        .iter()
-        .filter(|s| s.meta().deletion_timestamp.is_none() && is_managed(s, opts))
-        .map(|s| {
-            let mut info =
-                ServiceInfo::from_service(s, |ip| bgp_ranges.iter().any(|r| r.contains(ip)));
-            info.endpoint_nodes = endpoints.get(&info.key).cloned().unwrap_or_default();
-            info
-        })
-        .collect();
-    let node_infos: Vec<NodeInfo> = nodes.iter().map(NodeInfo::from_node).collect();
+    let services = service_infos(stores, opts, |ip| bgp_ranges.iter().any(|r| r.contains(ip)));
     let rack = local_rack(conf.as_ref().map(|c| &c.spec), &me_labels);
     let announcements = desired_announcements(&services, &node_infos, rack);
     (config, errors, announcements)
 }
 
-async fn step(ctx: &NodeCtx, applied: &Mutex<Applied>) {
+/// Every Node, as the announcement rules read it.
+pub fn node_infos(stores: &Stores) -> Vec<NodeInfo> {
+    stores
+        .nodes
+        .state()
+        .iter()
+        .map(|n| NodeInfo::from_node(n))
+        .collect()
+}
+
+/// The live Services porter manages, each with its ingress addresses for which `keep` is
+/// true and its nodes with ready endpoints.
+pub fn service_infos(
+    stores: &Stores,
+    opts: &Options,
+    keep: impl Fn(IpAddr) -> bool,
+) -> Vec<ServiceInfo> {
+    let endpoints = ready_endpoint_nodes(stores.slices.state().iter().map(|s| s.as_ref()));
+    stores
+        .services
+        .state()
+        .iter()
+        .filter(|s| s.meta().deletion_timestamp.is_none() && is_managed(s, opts))
+        .map(|s| {
+            let mut info = ServiceInfo::from_service(s, &keep);
+            info.endpoint_nodes = endpoints.get(&info.key).cloned().unwrap_or_default();
+            info
+        })
+        .collect()
+}
+
+async fn step(ctx: &NodeCtx, applied: &Mutex<Applied>, layer2: &mut Layer2Runtime) {
     let (config, errors, announcements) = compute(&ctx.stores, &ctx.opts);
+    layer2.apply(compute_layer2(&ctx.stores, &ctx.opts)).await;
     let (config_changed, errors_changed, routes_changed) = {
         let a = applied.lock().unwrap_or_else(|p| p.into_inner());
         (
@@ -219,27 +257,31 @@ pub fn advertised_condition_type(node: &str) -> String {
 pub type PeerAdvert = (String, Vec<IpAddr>, SystemTime);
 
 /// This node's advertisement condition for one Service: True when at least one peer has
-/// each of its addresses; the message says to which peers, with which next hops, since when,
-/// or why not. `advertised` is what the speaker reports per prefix.
+/// each of its BGP addresses and this node answers ARP/NDP for each of its layer-2 ones;
+/// the message says, per address, to which peers, with which next hops, since when, on
+/// which interface, which node owns it instead, or why not. `advertised` is what the
+/// speaker reports per prefix; `layer2` this node's role for each layer-2 address.
 pub fn advertisement_condition(
     node: &str,
     adverts: &[super::announce::AddressAdvert],
+    layer2: &[(IpAddr, Layer2Role)],
     advertised: &BTreeMap<bgp_wire::nlri::Prefix, Vec<PeerAdvert>>,
     current: &[Condition],
     generation: Option<i64>,
     now: Timestamp,
 ) -> Condition {
     let mut parts = Vec::new();
-    let mut all = true;
+    // The reason of each address that keeps the condition False.
+    let mut failing: Vec<&'static str> = Vec::new();
     let mut since: Option<SystemTime> = None;
     for a in adverts {
         let prefix = bgp_wire::nlri::Prefix::host(a.ip);
         let peers = advertised.get(&prefix).map(Vec::as_slice).unwrap_or(&[]);
         if let Some(why) = &a.withdrawn {
-            all = false;
+            failing.push("Withdrawn");
             parts.push(format!("{}: withdrawn, {why}", a.ip));
         } else if peers.is_empty() {
-            all = false;
+            failing.push("NoEstablishedPeer");
             let hops: BTreeSet<String> = a.next_hops.keys().cloned().collect();
             parts.push(format!(
                 "{}: no established peer on this node (next hops from {})",
@@ -263,16 +305,36 @@ pub fn advertisement_condition(
             ));
         }
     }
+    for (ip, role) in layer2 {
+        if !matches!(role, Layer2Role::Answering { .. }) {
+            failing.push(role.reason());
+        }
+        parts.push(describe(*ip, role));
+    }
     let type_ = advertised_condition_type(node);
-    let status = if all && !adverts.is_empty() {
+    let any = !adverts.is_empty() || !layer2.is_empty();
+    let status = if failing.is_empty() && any {
         "True"
     } else {
         "False"
     };
-    let reason = match (status, adverts.iter().any(|a| a.withdrawn.is_some())) {
-        ("True", _) => "Advertised",
-        (_, true) => "Withdrawn",
-        _ => "NoEstablishedPeer",
+    // The most actionable cause first: something is broken, then this node is not meant
+    // to, then it waits for a peer or another node.
+    const PRIORITY: [&str; 6] = [
+        "Withdrawn",
+        "InterfaceError",
+        "NotEligible",
+        "NoEstablishedPeer",
+        "Standby",
+        "NoOwner",
+    ];
+    let reason = match status {
+        "True" if adverts.is_empty() => "Answering",
+        "True" => "Advertised",
+        _ => PRIORITY
+            .into_iter()
+            .find(|r| failing.contains(r))
+            .unwrap_or("NoEstablishedPeer"),
     };
     // The transition time is the moment the routes went out, when known.
     let keep = current
@@ -446,7 +508,9 @@ async fn write_service_conditions(ctx: &NodeCtx, written: &mut Written) -> Resul
             )
         })
         .collect();
-    for (key, adverts) in &announcements.services {
+    let layer2 = ctx.layer2.roles();
+    let keys: BTreeSet<&ServiceKey> = announcements.services.keys().chain(layer2.keys()).collect();
+    for key in keys.iter().copied() {
         let Some(svc) = services.get(key) else {
             continue;
         };
@@ -457,7 +521,8 @@ async fn write_service_conditions(ctx: &NodeCtx, written: &mut Written) -> Resul
             .unwrap_or_default();
         let cond = advertisement_condition(
             &ctx.opts.node_name,
-            adverts,
+            announcements.services.get(key).map_or(&[], Vec::as_slice),
+            layer2.get(key).map_or(&[], Vec::as_slice),
             &advertised,
             current,
             svc.metadata.generation,
@@ -490,7 +555,7 @@ async fn write_service_conditions(ctx: &NodeCtx, written: &mut Written) -> Resul
     let gone: Vec<ServiceKey> = written
         .services
         .keys()
-        .filter(|k| !announcements.services.contains_key(*k))
+        .filter(|k| !keys.contains(k))
         .cloned()
         .collect();
     for key in gone {
@@ -662,7 +727,7 @@ mod tests {
             vec![("tor1".to_string(), vec![ip("10.200.40.1")], since)],
         )]
         .into();
-        let c = advertisement_condition("n1", &adverts, &advertised, &[], Some(1), now);
+        let c = advertisement_condition("n1", &adverts, &[], &advertised, &[], Some(1), now);
         assert_eq!(
             (c.status.as_str(), c.reason.as_str()),
             ("True", "Advertised")
@@ -677,7 +742,7 @@ mod tests {
         );
 
         // No session up yet.
-        let c = advertisement_condition("n1", &adverts, &BTreeMap::new(), &[], Some(1), now);
+        let c = advertisement_condition("n1", &adverts, &[], &BTreeMap::new(), &[], Some(1), now);
         assert_eq!(
             (c.status.as_str(), c.reason.as_str()),
             ("False", "NoEstablishedPeer")
@@ -690,12 +755,60 @@ mod tests {
             next_hops: BTreeMap::new(),
             withdrawn: Some(NotAnnounced::NoReadyEndpoint),
         }];
-        let c = advertisement_condition("n1", &gone, &advertised, &[], Some(1), now);
+        let c = advertisement_condition("n1", &gone, &[], &advertised, &[], Some(1), now);
         assert_eq!(
             (c.status.as_str(), c.reason.as_str()),
             ("False", "Withdrawn")
         );
         assert!(c.message.contains("no ready endpoint"), "{}", c.message);
+    }
+
+    #[test]
+    fn layer2_condition_names_the_interface_or_the_owner() {
+        let now: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        let answering = [(
+            ip("198.51.100.10"),
+            Layer2Role::Answering {
+                interface: "eth0".into(),
+            },
+        )];
+        let c = advertisement_condition("n1", &[], &answering, &BTreeMap::new(), &[], None, now);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("True", "Answering")
+        );
+        assert_eq!(c.message, "198.51.100.10: answering ARP on eth0");
+
+        let mixed = [
+            answering[0].clone(),
+            (
+                ip("2001:db8::10"),
+                Layer2Role::Standby { owner: "n2".into() },
+            ),
+        ];
+        let c = advertisement_condition("n1", &[], &mixed, &BTreeMap::new(), &[], None, now);
+        assert_eq!((c.status.as_str(), c.reason.as_str()), ("False", "Standby"));
+        assert_eq!(
+            c.message,
+            "198.51.100.10: answering ARP on eth0; 2001:db8::10: standby, owner is n2"
+        );
+
+        // A broken interface outranks waiting for another node.
+        let broken = [
+            mixed[1].clone(),
+            (
+                ip("198.51.100.11"),
+                Layer2Role::InterfaceError {
+                    spec: "eth9".into(),
+                    error: "no interface named eth9".into(),
+                },
+            ),
+        ];
+        let c = advertisement_condition("n1", &[], &broken, &BTreeMap::new(), &[], None, now);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", "InterfaceError")
+        );
     }
 
     /// Level-triggered: the whole answer from the stores. A deleting Service, a Service that
@@ -777,6 +890,7 @@ mod tests {
             http: "127.0.0.1:0".parse().unwrap(),
             status_interval: Duration::from_secs(5),
             shutdown_drain: Duration::ZERO,
+            layer2: Default::default(),
         };
         let (config, errors, ann) = compute(&stores, &opts);
         assert!(errors.is_empty(), "{errors:?}");

@@ -504,6 +504,7 @@ mod tests {
             http: "127.0.0.1:0".parse().unwrap(),
             status_interval: Duration::from_secs(5),
             shutdown_drain: Duration::ZERO,
+            layer2: Default::default(),
         }
     }
 

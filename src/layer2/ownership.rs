@@ -99,8 +99,10 @@ pub fn lease_name(ip: IpAddr) -> String {
     format!("porter-l2-{}", parts.join("-"))
 }
 
-/// A running election for one address; dropping it stops the election (this replica
-/// stops answering for the address at once; its lease then expires or is taken).
+/// A running election for one address. [`stop`](Election::stop) hands the address over
+/// (releases the lease, so another replica takes it at its next retry); dropping it ends
+/// the election like a crash would (this replica stops answering at once; its lease then
+/// expires before anyone takes it).
 #[derive(Debug)]
 pub struct Election {
     stop: Option<oneshot::Sender<()>>,
@@ -140,10 +142,13 @@ impl Election {
         })
     }
 
-    /// Stops the election and waits for it: the address leaves the owned set. The lease
-    /// is left to expire (a graceful handover would release it; a crash cannot).
+    /// Stops the election gracefully and waits for it: the address leaves the owned set at
+    /// once, then the lease is released if this replica holds it (one read and one write,
+    /// each bounded by the request timeout), so the next owner need not wait for expiry.
     pub async fn stop(mut self) {
-        drop(self.stop.take());
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
@@ -182,7 +187,12 @@ impl<S: LeaseStore> Driver<S> {
                 .poll_timeout(now.into_std())
                 .map_or(now + self.config.timings.retry_period, Instant::from_std);
             tokio::select! {
-                _ = &mut stop => break,
+                graceful = &mut stop => {
+                    if graceful.is_ok() {
+                        self.release().await;
+                    }
+                    break;
+                }
                 _ = tokio::time::sleep_until(wake) => {}
                 changed = eligible.changed(), if eligible_open => {
                     match changed {
@@ -200,6 +210,14 @@ impl<S: LeaseStore> Driver<S> {
             }
         }
         self.publish(false);
+    }
+
+    /// Hands the address over: stop answering, then release the lease if still held
+    /// (the elector writes a release for an ineligible holder).
+    async fn release(&mut self) {
+        self.elector.set_eligible(Instant::now().into_std(), false);
+        self.publish(false);
+        self.cycle().await;
     }
 
     /// One read-decide-write cycle, publishing ownership after each step.

@@ -13,7 +13,6 @@
 //! stderr). On a reload it is logged and counted in `porter_config_reloads{result="error"}`,
 //! and the running state is kept.
 
-pub mod layer2;
 pub mod load;
 pub mod model;
 
@@ -30,6 +29,8 @@ use serde_json::{json, Map, Value};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
 
+use crate::layer2::responders::{InterfaceStatus, Responders};
+use crate::layer2::ResponderConfig;
 use crate::speaker::{PeerStatus, Speaker};
 use crate::telemetry::{self, HttpState, Metrics, PoolLabels, ResultLabels};
 use model::{Desired, Holdings, Node, Options};
@@ -109,7 +110,10 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         last_error: None,
         layer2: BTreeMap::new(),
     }));
-    let mut l2 = layer2::Layer2::new(&args.node_name, metrics.clone());
+    let mut l2 = Responders::new(
+        ResponderConfig::new(args.node_name.clone()),
+        metrics.clone(),
+    );
     // Ready once the first configuration is applied; /healthz answers from the start.
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(listener) = http {
@@ -183,7 +187,7 @@ struct Shared {
     desired: Desired,
     applied_at: SystemTime,
     last_error: Option<(SystemTime, String)>,
-    layer2: BTreeMap<String, layer2::InterfaceStatus>,
+    layer2: BTreeMap<String, InterfaceStatus>,
 }
 
 struct Signals {
@@ -268,7 +272,7 @@ async fn reload(
     read: Result<Vec<u8>, load::LoadError>,
     speaker: &Speaker,
     metrics: &Metrics,
-    l2: &mut layer2::Layer2,
+    l2: &mut Responders,
     shared: &RwLock<Shared>,
 ) {
     let previous = lock(shared).desired.clone();
@@ -309,7 +313,7 @@ async fn reload(
 async fn apply(
     speaker: &Speaker,
     metrics: &Metrics,
-    l2: &mut layer2::Layer2,
+    l2: &mut Responders,
     previous: Option<&Desired>,
     next: &Desired,
 ) {

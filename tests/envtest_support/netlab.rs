@@ -1,9 +1,9 @@
-//! A network lab for end-to-end tests: a router namespace with a bridge (the LAN), node
-//! namespaces on it, BIRD as the router, and the forwarder that lets processes in the node
-//! namespaces reach an API server on the test's side without any address in the host
-//! namespace.
+//! A network lab for end-to-end tests, on porter-lab: a LAN (porter-lab's [`Lan`]) with a
+//! router namespace running BIRD and node namespaces, and the forwarder that lets processes
+//! in the node namespaces reach an API server on the test's side without any address in
+//! the host namespace.
 //!
-//! Lab: 10.200.48.0/24 on a bridge in the router namespace (router .254, node i at .i).
+//! Lab: 10.200.48.0/24 (router .254, node i at .i).
 
 #![allow(dead_code)]
 
@@ -13,137 +13,84 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use porter_lab::{BirdConfig, BirdPeer, Lan, Netns};
+
 /// The LAN's first three octets.
 pub const LAN: &str = "10.200.48";
 
-/// Network namespaces deleted on drop.
+/// The router and node namespaces on one LAN; deleted (with what runs inside) on drop.
 pub struct Lab {
     /// The router namespace.
     pub router: String,
     /// The node namespaces, node i+1 at index i.
     pub nodes: Vec<String>,
+    // Dropped after the names: the node and router namespaces, then the switch.
+    namespaces: Vec<Netns>,
+    lan: Lan,
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in self.nodes.iter().chain([&self.router]) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
-}
-
-/// Runs a command, panicking with its stderr when it fails.
-pub fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Whether `tool` is on PATH.
+/// Whether `tool` is on PATH (or in an sbin directory).
 pub fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    porter_lab::find_binary(tool).is_some()
 }
 
 /// Whether the test runs as root.
 pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    porter_lab::is_root()
 }
 
 impl Lab {
-    /// Namespaces `pk8s<tag>-r` and `pk8s<tag>-n<i>` wired to the LAN.
+    /// Namespaces `pk8s-<tag>-r-…` (router, {LAN}.254 on `lan0`) and `pk8s-<tag>-n<i>-…`
+    /// (node i, {LAN}.i on `eth0`), all on one bridge.
     pub fn new(tag: &str, nodes: usize) -> Lab {
-        let lab = Lab {
-            router: format!("pk8s{tag}-r"),
-            nodes: (1..=nodes).map(|i| format!("pk8s{tag}-n{i}")).collect(),
-        };
-        for ns in lab.nodes.iter().chain([&lab.router]) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-            sh(&["ip", "netns", "add", ns]);
-            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        let mut lan = Lan::with_prefix("pk8s", tag).expect("the LAN");
+        let router = Netns::with_prefix("pk8s", &format!("{tag}-r")).expect("the router");
+        lan.attach(&router, "lan0", &[&format!("{LAN}.254/24")])
+            .expect("the router on the LAN");
+        let mut namespaces = vec![router];
+        for i in 1..=nodes {
+            let node = Netns::with_prefix("pk8s", &format!("{tag}-n{i}")).expect("a node");
+            lan.attach(&node, "eth0", &[&format!("{LAN}.{i}/24")])
+                .expect("a node on the LAN");
+            namespaces.push(node);
         }
-        let r = lab.router.as_str();
-        sh(&["ip", "-n", r, "link", "add", "br0", "type", "bridge"]);
-        sh(&[
-            "ip",
-            "-n",
-            r,
-            "addr",
-            "add",
-            &format!("{LAN}.254/24"),
-            "dev",
-            "br0",
-        ]);
-        sh(&["ip", "-n", r, "link", "set", "br0", "up"]);
-        for (i, ns) in lab.nodes.iter().enumerate() {
-            let port = format!("e{}", i + 1);
-            // Both ends are created inside namespaces: nothing appears in the host's.
-            sh(&[
-                "ip", "-n", r, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-                "netns", ns,
-            ]);
-            sh(&["ip", "-n", r, "link", "set", &port, "master", "br0", "up"]);
-            sh(&[
-                "ip",
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{LAN}.{}/24", i + 1),
-                "dev",
-                "eth0",
-            ]);
-            sh(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
+        Lab {
+            router: namespaces[0].name().to_owned(),
+            nodes: namespaces[1..]
+                .iter()
+                .map(|n| n.name().to_owned())
+                .collect(),
+            namespaces,
+            lan,
         }
-        lab
     }
 
     /// Next hops of `vip` in the router's FIB (empty when there is no route).
     pub fn fib(&self, vip: &str) -> BTreeSet<IpAddr> {
-        let out = Command::new("ip")
-            .args(["-n", &self.router, "route", "show", vip])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let words: Vec<&str> = text.split_whitespace().collect();
-        words
-            .windows(2)
-            .filter(|w| w[0] == "via")
-            .filter_map(|w| w[1].parse().ok())
+        self.namespaces[0]
+            .route_next_hops(vip)
+            .unwrap_or_default()
+            .into_iter()
             .collect()
     }
 }
 
-pub const BIRD_CONF: &str = r#"
-log stderr all;
-router id 10.200.48.254;
-protocol device { scan time 1; }
-protocol kernel {
-  ipv4 { import none; export all; };
-  merge paths on;
-  scan time 2;
+/// BIRD on the router: AS 65001, a session to each node (AS 64512) with ADD-PATH receive
+/// and short timers, BGP routes merged into ECMP routes in the kernel FIB.
+pub fn bird_config(nodes: usize) -> BirdConfig {
+    let router: IpAddr = format!("{LAN}.254").parse().unwrap();
+    let mut config = BirdConfig::new(format!("{LAN}.254").parse().unwrap(), 65001);
+    for i in 1..=nodes {
+        let node: IpAddr = format!("{LAN}.{i}").parse().unwrap();
+        config = config.peer(
+            BirdPeer::new(&format!("n{i}"), node, 64512)
+                .local_address(router)
+                .add_path_rx()
+                .hold_time(9),
+        );
+    }
+    config
 }
-template bgp porter {
-  local 10.200.48.254 as 65001;
-  hold time 9;
-  keepalive time 3;
-  connect retry time 2;
-  ipv4 { import all; export none; add paths rx; };
-}
-protocol bgp n1 from porter { neighbor 10.200.48.1 as 64512; }
-protocol bgp n2 from porter { neighbor 10.200.48.2 as 64512; }
-"#;
 
 /// The in-namespace end of the API server forwarder: TCP on the namespace's loopback to the
 /// Unix socket the test serves.
@@ -214,7 +161,7 @@ pub async fn wait_fib(lab: &Lab, vip: &str, want: &[&str], what: &str, timeout: 
 /// Starts BIRD in the router namespace; returns the command to spawn.
 pub fn bird_command(lab: &Lab, dir: &std::path::Path) -> Command {
     let conf = dir.join("bird.conf");
-    std::fs::write(&conf, BIRD_CONF).unwrap();
+    std::fs::write(&conf, bird_config(lab.nodes.len()).render()).unwrap();
     let mut bird = Command::new("ip");
     bird.args(["netns", "exec", &lab.router, "bird", "-f", "-c"])
         .arg(&conf)

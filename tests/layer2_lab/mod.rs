@@ -1,13 +1,15 @@
-//! Lab harness shared by the layer-2 namespace tests: a hub namespace with a bridge, a
-//! client namespace and two speaker namespaces, responders run on threads that entered a
-//! speaker namespace, and an in-memory lease store for elections.
+//! Lab harness shared by the layer-2 namespace tests: the porter side of it. The namespaces,
+//! the bridge and the client's tools are porter-lab's [`Segment`]; here are responders run
+//! on threads that entered a speaker namespace ([`Speaker`]), an in-memory lease store for
+//! elections ([`MemoryStore`]), and [`Lab`], the segment as these tests use it (porter's
+//! `MacAddr`, failures as panics).
 // Each test crate uses a different part of the harness.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,6 +18,8 @@ use porter::layer2::election::LeaseRecord;
 use porter::layer2::ownership::{Election, ElectionConfig, LeaseStore, StoreError, VersionedLease};
 use porter::layer2::{InterfaceSpec, MacAddr, Responder, ResponderConfig};
 use porter::telemetry::{Layer2Labels, Metrics};
+use porter_lab::layer2::{handover, Answer};
+use porter_lab::{Addressing, Capture, Netns, Segment, Tool};
 use tokio::sync::{oneshot, watch};
 
 pub const VIP4: &str = "198.51.100.10";
@@ -23,238 +27,137 @@ pub const VIP4_UNOWNED: &str = "198.51.100.99";
 pub const VIP6: &str = "2001:db8:ffff:2::10";
 pub const VIP6_UNOWNED: &str = "2001:db8:ffff:2::99";
 
-/// Returns why the lab cannot run here, if it cannot.
-fn lab_unavailable() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "arping", "ndisc6", "ping", "tcpdump", "timeout"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !found {
-            return Some(format!("{tool} not installed (tests/deps.sh installs it)"));
-        }
-    }
-    None
-}
-
-/// True when the test must run; false (after saying so) when it is skipped.
+/// True when the test must run; false (after a loud `SKIPPED` line) when it is skipped.
 pub fn lab_or_skip(test: &str) -> bool {
-    match lab_unavailable() {
-        None => true,
-        Some(why) if std::env::var("PORTER_LAB_REQUIRE").as_deref() == Ok("1") => {
-            panic!("{test}: lab required (PORTER_LAB_REQUIRE=1) but {why}")
-        }
-        Some(why) => {
-            eprintln!("SKIPPED: {test}: {why}");
-            false
-        }
-    }
+    porter_lab::skip_unless_available(test, &[Tool::Arping, Tool::Ndisc6, Tool::Tcpdump])
 }
 
-pub fn run(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
-}
-
-pub fn must(args: &[&str]) {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The namespaces of one test: `l2-<test>-hub` holds the bridge, `l2-<test>-c` the client,
-/// `l2-<test>-a` and `l2-<test>-b` the speakers. Removed on drop.
+/// A porter-lab [`Segment`] with speakers `a` and `b`, on which the client resolves the
+/// VIPs' prefixes directly.
 pub struct Lab {
-    prefix: String,
-    subnet: u8,
+    /// The segment.
+    pub seg: Segment,
 }
 
 impl Lab {
-    pub fn ns(&self, which: &str) -> String {
-        format!("{}-{which}", self.prefix)
-    }
-
+    /// Namespaces `l2-<test>-…` on 10.202.<subnet>.0/24 and 2001:db8:2<subnet>::/64.
     pub fn new(test: &str, subnet: u8) -> Lab {
-        let lab = Lab {
-            prefix: format!("l2-{test}"),
+        Lab::with(
+            "l2",
+            test,
             subnet,
-        };
-        lab.cleanup();
-        let hub = lab.ns("hub");
-        must(&["ip", "netns", "add", &hub]);
-        must(&["ip", "-n", &hub, "link", "add", "br0", "type", "bridge"]);
-        // No multicast snooping: without an MLD querier the test would depend on the
-        // bridge's flooding heuristics instead of on the responder.
-        must(&[
-            "ip",
-            "-n",
-            &hub,
-            "link",
-            "set",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ]);
-        must(&["ip", "-n", &hub, "link", "set", "br0", "up"]);
-        for (i, end) in ["c", "a", "b"].iter().enumerate() {
-            let ns = lab.ns(end);
-            must(&["ip", "netns", "add", &ns]);
-            let port = format!("p-{end}");
-            must(&[
-                "ip", "-n", &hub, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-                "netns", &ns,
-            ]);
-            must(&[
-                "ip", "-n", &hub, "link", "set", &port, "master", "br0", "up",
-            ]);
-            let mac = lab.mac(end).to_string();
-            must(&[
-                "ip", "-n", &ns, "link", "set", "eth0", "address", &mac, "up",
-            ]);
-            must(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-            let host = i + 1;
-            must(&[
-                "ip",
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("10.202.{}.{host}/24", lab.subnet),
-                "dev",
-                "eth0",
-            ]);
-            must(&[
-                "ip",
-                "-n",
-                &ns,
-                "-6",
-                "addr",
-                "add",
-                &format!("2001:db8:2{}::{host}/64", lab.subnet),
-                "dev",
-                "eth0",
-                "nodad",
-            ]);
-        }
-        let c = lab.ns("c");
-        // The VIPs are on the link: the client resolves them with ARP / NDP directly.
-        must(&[
-            "ip",
-            "-n",
-            &c,
-            "route",
-            "add",
-            "198.51.100.0/24",
-            "dev",
-            "eth0",
-        ]);
-        must(&[
-            "ip",
-            "-n",
-            &c,
-            "-6",
-            "route",
-            "add",
-            "2001:db8:ffff:2::/64",
-            "dev",
-            "eth0",
-        ]);
-        // Keep learned entries REACHABLE for minutes: the client then never re-asks by
-        // itself during a test, so a changed entry can only come from an announcement.
-        for family in ["ipv4", "ipv6"] {
-            must(&[
-                "ip",
-                "netns",
-                "exec",
-                &c,
-                "sysctl",
-                "-qw",
-                &format!("net.{family}.neigh.eth0.base_reachable_time_ms=600000"),
-            ]);
-        }
-        lab
-    }
-
-    /// Deterministic MACs: 02:00:00:00:<subnet>:<1 client, 2 speaker a, 3 speaker b>.
-    pub fn mac(&self, end: &str) -> MacAddr {
-        let host = match end {
-            "c" => 1,
-            "a" => 2,
-            _ => 3,
-        };
-        MacAddr([0x02, 0, 0, 0, self.subnet, host])
-    }
-
-    pub fn client(&self, args: &[&str]) -> Output {
-        let ns = self.ns("c");
-        let mut full = vec!["ip", "netns", "exec", &ns];
-        full.extend_from_slice(args);
-        run(&full)
-    }
-
-    /// MACs that answered an ARP request for `ip` (arping, two requests).
-    pub fn arping(&self, ip: &str) -> Vec<MacAddr> {
-        let out = self.client(&["arping", "-c", "2", "-W", "0.3", "-i", "eth0", ip]);
-        macs_in(&String::from_utf8_lossy(&out.stdout), "bytes from ")
-    }
-
-    /// MACs that answered a Neighbor Solicitation for `ip` (ndisc6, all responses).
-    pub fn ndisc6(&self, ip: &str) -> Vec<MacAddr> {
-        let out = self.client(&["ndisc6", "-m", "-n", "-r", "2", "-w", "400", ip, "eth0"]);
-        macs_in(
-            &String::from_utf8_lossy(&out.stdout),
-            "Target link-layer address: ",
+            &format!("10.202.{subnet}"),
+            &format!("2001:db8:2{subnet}"),
         )
     }
 
-    /// The MAC the client's neighbor table holds for `ip`, if any.
+    /// Namespaces `<prefix>-<tag>-…` on `<v4>.0/24` and `<v6>::/64`; `subnet` picks the MACs.
+    pub fn with(prefix: &str, tag: &str, subnet: u8, v4: &str, v6: &str) -> Lab {
+        let addressing = Addressing {
+            subnet,
+            v4: v4.to_owned(),
+            v6: v6.to_owned(),
+        };
+        let on_link = ["198.51.100.0/24", "2001:db8:ffff:2::/64"];
+        let seg = Segment::new(prefix, tag, addressing, &["a", "b"], &on_link)
+            .unwrap_or_else(|e| panic!("lab {prefix}-{tag}: {e:#}"));
+        Lab { seg }
+    }
+
+    /// The namespace of `end` (`c`, `a` or `b`).
+    pub fn netns(&self, end: &str) -> &Netns {
+        self.seg.ns(end).unwrap()
+    }
+
+    /// The namespace name of `end`.
+    pub fn ns(&self, end: &str) -> String {
+        self.netns(end).name().to_owned()
+    }
+
+    /// The address of `end` on the link, IPv4 or IPv6.
+    pub fn addr(&self, end: &str, v6: bool) -> String {
+        self.seg.addr(end, v6).unwrap()
+    }
+
+    /// The MAC of `end`'s `eth0`.
+    pub fn mac(&self, end: &str) -> MacAddr {
+        MacAddr(self.seg.mac(end).unwrap().0)
+    }
+
+    /// MACs that answered two ARP requests for `ip`.
+    pub fn arping(&self, ip: &str) -> Vec<MacAddr> {
+        macs(self.seg.arping(ip).unwrap())
+    }
+
+    /// MACs that answered a Neighbor Solicitation for `ip`.
+    pub fn ndisc6(&self, ip: &str) -> Vec<MacAddr> {
+        macs(self.seg.ndisc6(ip).unwrap())
+    }
+
+    /// The MAC the client's neighbor table holds for `ip`.
     pub fn neighbor(&self, ip: &str) -> Option<MacAddr> {
-        let out = self.client(&["ip", "neigh", "show", ip, "dev", "eth0"]);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut words = text.split_whitespace();
-        while let Some(w) = words.next() {
-            if w == "lladdr" {
-                return words.next().and_then(|m| m.parse().ok());
-            }
-        }
-        None
+        self.seg.neighbor(ip).unwrap().map(|m| MacAddr(m.0))
     }
 
-    fn cleanup(&self) {
-        for end in ["c", "a", "b", "hub"] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &self.ns(end)])
-                .output();
-        }
+    /// Runs `args` in the client namespace (the outcome is not checked).
+    pub fn client(&self, args: &[&str]) {
+        self.seg.client(args).unwrap();
+    }
+
+    /// Runs `script` in the client for at most `seconds`, in the background.
+    pub fn client_background(&self, seconds: u32, script: &str) -> Child {
+        self.seg.client_background(seconds, script).unwrap()
+    }
+
+    /// Starts capturing ARP and NDP on the bridge.
+    pub fn capture(&self) -> Capture {
+        let file =
+            std::env::temp_dir().join(format!("{}-{}.pcap", self.ns("c"), std::process::id()));
+        self.seg.capture(&file).unwrap()
+    }
+
+    /// Stops `capture` and reads its answers for `vip4` / `vip6` (`-`: none of that family).
+    pub fn answers(&self, capture: Capture, vip4: &str, vip6: &str) -> (Vec<Answer>, PathBuf) {
+        let file = capture.stop().unwrap();
+        (
+            porter_lab::layer2::answers_in(&file, vip4, vip6).unwrap(),
+            file,
+        )
+    }
+
+    /// The answers for `vip4` / `vip6` in `file` moved from `from` to `to` without overlap;
+    /// returns the last answer of `from` and the first of `to`.
+    pub fn handover_in(
+        &self,
+        file: &Path,
+        vip4: &str,
+        vip6: &str,
+        from: &str,
+        to: &str,
+    ) -> (Answer, Answer) {
+        let answers = porter_lab::layer2::answers_in(file, vip4, vip6).unwrap();
+        let (f, t) = (self.seg.mac(from).unwrap(), self.seg.mac(to).unwrap());
+        let (last, first) = handover(&answers, f, t).unwrap_or_else(|e| panic!("{e:#}"));
+        eprintln!(
+            "capture: {from} answered {vip4} {vip6} until {:.3}, {to} from {:.3}; silent for {:.3} s",
+            last.time,
+            first.time,
+            first.time - last.time
+        );
+        (last, first)
     }
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.cleanup();
-    }
+fn macs(m: Vec<porter_lab::Mac>) -> Vec<MacAddr> {
+    m.into_iter().map(|m| MacAddr(m.0)).collect()
 }
 
-/// Every MAC following `marker` in a tool's output.
-fn macs_in(text: &str, marker: &str) -> Vec<MacAddr> {
-    text.lines()
-        .filter_map(|l| {
-            let rest = &l[l.find(marker)? + marker.len()..];
-            rest.split_whitespace().next()?.parse().ok()
-        })
-        .collect()
+/// The client got answers, all from `mac` (background probes may add to them).
+pub fn only_from(macs: Vec<MacAddr>, mac: MacAddr) {
+    assert!(
+        !macs.is_empty() && macs.iter().all(|m| *m == mac),
+        "answers {macs:?}, expected only {mac}"
+    );
 }
 
 /// A responder running inside a speaker namespace.
@@ -558,93 +461,4 @@ impl LeaseStore for LeaseClient {
             .map_err(|_| StoreError::Other(format!("bad version {version:?}")))?;
         self.write(name, record, Some(expected))
     }
-}
-
-/// A frame a speaker sent for a VIP, from a bridge capture.
-#[derive(Clone, Debug)]
-pub struct Seen {
-    /// Capture time, seconds since the epoch.
-    pub time: f64,
-    /// Sender MAC.
-    pub mac: MacAddr,
-    /// What it was (the tcpdump summary).
-    pub what: String,
-}
-
-/// Captures ARP and ICMPv6 on the lab bridge for `seconds` (tcpdump in the hub
-/// namespace, ending by itself). Returns the running capture and its file.
-pub fn capture(lab: &Lab, seconds: u32) -> (std::process::Child, PathBuf) {
-    let file = std::env::temp_dir().join(format!("{}-{}.pcap", lab.ns("cap"), std::process::id()));
-    let _ = std::fs::remove_file(&file);
-    let child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("hub"),
-            "timeout",
-            &seconds.to_string(),
-            "tcpdump",
-            "-i",
-            "br0",
-            "-n",
-            "-U",
-            "-w",
-        ])
-        .arg(&file)
-        .arg("arp or icmp6")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("tcpdump");
-    // Let tcpdump open the interface before anything worth seeing happens.
-    thread::sleep(Duration::from_millis(700));
-    (child, file)
-}
-
-/// Every ARP reply, ARP announcement and Neighbor Advertisement for `vip4` / `vip6` in
-/// the capture, with its sender MAC, in capture order.
-pub fn answers_in(file: &std::path::Path, vip4: &str, vip6: &str) -> Vec<Seen> {
-    let out = Command::new("tcpdump")
-        .args(["-r"])
-        .arg(file)
-        .args(["-n", "-e", "-tt"])
-        .output()
-        .expect("tcpdump -r");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let reply = format!("Reply {vip4} is-at");
-    let announce = format!("who-has {vip4} tell {vip4}");
-    let advert = format!("neighbor advertisement, tgt is {vip6},");
-    text.lines()
-        .filter(|l| l.contains(&reply) || l.contains(&announce) || l.contains(&advert))
-        .filter_map(|l| {
-            let mut words = l.split_whitespace();
-            let time = words.next()?.parse().ok()?;
-            let mac = words.next()?.parse().ok()?;
-            Some(Seen {
-                time,
-                mac,
-                what: l.to_owned(),
-            })
-        })
-        .collect()
-}
-
-/// Runs `script` in the client namespace with `sh -c` under `timeout seconds`, in the
-/// background (it ends by itself).
-pub fn client_background(lab: &Lab, seconds: u32, script: &str) -> std::process::Child {
-    Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("c"),
-            "timeout",
-            &seconds.to_string(),
-            "sh",
-            "-c",
-            script,
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("client background probe")
 }

@@ -63,10 +63,15 @@ impl Capture {
     }
 
     /// Stops tcpdump (SIGTERM: it flushes and closes the file) and returns the TCP flows.
-    pub fn finish(mut self) -> Result<Vec<Flow>> {
+    pub fn finish(self) -> Result<Vec<Flow>> {
+        read_flows(&self.stop()?)
+    }
+
+    /// Stops tcpdump (SIGTERM: it flushes and closes the file) and returns the file.
+    pub fn stop(mut self) -> Result<PathBuf> {
         // packets written by the kernel just now may still be on their way to tcpdump
         std::thread::sleep(Duration::from_millis(300));
         self.daemon.stop()?;
-        read_flows(&self.file)
+        Ok(std::mem::take(&mut self.file))
     }
 }

@@ -11,6 +11,8 @@
 //!   [`Exabgp`] (scripted UPDATEs in, JSON of what it received out).
 //! * [`Lan`]: a bridge in a namespace of its own, for several speakers and a router on one
 //!   L2 segment.
+//! * [`Segment`] ([`layer2`]): a bridge with a client and speakers for ARP/NDP tests, the
+//!   client's arping / ndisc6 / neighbor table, and the answers seen on the bridge.
 //! * [`Capture`]: tcpdump on an interface inside a namespace, and [`pcap`] to turn the capture
 //!   into whole BGP messages per TCP direction; [`golden`] uses both to write golden vectors
 //!   (`porter-lab capture`).
@@ -43,6 +45,7 @@ mod exabgp;
 mod frr;
 mod gobgp;
 pub mod golden;
+pub mod layer2;
 mod netns;
 pub mod pcap;
 mod process;
@@ -53,6 +56,7 @@ pub use capture::Capture;
 pub use exabgp::{Exabgp, ExabgpConfig, ExabgpNeighbor};
 pub use frr::{Frr, FrrConfig, FrrNeighbor};
 pub use gobgp::{GobgpConfig, GobgpNeighbor, Gobgpd};
+pub use layer2::{Addressing, Answer, Mac, Segment};
 pub use netns::{Lan, Netns};
 pub use process::Daemon;
 pub use tools::{available, find_binary, is_root, skip_unless_available, wait_until, Tool};

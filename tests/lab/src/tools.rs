@@ -31,6 +31,8 @@ pub enum Tool {
     Arping,
     /// ndisc6: IPv6 Neighbor Solicitations from a client.
     Ndisc6,
+    /// python3 (small helpers, e.g. a TCP-to-Unix-socket forwarder inside a namespace).
+    Python3,
 }
 
 impl Tool {
@@ -45,6 +47,7 @@ impl Tool {
             Tool::Tcpdump => &["tcpdump"],
             Tool::Arping => &["arping"],
             Tool::Ndisc6 => &["ndisc6"],
+            Tool::Python3 => &["python3"],
         }
     }
 
