@@ -158,7 +158,7 @@ fn service(finalizers: &[&str], deleting: bool, ingress: &[&str]) -> Service {
     let mut v = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web", "namespace": "shop", "uid": "u1",
-                     "finalizers": finalizers,
+                     "resourceVersion": "41", "finalizers": finalizers,
                      "annotations": {"lb.kubesphere.io/v1alpha1": "openelb"}},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
         "status": {"loadBalancer": {"ingress": ingress.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>()}}
@@ -239,7 +239,9 @@ async fn allocation_applies_the_ingress_status_sends_an_event_and_labels_the_ser
             |b| {
                 assert_eq!(
                     *b,
-                    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    json!({"apiVersion": "v1", "kind": "Service",
+                           // the resourceVersion read: a conditional write (fencing)
+                           "metadata": {"name": "web", "resourceVersion": "41"},
                            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}})
                 )
             },
@@ -290,6 +292,25 @@ async fn allocation_applies_the_ingress_status_sends_an_event_and_labels_the_ser
     .await
     .unwrap();
     assert_eq!(server.await.unwrap(), 3);
+}
+
+/// A replica whose Lease renewal is too old (it may have been replaced) allocates nothing
+/// and writes nothing, though the Service has its finalizer and the pool has room.
+#[tokio::test]
+async fn deposed_leader_writes_no_address() {
+    let (client, server) = scripted(vec![]);
+    let mut w = stores();
+    let mut ctx = leader_ctx(client, &mut w, &[]);
+    Arc::get_mut(&mut ctx).expect("only reference").fence =
+        super::leader::Fence::new(Duration::from_secs(10));
+    let err = super::service::reconcile(
+        Arc::new(service(&[super::SERVICE_FINALIZER], false, &[])),
+        ctx.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err.inner(), super::Error::NotLeading), "{err}");
+    assert_eq!(server.await.unwrap(), 0);
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@
 //! ([`leader`]), also allocates addresses ([`service`]) and writes Eip status ([`eip`]).
 //!
 //! Data flows one way: watches → pure cores ([`announce`], [`peers`], [`status`] and the IPAM
-//! allocator) → speaker and status writes. Status goes back only by server-side apply, each
+//! allocator) → speaker and status writes. The leader also reports on each BgpConf and
+//! BgpPeer whether porter can run it ([`bgp`]). Status goes back only by server-side apply, each
 //! writer with its own field manager: `porter` for what the leader owns (Service ingress,
 //! Eip status), `porter/<node>` for what one node owns (its `nodesPeerStatus` and
 //! `nodesConfStatus` entries, its advertisement condition on Services), so two replicas never
@@ -15,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod announce;
+pub mod bgp;
 pub mod cli;
 pub mod eip;
 pub mod leader;
@@ -118,6 +120,10 @@ pub enum Error {
     /// A Service that cannot get an address (retried when capacity frees).
     #[error("{0}")]
     NoAddress(String),
+    /// The leader Lease was not renewed recently enough to hand out an address: this
+    /// replica may already have been replaced.
+    #[error("not leading (the leader lease was not renewed in time); nothing written")]
+    NotLeading,
 }
 
 impl Error {
@@ -130,6 +136,28 @@ impl Error {
                 _ => self,
             },
             other => other,
+        }
+    }
+
+    /// Whether a write was refused because the object changed since it was read: a 409
+    /// Conflict on a conditional write, or a failed `test` of the finalizer helper's JSON
+    /// patch (422). Worth an early retry: the next read has the current object.
+    pub fn is_conflict(&self) -> bool {
+        use kube::runtime::finalizer::Error as F;
+        let api_code = |e: &kube::Error| match e {
+            kube::Error::Api(s) => Some(s.code),
+            _ => None,
+        };
+        match self {
+            Error::Kube(e) => api_code(e) == Some(409),
+            Error::Finalizer(f) => match f.as_ref() {
+                F::ApplyFailed(e) | F::CleanupFailed(e) => e.is_conflict(),
+                F::AddFinalizer(e) | F::RemoveFinalizer(e) => {
+                    matches!(api_code(e), Some(409 | 422))
+                }
+                _ => false,
+            },
+            _ => false,
         }
     }
 }
@@ -322,6 +350,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
         opts.identity.clone(),
         opts.lease,
     );
+    let fence = elector.fence();
     let elector_task = tokio::spawn(elector.run(stopped()));
 
     // Every replica: speaker config, announcements, node-owned status.
@@ -344,7 +373,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
         stores.clone(),
         recorder,
         metrics.clone(),
-        leading,
+        (leading, fence),
         stopped(),
     ));
 
@@ -368,7 +397,7 @@ async fn leader_loop(
     stores: Stores,
     recorder: Recorder,
     metrics: Arc<Metrics>,
-    mut leading: tokio::sync::watch::Receiver<bool>,
+    (mut leading, fence): (tokio::sync::watch::Receiver<bool>, leader::Fence),
     stopped: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stopped);
@@ -384,6 +413,7 @@ async fn leader_loop(
             stores.clone(),
             recorder.clone(),
             metrics.clone(),
+            fence.clone(),
         )
         .await
         {
