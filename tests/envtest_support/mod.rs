@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod fake_api;
+pub mod faults;
 pub mod netlab;
 
 use std::net::TcpListener;

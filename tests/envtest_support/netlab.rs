@@ -22,6 +22,8 @@ pub struct Lab {
     pub router: String,
     /// The node namespaces, node i+1 at index i.
     pub nodes: Vec<String>,
+    /// The LAN's first three octets ([`LAN`] unless made with [`Lab::with_lan`]).
+    pub lan: String,
 }
 
 impl Drop for Lab {
@@ -64,9 +66,16 @@ pub fn is_root() -> bool {
 impl Lab {
     /// Namespaces `pk8s<tag>-r` and `pk8s<tag>-n<i>` wired to the LAN.
     pub fn new(tag: &str, nodes: usize) -> Lab {
+        Lab::with_lan(&format!("pk8s{tag}"), LAN, nodes)
+    }
+
+    /// Namespaces `<prefix>-r` and `<prefix>-n<i>` on LAN `lan` (`10.200.X`), for tests that
+    /// run beside others using [`LAN`].
+    pub fn with_lan(prefix: &str, lan: &str, nodes: usize) -> Lab {
         let lab = Lab {
-            router: format!("pk8s{tag}-r"),
-            nodes: (1..=nodes).map(|i| format!("pk8s{tag}-n{i}")).collect(),
+            router: format!("{prefix}-r"),
+            nodes: (1..=nodes).map(|i| format!("{prefix}-n{i}")).collect(),
+            lan: lan.to_string(),
         };
         for ns in lab.nodes.iter().chain([&lab.router]) {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
@@ -81,7 +90,7 @@ impl Lab {
             r,
             "addr",
             "add",
-            &format!("{LAN}.254/24"),
+            &format!("{}.254/24", lab.lan),
             "dev",
             "br0",
         ]);
@@ -100,7 +109,7 @@ impl Lab {
                 ns,
                 "addr",
                 "add",
-                &format!("{LAN}.{}/24", i + 1),
+                &format!("{}.{}/24", lab.lan, i + 1),
                 "dev",
                 "eth0",
             ]);
@@ -214,7 +223,7 @@ pub async fn wait_fib(lab: &Lab, vip: &str, want: &[&str], what: &str, timeout: 
 /// Starts BIRD in the router namespace; returns the command to spawn.
 pub fn bird_command(lab: &Lab, dir: &std::path::Path) -> Command {
     let conf = dir.join("bird.conf");
-    std::fs::write(&conf, BIRD_CONF).unwrap();
+    std::fs::write(&conf, BIRD_CONF.replace(LAN, &lab.lan)).unwrap();
     let mut bird = Command::new("ip");
     bird.args(["netns", "exec", &lab.router, "bird", "-f", "-c"])
         .arg(&conf)
