@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use envtest_support::fake_api::FakeApi;
 use envtest_support::faults::{
-    self, bgp_conf, bird_protocol, Fault, bird_routes, eip, fake_kubeconfig, lb_service, node, peer,
-    serve_tcp, serve_unix, start_manager, Backend, BGP_CONFS, BGP_PEERS, EIPS, SERVICES,
+    self, bgp_conf, bird_protocol, bird_routes, eip, fake_kubeconfig, lb_service, node, peer,
+    serve_tcp, serve_unix, start_manager, Backend, Fault, BGP_CONFS, BGP_PEERS, EIPS, SERVICES,
 };
 use envtest_support::netlab::{bird_command, forwarder_command, have, is_root, Lab};
 use envtest_support::{manager_command, wait_for, Procs};
@@ -84,8 +84,7 @@ async fn conflicting_writes_are_retried_and_converge() {
         let fake = fake.clone();
         async move {
             let e = fake.get(EIPS, None, "pool")?;
-            (e["status"]["usage"] == 2 && e["status"]["used"].as_object()?.len() == 2)
-                .then_some(())
+            (e["status"]["usage"] == 2 && e["status"]["used"].as_object()?.len() == 2).then_some(())
         }
     })
     .await;
@@ -94,7 +93,11 @@ async fn conflicting_writes_are_retried_and_converge() {
         fake.injected_failures(),
         start.elapsed()
     );
-    assert_eq!(fake.injected_failures(), 9, "every injected conflict was hit");
+    assert_eq!(
+        fake.injected_failures(),
+        9,
+        "every injected conflict was hit"
+    );
     assert!(!faults::panicked(&dir, "porter-1"));
     drop(procs);
     let _ = std::fs::remove_dir_all(&dir);
@@ -144,7 +147,9 @@ async fn garbage_eip_and_bad_peers_get_conditions_while_good_ones_keep_working()
     let test = "garbage_eip_and_bad_peers_get_conditions_while_good_ones_keep_working";
     if !is_root() || !have("bird") || !have("python3") {
         assert!(!require_lab(), "{test}: needs root, bird and python3");
-        eprintln!("SKIPPED: {test}: needs root, bird and python3 (bash tests/deps.sh installs them)");
+        eprintln!(
+            "SKIPPED: {test}: needs root, bird and python3 (bash tests/deps.sh installs them)"
+        );
         return;
     }
     let dir = scratch("garbage");
@@ -176,7 +181,13 @@ async fn garbage_eip_and_bad_peers_get_conditions_while_good_ones_keep_working()
     tokio::time::sleep(Duration::from_millis(500)).await;
     procs.spawn(
         "porter-1",
-        manager_command("porter-1", "n1", &["ip", "netns", "exec", &lab.nodes[0]], &[], &kc),
+        manager_command(
+            "porter-1",
+            "n1",
+            &["ip", "netns", "exec", &lab.nodes[0]],
+            &[],
+            &kc,
+        ),
         &dir.join("porter-1.log"),
     );
     let before = wait_for(T, "an address for `before`", || {
@@ -201,13 +212,18 @@ async fn garbage_eip_and_bad_peers_get_conditions_while_good_ones_keep_working()
         faults::bad_peers_schema_invalid(),
     ]
     .concat();
-    for e in faults::garbage_eips().into_iter().filter(|e| e["metadata"]["name"] != "good") {
+    for e in faults::garbage_eips()
+        .into_iter()
+        .filter(|e| e["metadata"]["name"] != "good")
+    {
         fake.create(EIPS, e).await.unwrap();
     }
     for (p, _, _) in &bad {
         fake.create(BGP_PEERS, p.clone()).await.unwrap();
     }
-    fake.create(BGP_CONFS, bgp_conf("other", 65000)).await.unwrap();
+    fake.create(BGP_CONFS, bgp_conf("other", 65000))
+        .await
+        .unwrap();
     faults::check_garbage_conditions(&fake, &bad, &["router"], T).await;
     faults::wait_condition(&fake, BGP_CONFS, "other", "Valid", "False", "Ignored", T).await;
     let c = faults::wait_condition(&fake, BGP_CONFS, "default", "Valid", "True", "Valid", T).await;
@@ -218,14 +234,27 @@ async fn garbage_eip_and_bad_peers_get_conditions_while_good_ones_keep_working()
     conf["spec"] = json!({"as": 0, "routerId": "1.2.3", "listenPort": 179});
     conf["metadata"]["generation"] = json!(2);
     fake.put(BGP_CONFS, conf);
-    let c = faults::wait_condition(&fake, BGP_CONFS, "default", "Valid", "False", "InvalidSpec", T)
-        .await;
+    let c = faults::wait_condition(
+        &fake,
+        BGP_CONFS,
+        "default",
+        "Valid",
+        "False",
+        "InvalidSpec",
+        T,
+    )
+    .await;
     let message = c["message"].as_str().unwrap();
-    assert!(message.contains("spec.as") && message.contains("spec.routerId"), "{c}");
+    assert!(
+        message.contains("spec.as") && message.contains("spec.routerId"),
+        "{c}"
+    );
     assert_eq!(c["observedGeneration"], 2);
 
     // The good Eip still allocates, and the new address is announced.
-    fake.create(SERVICES, lb_service("after", "IPv4")).await.unwrap();
+    fake.create(SERVICES, lb_service("after", "IPv4"))
+        .await
+        .unwrap();
     let after = wait_for(T, "an address for `after`", || {
         let fake = fake.clone();
         async move { ingress(&fake, "after") }
@@ -239,7 +268,11 @@ async fn garbage_eip_and_bad_peers_get_conditions_while_good_ones_keep_working()
     })
     .await;
     // The good session never dropped: same state, same `since`.
-    assert_eq!(bird_protocol(&dir, "n1"), Some(session.clone()), "the good session was reset");
+    assert_eq!(
+        bird_protocol(&dir, "n1"),
+        Some(session.clone()),
+        "the good session was reset"
+    );
     assert!(bird_routes(&dir).contains_key(&prefix));
     assert!(procs.alive("porter-1") && !faults::panicked(&dir, "porter-1"));
     eprintln!("garbage: good session {session:?} kept; `before` {before}, `after` {after}");

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use envtest_support::fake_api::{FakeApi, Outage};
 use envtest_support::faults::{
-    self, bgp_conf, bird_routes, eip, fake_kubeconfig, lb_service, node, peer, serve_unix,
-    Backend, BGP_CONFS, BGP_PEERS, EIPS, SERVICES,
+    self, bgp_conf, bird_routes, eip, fake_kubeconfig, lb_service, node, peer, serve_unix, Backend,
+    BGP_CONFS, BGP_PEERS, EIPS, SERVICES,
 };
 use envtest_support::netlab::{bird_command, forwarder_command, have, is_root, Lab};
 use envtest_support::{manager_command, wait_for, Procs};
@@ -68,7 +68,9 @@ async fn a_minute_without_the_api_server_withdraws_nothing_and_recovers() {
             std::env::var("PORTER_LAB_REQUIRE").map_or(true, |v| v != "1"),
             "{test}: needs root, bird and python3"
         );
-        eprintln!("SKIPPED: {test}: needs root, bird and python3 (bash tests/deps.sh installs them)");
+        eprintln!(
+            "SKIPPED: {test}: needs root, bird and python3 (bash tests/deps.sh installs them)"
+        );
         return;
     }
     let dir = std::env::temp_dir().join(format!("porter-outage-{}", std::process::id()));
@@ -85,7 +87,10 @@ async fn a_minute_without_the_api_server_withdraws_nothing_and_recovers() {
     for (collection, obj) in [
         (EIPS, eip("pool", "203.0.113.32/28", true)),
         (BGP_CONFS, bgp_conf("default", 64512)),
-        (BGP_PEERS, peer("router", &format!("{lan}.254"), 65001, json!({}))),
+        (
+            BGP_PEERS,
+            peer("router", &format!("{lan}.254"), 65001, json!({})),
+        ),
         (SERVICES, lb_service("a", "IPv4")),
         (SERVICES, lb_service("b", "IPv4")),
     ] {
@@ -159,7 +164,9 @@ async fn a_minute_without_the_api_server_withdraws_nothing_and_recovers() {
     // Recovery.
     fake.set_outage(Outage::None);
     let recovered = Instant::now();
-    fake.create(SERVICES, lb_service("c", "IPv4")).await.unwrap();
+    fake.create(SERVICES, lb_service("c", "IPv4"))
+        .await
+        .unwrap();
     let c = wait_for(T, "an address for c after recovery", || {
         let fake = fake.clone();
         async move { ingress(&fake, "c") }
@@ -182,7 +189,9 @@ async fn a_minute_without_the_api_server_withdraws_nothing_and_recovers() {
         .into_iter()
         .any(|(_, e)| e["reason"] == "Released");
     assert!(!released, "an address was released");
-    let new_holder = faults::leader(&fake).await.expect("a leader after recovery");
+    let new_holder = faults::leader(&fake)
+        .await
+        .expect("a leader after recovery");
     for pod in ["porter-1", "porter-2"] {
         assert!(procs.alive(pod), "{pod} exited");
         assert!(!faults::panicked(&dir, pod), "{pod} panicked");

@@ -41,8 +41,11 @@ pub const NAMESPACES: &str = "/api/v1/namespaces";
 pub trait Backend: Send + Sync {
     /// Creates `obj` (apiVersion, kind and metadata set) in `collection` (a cluster-wide
     /// path such as [`SERVICES`]); the error text when the server refuses it.
-    fn create(&self, collection: &str, obj: Value)
-        -> impl Future<Output = Result<(), String>> + Send;
+    fn create(
+        &self,
+        collection: &str,
+        obj: Value,
+    ) -> impl Future<Output = Result<(), String>> + Send;
     /// Every object of `collection`.
     fn list(&self, collection: &str) -> impl Future<Output = Vec<Value>> + Send;
     /// One object.
@@ -57,7 +60,10 @@ pub trait Backend: Send + Sync {
 impl Backend for Arc<FakeApi> {
     async fn create(&self, collection: &str, mut obj: Value) -> Result<(), String> {
         let ns = obj["metadata"]["namespace"].as_str().map(str::to_owned);
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if FakeApi::get(self, collection, ns.as_deref(), &name).is_some() {
             return Err(format!("{name} already exists"));
         }
@@ -177,7 +183,8 @@ pub fn duplicates(services: &[Value]) -> BTreeMap<String, Vec<String>> {
 
 /// The Lease holder, if any.
 pub async fn leader<B: Backend>(api: &B) -> Option<String> {
-    let lease = api.read(LEASES, Some("porter-system"), "porter-manager")
+    let lease = api
+        .read(LEASES, Some("porter-system"), "porter-manager")
         .await?;
     lease["spec"]["holderIdentity"]
         .as_str()
@@ -261,7 +268,10 @@ pub async fn race<B: Backend>(
             .map(|p| {
                 let log = std::fs::read_to_string(dir.join(format!("{p}.log"))).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                format!("--- {p} (last lines)\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                format!(
+                    "--- {p} (last lines)\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -279,7 +289,11 @@ pub async fn race<B: Backend>(
     }
     let start = Instant::now();
     while leader(api).await.is_none() {
-        assert!(start.elapsed() < Duration::from_secs(30), "no leader\n{}", logs());
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no leader\n{}",
+            logs()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -313,7 +327,11 @@ pub async fn race<B: Backend>(
             .list(SERVICES)
             .await
             .into_iter()
-            .filter(|s| s["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("race-")))
+            .filter(|s| {
+                s["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("race-"))
+            })
             .collect();
         report.samples += 1;
         let dup = duplicates(&services);
@@ -322,7 +340,10 @@ pub async fn race<B: Backend>(
             "an address shown by two Services at once: {dup:?}\n{}",
             logs()
         );
-        let done = services.iter().filter(|s| !ingress_ips(s).is_empty()).count();
+        let done = services
+            .iter()
+            .filter(|s| !ingress_ips(s).is_empty())
+            .count();
         if let Some(l) = leader(api).await {
             report.leaders_seen.insert(l);
         }
@@ -380,14 +401,22 @@ pub async fn race<B: Backend>(
         .list(SERVICES)
         .await
         .into_iter()
-        .filter(|s| s["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("race-")))
+        .filter(|s| {
+            s["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("race-"))
+        })
         .collect();
     let mut held: BTreeMap<String, String> = BTreeMap::new();
     for s in &services {
         let ips = ingress_ips(s);
         assert_eq!(ips.len(), 1, "{} shows {ips:?}", key(s));
         let ip: std::net::Ipv6Addr = ips[0].parse().unwrap();
-        assert_eq!(ip.segments()[..7], [0x2001, 0xdb8, 0x90, 0, 0, 0, 0], "{ip} not from the Eip");
+        assert_eq!(
+            ip.segments()[..7],
+            [0x2001, 0xdb8, 0x90, 0, 0, 0, 0],
+            "{ip} not from the Eip"
+        );
         assert!(held.insert(ips[0].clone(), key(s)).is_none(), "{ip} twice");
     }
     // The Eip's status agrees with the Services (written by whoever leads at the end).
@@ -547,7 +576,16 @@ pub async fn check_garbage_conditions<B: Backend>(
     good_peers: &[&str],
     timeout: Duration,
 ) {
-    let c = wait_condition(api, EIPS, "garbage", "Valid", "False", "BadAddress", timeout).await;
+    let c = wait_condition(
+        api,
+        EIPS,
+        "garbage",
+        "Valid",
+        "False",
+        "BadAddress",
+        timeout,
+    )
+    .await;
     let message = c["message"].as_str().unwrap_or_default();
     assert!(message.contains("10.0.0.300-foo"), "{c}");
     assert_eq!(c["observedGeneration"], 1, "{c}");
@@ -610,16 +648,13 @@ pub fn bird_routes(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
 
 /// `(state, since, info)` of BIRD protocol `name` (`("up", "01:02:03.456", "Established")`).
 pub fn bird_protocol(dir: &Path, name: &str) -> Option<(String, String, String)> {
-    birdc(dir, &["show", "protocols", name]).lines().find_map(|l| {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        (w.first() == Some(&name) && w.len() >= 6).then(|| {
-            (
-                w[3].to_string(),
-                w[4].to_string(),
-                w[5..].join(" "),
-            )
+    birdc(dir, &["show", "protocols", name])
+        .lines()
+        .find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.first() == Some(&name) && w.len() >= 6)
+                .then(|| (w[3].to_string(), w[4].to_string(), w[5..].join(" ")))
         })
-    })
 }
 
 /// Whether a process log shows a panic.
