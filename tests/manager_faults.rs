@@ -280,3 +280,108 @@ async fn garbage_eip_and_bad_peers_get_conditions_while_good_ones_keep_working()
     drop(lab);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Fencing, deterministically: the leader's Lease requests are lost (they hang) while its
+/// other writes still land, the case where a deposed leader keeps writing. The other
+/// replica takes the Lease after the lease duration; the old one must stop handing out
+/// addresses by then (its Lease round is cut off at the renew deadline, and its Fence
+/// refuses writes once the last renewal is that old). Services keep arriving throughout:
+/// none may ever show an address another shows, and each ends with one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_cut_off_from_its_lease_stops_allocating_before_the_next_one_starts() {
+    let dir = scratch("fence");
+    let fake = FakeApi::new();
+    fake.put("/api/v1/namespaces", faults::namespace("default"));
+    fake.put("/api/v1/namespaces", faults::namespace("porter-system"));
+    fake.put(EIPS, eip("fence", "2001:db8:91::/120", true));
+    let mut procs = Procs::default();
+    for (pod, node) in [("porter-1", "n1"), ("porter-2", "n2")] {
+        // One listener per replica, so that one of them alone can be cut off.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = fake.router_for(pod);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let sub = dir.join(pod);
+        std::fs::create_dir_all(&sub).unwrap();
+        let kc = fake_kubeconfig(&sub, &url);
+        start_manager(&mut procs, pod, node, &kc, &dir);
+    }
+    let old = wait_for(T, "a leader", || faults::leader(&fake)).await;
+    let n = 120;
+    let names: Vec<String> = (0..n).map(|i| format!("f-{i:03}")).collect();
+    for name in &names[..20] {
+        fake.put(SERVICES, lb_service(name, "IPv6"));
+    }
+    wait_for(T, "the first 20 allocated", || {
+        let fake = fake.clone();
+        let names = names.clone();
+        async move {
+            names[..20]
+                .iter()
+                .all(|s| ingress(&fake, s).is_some())
+                .then_some(())
+        }
+    })
+    .await;
+
+    // Cut the leader off from its Lease only; 10 new Services every second meanwhile.
+    fake.partition(&old, "/leases");
+    let cut = Instant::now();
+    let mut next = 20;
+    let mut samples = 0;
+    let mut new_leader = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if next < n {
+            for name in &names[next..(next + 10).min(n)] {
+                fake.put(SERVICES, lb_service(name, "IPv6"));
+            }
+            next += 10;
+        }
+        for _ in 0..4 {
+            let services = fake.all(SERVICES);
+            samples += 1;
+            let dup = faults::duplicates(&services);
+            assert!(
+                dup.is_empty(),
+                "{:?} after the cut: an address shown twice: {dup:?}",
+                cut.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        if new_leader.is_none() {
+            new_leader = faults::leader(&fake).await.filter(|l| *l != old);
+        }
+        let done = names.iter().filter(|s| ingress(&fake, s).is_some()).count();
+        if done == n && new_leader.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{done}/{n} allocated; leader {:?}",
+            faults::leader(&fake).await
+        );
+    }
+    // Settle a little longer: a deposed leader must not come back to overwrite anything.
+    let settled: Vec<Option<String>> = names.iter().map(|s| ingress(&fake, s)).collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let later: Vec<Option<String>> = names.iter().map(|s| ingress(&fake, s)).collect();
+    assert_eq!(
+        settled, later,
+        "addresses moved after everything was allocated"
+    );
+    assert!(faults::duplicates(&fake.all(SERVICES)).is_empty());
+    fake.heal();
+    let old_log = std::fs::read_to_string(dir.join(format!("{old}.log"))).unwrap();
+    assert!(
+        old_log.contains("lost the leader lease; stopping allocation"),
+        "{old} never stepped down"
+    );
+    eprintln!(
+        "fence: {old} cut off from its Lease; {new_leader:?} took over; {n} Services, \
+         {samples} samples, no duplicate; {} refused writes logged by {old}",
+        old_log.matches("not leading (the leader lease").count()
+    );
+    drop(procs);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -41,6 +41,9 @@ pub enum Outage {
 /// Errors injected into writes: (path substring, how many more, status code).
 type Injected = Vec<(String, usize, u16)>;
 
+/// The header [`FakeApi::router_for`] tags each request with: which client sent it.
+const CLIENT_HEADER: &str = "x-porter-fake-client";
+
 /// The fake's state.
 pub struct FakeApi {
     objects: Mutex<BTreeMap<String, Vec<Value>>>,
@@ -53,6 +56,8 @@ pub struct FakeApi {
     outage: watch::Sender<Outage>,
     inject: Mutex<Injected>,
     injected: AtomicU64,
+    /// (client, path substring): requests that hang until healed.
+    partitions: watch::Sender<Vec<(String, String)>>,
 }
 
 /// `(collection, namespace, name, subresource)` of an API path. Namespaced paths fold into
@@ -168,7 +173,50 @@ impl FakeApi {
             outage: watch::channel(Outage::None).0,
             inject: Mutex::default(),
             injected: AtomicU64::new(0),
+            partitions: watch::channel(Vec::new()).0,
         })
+    }
+
+    /// Serves the fake to one client named `client`, so that [`FakeApi::partition`] can cut
+    /// that client alone off (give each `porter manager` its own listener).
+    pub fn router_for(self: &Arc<Self>, client: &str) -> axum::Router {
+        let tag = axum::http::HeaderValue::from_str(client).expect("a header-safe name");
+        self.router().layer(axum::middleware::map_request(
+            move |mut req: axum::extract::Request| {
+                let tag = tag.clone();
+                async move {
+                    req.headers_mut().insert(CLIENT_HEADER, tag);
+                    req
+                }
+            },
+        ))
+    }
+
+    /// Requests of `client` (see [`FakeApi::router_for`]) whose path contains `path` hang
+    /// until [`FakeApi::heal`], then get 503: a partial partition, e.g. a leader whose Lease
+    /// renewals are lost while its other writes still land.
+    pub fn partition(&self, client: &str, path: &str) {
+        self.partitions
+            .send_modify(|p| p.push((client.to_string(), path.to_string())));
+    }
+
+    /// Ends every partition.
+    pub fn heal(&self) {
+        self.partitions.send_modify(Vec::clear);
+    }
+
+    /// Waits out a partition of this request: `Some(503)` when it was cut off.
+    async fn partition_answer(&self, client: &str, path: &str) -> Option<Response> {
+        let cut = |p: &Vec<(String, String)>| {
+            p.iter()
+                .any(|(c, sub)| c == client && path.contains(sub.as_str()))
+        };
+        let mut rx = self.partitions.subscribe();
+        if !cut(&rx.borrow_and_update()) {
+            return None;
+        }
+        let _ = rx.wait_for(|p| !cut(p)).await;
+        Some(status(503, "ServiceUnavailable", "partitioned"))
     }
 
     /// Starts or ends an outage.
@@ -340,6 +388,11 @@ async fn handle(
         return refused;
     }
     let path = uri.path().to_string();
+    if let Some(client) = headers.get(CLIENT_HEADER).and_then(|v| v.to_str().ok()) {
+        if let Some(refused) = fake.partition_answer(client, &path).await {
+            return refused;
+        }
+    }
     let query = uri.query().unwrap_or_default().to_string();
     let (collection, ns, name, _sub) = parse(&path);
     if method == Method::GET {
