@@ -4,7 +4,10 @@
 //! * conflicting writes: 409 Conflict injected on the Service status (ingress), Service
 //!   finalizer and Eip status writes are retried and converge;
 //! * two replicas race to allocate 1,000 Services created at once while the leader is
-//!   killed and restarted three times: one address each, none held twice, Eip counts agree;
+//!   killed, frozen past its lease and woken, and killed again: one address each, none held
+//!   twice, Eip counts agree;
+//! * fencing: a leader whose Lease requests are lost while its other writes still land
+//!   stops handing out addresses before the next leader starts;
 //! * an Eip with a garbage address and BgpPeers/BgpConfs with bad values get a clear
 //!   `Valid=False` condition, while the good Eip keeps allocating and the good peer's BGP
 //!   session with BIRD stays up (netns; needs root and BIRD, skips loudly otherwise).
