@@ -2,7 +2,7 @@
 //! `porter manager` processes (issue 6, part 4):
 //!
 //! * conflicting writes: 409 Conflict injected on the Service status (ingress), Service
-//!   finalizer and Eip status writes are retried and converge;
+//!   finalizer, Eip status and BgpConf status writes are retried and converge;
 //! * two replicas race to allocate 1,000 Services created at once while the leader is
 //!   killed, frozen past its lease and woken, and killed again: one address each, none held
 //!   twice, Eip counts agree;
@@ -57,11 +57,18 @@ async fn conflicting_writes_are_retried_and_converge() {
     fake.put("/api/v1/namespaces", faults::namespace("default"));
     fake.put("/api/v1/namespaces", faults::namespace("porter-system"));
     fake.put(EIPS, eip("pool", "203.0.113.0/29", true));
+    // A BgpConf without listener and no peer: status writes only, nothing on the network.
+    fake.put("/api/v1/nodes", node("n1", "10.200.93.1"));
+    let mut conf = bgp_conf("default", 64512);
+    conf["spec"]["listenPort"] = json!(-1);
+    fake.put(BGP_CONFS, conf);
     // c1: its ingress write conflicts 3 times; c2: adding its finalizer conflicts 3 times;
-    // the Eip: its status write conflicts 3 times.
+    // the Eip: its status write conflicts 3 times; the BgpConf status (the node's entry
+    // and the leader's Valid condition): 3 times.
     fake.fail_writes("/services/c1/status", 3, 409);
     fake.fail_writes("/namespaces/default/services/c2", 3, 409);
     fake.fail_writes("/eips/pool/status", 3, 409);
+    fake.fail_writes("/bgpconfs/default/status", 3, 409);
     let kc = fake_kubeconfig(&dir, &serve_tcp(&fake).await);
     let mut procs = Procs::default();
     start_manager(&mut procs, "porter-1", "n1", &kc, &dir);
@@ -91,6 +98,16 @@ async fn conflicting_writes_are_retried_and_converge() {
         }
     })
     .await;
+    wait_for(T, "the BgpConf's node entry and Valid condition", || {
+        let fake = fake.clone();
+        async move {
+            let c = fake.get(BGP_CONFS, None, "default")?;
+            (c["status"]["nodesConfStatus"]["n1"]["as"] == 64512
+                && c["status"]["conditions"][0]["status"] == "True")
+                .then_some(())
+        }
+    })
+    .await;
     eprintln!(
         "conflicts: {} injected 409s consumed, converged after {:?}",
         fake.injected_failures(),
@@ -98,7 +115,7 @@ async fn conflicting_writes_are_retried_and_converge() {
     );
     assert_eq!(
         fake.injected_failures(),
-        9,
+        12,
         "every injected conflict was hit"
     );
     assert!(!faults::panicked(&dir, "porter-1"));

@@ -8,8 +8,9 @@
 //!
 //! For fault tests it can also fail on purpose: [`FakeApi::set_outage`] makes it unavailable
 //! (every request answered 503 and open watches closed, or every request and watch left
-//! hanging until the outage ends), and [`FakeApi::fail_writes`] answers the next writes to a
-//! path with an error code (409 Conflict, say). Patches that carry
+//! hanging until the outage ends), [`FakeApi::fail_writes`] answers the next writes to a
+//! path with an error code (409 Conflict, say), and [`FakeApi::partition`] cuts one client
+//! (served through its own [`FakeApi::router_for`]) off from some paths only. Patches that carry
 //! `metadata.resourceVersion` are conditional, as on the API server.
 
 #![allow(dead_code)]
