@@ -9,7 +9,7 @@
 //! allocator) → speaker and status writes. The leader also reports on each BgpConf and
 //! BgpPeer whether porter can run it ([`bgp`]). Status goes back only by server-side apply, each
 //! writer with its own field manager: `porter` for what the leader owns (Service ingress,
-//! Eip status), `porter/<node>` for what one node owns (its `nodesPeerStatus` and
+//! Eip status, the `Valid` condition of BgpConfs and BgpPeers), `porter/<node>` for what one node owns (its `nodesPeerStatus` and
 //! `nodesConfStatus` entries, its advertisement condition on Services), so two replicas never
 //! take each other's fields away.
 
