@@ -26,7 +26,7 @@ if [[ $(id -u) -eq 0 ]]; then export PORTER_LAB_REQUIRE=${PORTER_LAB_REQUIRE:-1}
 mkdir -p target
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 # cargo test hides a passing test's output: show which tests skipped and why
-cargo test -q --test envtest_manager --test envtest_bgp --test envtest_layer2 -- --nocapture 2>&1 | grep 'SKIPPED' >&2 || true
+cargo test -q --test envtest_manager --test envtest_bgp --test envtest_layer2 --test envtest_faults -- --nocapture 2>&1 | grep 'SKIPPED' >&2 || true
 
 step "benchmark harness, quick (porter vs gobgpd vs BIRD; fails if a speaker loses routes, timings not asserted)"
 cargo build --release -p porter -p porter-lab

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -101,12 +102,17 @@ pub struct GracefulRestart {
 }
 
 /// Observed state of the BgpConf, per node.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BgpConfStatus {
     /// Node name → the identity its speaker runs with.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub nodes_conf_status: BTreeMap<String, NodeConfStatus>,
+    /// Standard conditions (`Valid`: whether porter can run this spec, and if not, why),
+    /// each with the `observedGeneration` it describes (porter's addition).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
 }
 
 /// The identity one node's speaker runs with.

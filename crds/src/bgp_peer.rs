@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -233,7 +233,12 @@ pub struct MpGracefulRestartConfig {
 }
 
 /// Which family, and whether it is negotiated.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+///
+/// Decoding is lenient about the family alone: a name porter does not know (from an object
+/// stored under an older, looser schema, or from a file) decodes with `family: None` and the
+/// text kept in `unrecognized_family`, so [`BgpPeerSpec::validate`] can name it. A strict
+/// enum here would make the whole BgpPeer list undecodable, and every other peer with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AfiSafiConfig {
     /// The family.
@@ -242,6 +247,34 @@ pub struct AfiSafiConfig {
     /// Negotiate this family.
     #[serde(default, skip_serializing_if = "is_false")]
     pub enabled: bool,
+    /// The `family` as written when it is not a known AFI/SAFI pair (never serialized).
+    #[serde(skip)]
+    pub unrecognized_family: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for AfiSafiConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            family: Option<serde_json::Value>,
+            #[serde(default)]
+            enabled: bool,
+        }
+        let raw = Raw::deserialize(d)?;
+        let (family, unrecognized_family) = match raw.family {
+            None | Some(serde_json::Value::Null) => (None, None),
+            Some(v) => match Family::deserialize(&v) {
+                Ok(f) => (Some(f), None),
+                Err(_) => (None, Some(v.to_string())),
+            },
+        };
+        Ok(AfiSafiConfig {
+            family,
+            enabled: raw.enabled,
+            unrecognized_family,
+        })
+    }
 }
 
 /// An AFI/SAFI pair by gobgp enum names (`AFI_IP` / `SAFI_UNICAST`).
@@ -348,6 +381,11 @@ pub struct BgpPeerStatus {
     /// Node name → that node's session with the neighbor.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub nodes_peer_status: BTreeMap<String, NodePeerStatus>,
+    /// Standard conditions (`Valid`: whether porter can run this spec, and if not, why),
+    /// each with the `observedGeneration` it describes (porter's addition).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
 }
 
 /// One node's session with the neighbor.
@@ -747,6 +785,7 @@ pub fn default_afi_safi(neighbor: IpAddr) -> AfiSafi {
         config: Some(AfiSafiConfig {
             family: Some(Family::unicast_for(neighbor)),
             enabled: true,
+            unrecognized_family: None,
         }),
         add_paths: Some(AddPaths {
             config: Some(AddPathsConfig {
@@ -825,6 +864,17 @@ impl BgpPeerSpec {
         let mut seen: Vec<Family> = Vec::new();
         for (i, afi_safi) in self.afi_safis.iter().enumerate() {
             let here = format!("spec.afiSafis[{i}]");
+            if let Some(raw) = afi_safi
+                .config
+                .as_ref()
+                .and_then(|c| c.unrecognized_family.as_deref())
+            {
+                errs.push(
+                    format!("{here}.config.family"),
+                    format!("{raw} is not a known AFI/SAFI (gobgp names, e.g. {{\"afi\": \"AFI_IP\", \"safi\": \"SAFI_UNICAST\"}})"),
+                );
+                continue;
+            }
             let Some(family) = afi_safi.config.as_ref().and_then(|c| c.family) else {
                 errs.push(format!("{here}.config.family"), "is required");
                 continue;

@@ -179,8 +179,43 @@ pub fn parse_object(value: &Value) -> Result<AnyObject, ParseError> {
     match kind {
         "Eip" => decode::<Eip>(value, "Eip", name).map(AnyObject::Eip),
         "BgpConf" => decode::<BgpConf>(value, "BgpConf", name).map(AnyObject::BgpConf),
-        _ => decode::<BgpPeer>(value, "BgpPeer", name).map(AnyObject::BgpPeer),
+        _ => {
+            let peer = decode::<BgpPeer>(value, "BgpPeer", name.clone())?;
+            strict_families(value, &peer, name)?;
+            Ok(AnyObject::BgpPeer(peer))
+        }
     }
+}
+
+/// A file gets the type error the API server's enum check would give: `BgpPeer` decodes an
+/// unknown family name leniently (see [`crate::bgp_peer::AfiSafiConfig`]), a file may not.
+fn strict_families(value: &Value, peer: &BgpPeer, name: String) -> Result<(), ParseError> {
+    for (i, afi_safi) in peer.spec.afi_safis.iter().enumerate() {
+        if afi_safi
+            .config
+            .as_ref()
+            .is_none_or(|c| c.unrecognized_family.is_none())
+        {
+            continue;
+        }
+        let here = format!("spec.afiSafis[{i}].config.family");
+        let raw = &value["spec"]["afiSafis"][i]["config"]["family"];
+        let decoded: Result<crate::bgp_peer::Family, _> = serde_path_to_error::deserialize(raw);
+        if let Err(e) = decoded {
+            let inner = e.path().to_string();
+            return Err(ParseError::InvalidField {
+                kind: "BgpPeer",
+                name,
+                path: if inner == "." {
+                    here
+                } else {
+                    format!("{here}.{inner}")
+                },
+                message: e.into_inner().to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads every object of a YAML stream (documents separated by `---`; empty documents are

@@ -343,6 +343,45 @@ fn unknown_family_name_names_its_path_and_the_choices() {
     assert!(message.contains("AFI_IP"), "{message}");
 }
 
+/// From the API (no file parser), an unknown family name must not make the object, and
+/// with it the whole BgpPeer list, undecodable: it decodes, and validation names it.
+#[test]
+fn unknown_family_from_the_api_decodes_and_validation_names_it() {
+    let value = peer_with(json!({"afiSafis": [
+        {"config": {"family": {"afi": "AFI_IP", "safi": "SAFI_UNICAST"}, "enabled": true}},
+        {"config": {"family": {"afi": "AFI_BOGUS", "safi": "SAFI_UNICAST"}, "enabled": true}}]}));
+    let peer: porter_crds::BgpPeer = serde_json::from_value(value).unwrap();
+    let config = peer.spec.afi_safis[1].config.as_ref().unwrap();
+    assert_eq!(config.family, None);
+    assert!(config
+        .unrecognized_family
+        .as_deref()
+        .unwrap()
+        .contains("AFI_BOGUS"));
+    let err = peer.spec.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("spec.afiSafis[1].config.family") && err.contains("AFI_BOGUS"),
+        "{err}"
+    );
+    // Written back, the unknown text is not invented into a family.
+    let out = serde_json::to_value(&peer.spec).unwrap();
+    assert_eq!(out["afiSafis"][1]["config"], json!({"enabled": true}));
+}
+
+/// Fields porter does not know, from the API (where a real API server would have pruned
+/// them): ignored by the types, the rest of the object read as usual.
+#[test]
+fn unknown_fields_from_the_api_are_ignored() {
+    let value = peer_with(
+        json!({"timers": {"config": {"holdTime": "9", "holdtime": "90"}},
+                                 "usingPortForward": true}),
+    );
+    let peer: porter_crds::BgpPeer = serde_json::from_value(value).unwrap();
+    let timers = peer.spec.effective_timers().unwrap();
+    assert_eq!(timers.hold_time, 9);
+    assert!(peer.spec.validate().is_ok());
+}
+
 #[test]
 fn out_of_range_port_and_missing_peer_as_name_their_paths() {
     let (path, _) = invalid_field(&peer_with(json!({"transport": {"remotePort": 70000}})));
@@ -619,6 +658,7 @@ fn status_is_written_as_openelb_writes_it() {
     };
     let status = BgpPeerStatus {
         nodes_peer_status: [("node-a".to_string(), node)].into(),
+        ..BgpPeerStatus::default()
     };
     assert_eq!(
         serde_json::to_value(&status).unwrap(),

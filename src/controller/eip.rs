@@ -76,9 +76,13 @@ pub async fn reconcile(eip: Arc<Eip>, ctx: Arc<LeaderCtx>) -> Result<Action, Err
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
-/// Retry policy: an Eip in use is checked again every 10 s (a release also wakes it).
-pub fn error_policy(_eip: Arc<Eip>, _err: &Error, ctx: Arc<LeaderCtx>) -> Action {
+/// Retry policy: an Eip in use is checked again every 10 s (a release also wakes it); a
+/// conflicting write sooner.
+pub fn error_policy(_eip: Arc<Eip>, err: &Error, ctx: Arc<LeaderCtx>) -> Action {
     ctx.metrics.reconcile_errors("eip");
+    if err.is_conflict() {
+        return Action::requeue(super::service::RETRY_CONFLICT);
+    }
     Action::requeue(Duration::from_secs(10))
 }
 

@@ -11,8 +11,19 @@
 //! * on a clean shutdown the leader gives the Lease up, so the other replica takes over at
 //!   its next retry instead of after a whole lease duration.
 //!
+//! * every round is cut off at `renew_deadline`: an API server that accepts the connection
+//!   and never answers must not keep a leader believing it leads, as an unanswered request
+//!   would for kube's 295 s read timeout;
+//! * a [`Fence`] lets the leader's writers check, right before each write that hands out an
+//!   address, that the last successful renewal *started* less than `renew_deadline` ago,
+//!   whatever the election loop is doing. Another replica takes over only after it has seen
+//!   the record unchanged for `lease_duration` (> `renew_deadline`) on its own clock, so the
+//!   two never hand out addresses at the same time (clocks running at about the same rate,
+//!   which is what every Lease-based election assumes).
+//!
 //! [`decide`] is the pure core; [`Elector`] is the shell that reads and writes the Lease.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -125,6 +136,48 @@ pub fn next_spec(
     }
 }
 
+/// Proof of leadership on the local clock, shared by the elector and the leader's writers.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    /// When the last successful acquisition or renewal was started; `None` when not leading.
+    renewed: Arc<Mutex<Option<Instant>>>,
+    /// How long one renewal is worth (the Lease's `renew_deadline`).
+    valid_for: Duration,
+}
+
+impl Fence {
+    /// A fence valid `valid_for` after each renewal, not held yet.
+    pub fn new(valid_for: Duration) -> Fence {
+        Fence {
+            renewed: Arc::default(),
+            valid_for,
+        }
+    }
+
+    /// A fence that always holds, for a leader context built without an election (tests).
+    pub fn always() -> Fence {
+        let f = Fence::new(Duration::MAX);
+        f.renewed_at(Instant::now());
+        f
+    }
+
+    /// Whether a write issued now is still covered by the last renewal.
+    pub fn holds(&self) -> bool {
+        self.renewed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|t| t.elapsed() < self.valid_for)
+    }
+
+    fn renewed_at(&self, at: Instant) {
+        *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+    }
+
+    fn clear(&self) {
+        *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
 /// Runs the election for `identity` on the Lease `name` until `shutdown` fires, publishing
 /// whether we lead on the returned channel.
 pub struct Elector {
@@ -133,6 +186,7 @@ pub struct Elector {
     identity: String,
     timing: LeaseTiming,
     leading: watch::Sender<bool>,
+    fence: Fence,
 }
 
 impl Elector {
@@ -151,9 +205,16 @@ impl Elector {
                 identity: identity.into(),
                 timing,
                 leading,
+                fence: Fence::new(timing.renew_deadline),
             },
             rx,
         )
+    }
+
+    /// The fence the leader's writers check; it holds only within `renew_deadline` of the
+    /// start of the last successful round.
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
     }
 
     /// One round: read, decide, write. Returns whether we lead afterwards, or the API error.
@@ -227,21 +288,38 @@ impl Elector {
         let mut seen = None;
         let mut last_renew: Option<Instant> = None;
         loop {
-            let leading = match self.try_once(&mut seen).await {
-                Ok(true) => {
-                    last_renew = Some(Instant::now());
+            // Validity counts from before the request: the write may land at any moment
+            // until the answer comes back.
+            let started = Instant::now();
+            let round =
+                tokio::time::timeout(self.timing.renew_deadline, self.try_once(&mut seen)).await;
+            let leading = match round {
+                Ok(Ok(true)) => {
+                    last_renew = Some(started);
+                    self.fence.renewed_at(started);
                     true
                 }
-                Ok(false) => {
+                Ok(Ok(false)) => {
                     last_renew = None;
+                    self.fence.clear();
                     false
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     warn!(error = %e, "cannot read or write the leader lease");
                     // Keep leading only while the last renewal is within the deadline.
                     last_renew.is_some_and(|t| t.elapsed() < self.timing.renew_deadline)
                 }
+                Err(_) => {
+                    warn!(
+                        timeout = ?self.timing.renew_deadline,
+                        "the API server did not answer the leader lease round in time"
+                    );
+                    last_renew.is_some_and(|t| t.elapsed() < self.timing.renew_deadline)
+                }
             };
+            if !leading {
+                self.fence.clear();
+            }
             if *self.leading.borrow() != leading {
                 if !leading {
                     warn!(identity = %self.identity, "lost the leader lease; stopping allocation");
@@ -254,8 +332,10 @@ impl Elector {
             }
         }
         if *self.leading.borrow() {
+            self.fence.clear();
             let _ = self.leading.send(false);
-            self.release().await;
+            // Bounded like every round: a dead API server must not hold up the shutdown.
+            let _ = tokio::time::timeout(self.timing.renew_deadline, self.release()).await;
         }
     }
 

@@ -10,6 +10,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::Api;
 use kube::client::Body;
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
@@ -159,7 +160,7 @@ fn service(finalizers: &[&str], deleting: bool, ingress: &[&str]) -> Service {
     let mut v = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web", "namespace": "shop", "uid": "u1",
-                     "finalizers": finalizers,
+                     "resourceVersion": "41", "finalizers": finalizers,
                      "annotations": {"lb.kubesphere.io/v1alpha1": "openelb"}},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
         "status": {"loadBalancer": {"ingress": ingress.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>()}}
@@ -240,7 +241,9 @@ async fn allocation_applies_the_ingress_status_sends_an_event_and_labels_the_ser
             |b| {
                 assert_eq!(
                     *b,
-                    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    json!({"apiVersion": "v1", "kind": "Service",
+                           // the resourceVersion read: a conditional write (fencing)
+                           "metadata": {"name": "web", "resourceVersion": "41"},
                            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}})
                 )
             },
@@ -290,6 +293,97 @@ async fn allocation_applies_the_ingress_status_sends_an_event_and_labels_the_ser
     )
     .await
     .unwrap();
+    assert_eq!(server.await.unwrap(), 3);
+}
+
+/// A replica whose Lease renewal is too old (it may have been replaced) allocates nothing
+/// and writes nothing, though the Service has its finalizer and the pool has room.
+#[tokio::test]
+async fn deposed_leader_writes_no_address() {
+    let (client, server) = scripted(vec![]);
+    let mut w = stores();
+    let mut ctx = leader_ctx(client, &mut w, &[]);
+    Arc::get_mut(&mut ctx).expect("only reference").fence =
+        super::leader::Fence::new(Duration::from_secs(10));
+    let err = super::service::reconcile(
+        Arc::new(service(&[super::SERVICE_FINALIZER], false, &[])),
+        ctx.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err.inner(), super::Error::NotLeading), "{err}");
+    assert_eq!(server.await.unwrap(), 0);
+}
+
+/// A 409 on the conditional ingress write (the Service changed since it was read) is a
+/// conflict: retried after a second, not after the generic 5 s back-off; the retry, on the
+/// object as read again, carries the new resourceVersion and the same address.
+#[tokio::test]
+async fn conflicting_ingress_write_is_retried_soon_with_the_new_version() {
+    let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                          "reason": "Conflict", "code": 409, "message": "the object has been modified"});
+    let ingress_step = |rv: &'static str, status: u16, reply: Value| Step {
+        status,
+        ..step(
+            "PATCH",
+            "/api/v1/namespaces/shop/services/web/status?&force=true&fieldManager=porter",
+            Some("application/apply-patch+yaml"),
+            move |b| {
+                assert_eq!(b["metadata"]["resourceVersion"], rv);
+                assert_eq!(
+                    b["status"]["loadBalancer"]["ingress"][0]["ip"],
+                    "203.0.113.1"
+                );
+            },
+            reply,
+        )
+    };
+    let (client, server) = scripted(vec![ingress_step("41", 409, conflict)]);
+    let mut w = stores();
+    let ctx = leader_ctx(client, &mut w, &[]);
+    let svc = Arc::new(service(&[super::SERVICE_FINALIZER], false, &[]));
+    let err = super::service::reconcile(svc.clone(), ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert_eq!(
+        super::service::error_policy(svc, &err, ctx.clone()),
+        Action::requeue(Duration::from_secs(1))
+    );
+    assert_eq!(server.await.unwrap(), 1);
+
+    // The retry reads the Service again (someone else wrote it: version 42).
+    let done = serde_json::to_value(service(
+        &[super::SERVICE_FINALIZER],
+        false,
+        &["203.0.113.1"],
+    ))
+    .unwrap();
+    let (client, server) = scripted(vec![
+        ingress_step("42", 200, done.clone()),
+        step(
+            "POST",
+            "/apis/events.k8s.io/v1/namespaces/shop/events?",
+            None,
+            |b| assert_eq!(b["reason"], "Allocated"),
+            event_reply(),
+        ),
+        step(
+            "PATCH",
+            "/api/v1/namespaces/shop/services/web?",
+            Some("application/merge-patch+json"),
+            |_| {},
+            done,
+        ),
+    ]);
+    // The allocator kept the address it chose: the same one is written.
+    let mut w = stores();
+    let ctx2 = leader_ctx(client, &mut w, &[("web", "203.0.113.1")]);
+    let mut again = service(&[super::SERVICE_FINALIZER], false, &[]);
+    again.metadata.resource_version = Some("42".into());
+    super::service::reconcile(Arc::new(again), ctx2)
+        .await
+        .unwrap();
     assert_eq!(server.await.unwrap(), 3);
 }
 

@@ -6,15 +6,17 @@
 //! ([`leader`]), also allocates addresses ([`service`]) and writes Eip status ([`eip`]).
 //!
 //! Data flows one way: watches → pure cores ([`announce`], [`peers`], [`status`] and the IPAM
-//! allocator) → speaker and status writes. Status goes back only by server-side apply, each
+//! allocator) → speaker and status writes. The leader also reports on each BgpConf and
+//! BgpPeer whether porter can run it ([`bgp`]). Status goes back only by server-side apply, each
 //! writer with its own field manager: `porter` for what the leader owns (Service ingress,
-//! Eip status), `porter/<node>` for what one node owns (its `nodesPeerStatus` and
+//! Eip status, the `Valid` condition of BgpConfs and BgpPeers), `porter/<node>` for what one node owns (its `nodesPeerStatus` and
 //! `nodesConfStatus` entries, its advertisement condition on Services), so two replicas never
 //! take each other's fields away.
 
 #![deny(missing_docs)]
 
 pub mod announce;
+pub mod bgp;
 pub mod cli;
 pub mod eip;
 pub mod layer2;
@@ -121,6 +123,10 @@ pub enum Error {
     /// A Service that cannot get an address (retried when capacity frees).
     #[error("{0}")]
     NoAddress(String),
+    /// The leader Lease was not renewed recently enough to hand out an address: this
+    /// replica may already have been replaced.
+    #[error("not leading (the leader lease was not renewed in time); nothing written")]
+    NotLeading,
 }
 
 impl Error {
@@ -133,6 +139,28 @@ impl Error {
                 _ => self,
             },
             other => other,
+        }
+    }
+
+    /// Whether a write was refused because the object changed since it was read: a 409
+    /// Conflict on a conditional write, or a failed `test` of the finalizer helper's JSON
+    /// patch (422). Worth an early retry: the next read has the current object.
+    pub fn is_conflict(&self) -> bool {
+        use kube::runtime::finalizer::Error as F;
+        let api_code = |e: &kube::Error| match e {
+            kube::Error::Api(s) => Some(s.code),
+            _ => None,
+        };
+        match self {
+            Error::Kube(e) => api_code(e) == Some(409),
+            Error::Finalizer(f) => match f.as_ref() {
+                F::ApplyFailed(e) | F::CleanupFailed(e) => e.is_conflict(),
+                F::AddFinalizer(e) | F::RemoveFinalizer(e) => {
+                    matches!(api_code(e), Some(409 | 422))
+                }
+                _ => false,
+            },
+            _ => false,
         }
     }
 }
@@ -163,11 +191,48 @@ where
 {
     let (reader, writer) = reflector::store();
     let stream = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
+        .backoff(WatchBackoff::default())
         .reflect(writer)
         .touched_objects();
     tokio::spawn(drive(stream, changed, K::kind(&()).to_string()));
     reader
+}
+
+/// Retry pacing of the watches: 0.5 s, doubling to at most 5 s, back to 0.5 s after an
+/// event gets through. kube's default grows to 30 s, so after an API outage of a minute a
+/// change made at recovery waited up to half a minute for the watch to come back (measured
+/// in `tests/manager_outage.rs`); seven watches per replica retrying every 5 s cost an API
+/// server nothing.
+#[derive(Clone, Debug)]
+struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(5);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        WatchBackoff { next: Self::FIRST }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
 }
 
 async fn drive<S, K>(stream: S, changed: Arc<Notify>, kind: String)
@@ -331,6 +396,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
         opts.identity.clone(),
         opts.lease,
     );
+    let fence = elector.fence();
     let elector_task = tokio::spawn(elector.run(stopped()));
 
     // Every replica: speaker config, announcements, node-owned status.
@@ -360,7 +426,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
         stores.clone(),
         recorder,
         metrics.clone(),
-        leading,
+        (leading, fence),
         stopped(),
     ));
 
@@ -384,7 +450,7 @@ async fn leader_loop(
     stores: Stores,
     recorder: Recorder,
     metrics: Arc<Metrics>,
-    mut leading: tokio::sync::watch::Receiver<bool>,
+    (mut leading, fence): (tokio::sync::watch::Receiver<bool>, leader::Fence),
     stopped: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stopped);
@@ -400,6 +466,7 @@ async fn leader_loop(
             stores.clone(),
             recorder.clone(),
             metrics.clone(),
+            fence.clone(),
         )
         .await
         {

@@ -192,8 +192,18 @@ pub fn service_infos(
 }
 
 async fn step(ctx: &NodeCtx, applied: &Mutex<Applied>, layer2: &mut Layer2Runtime) {
-    let (config, errors, announcements) = compute(&ctx.stores, &ctx.opts);
+    let (mut config, errors, announcements) = compute(&ctx.stores, &ctx.opts);
     layer2.apply(compute_layer2(&ctx.stores, &ctx.opts)).await;
+    if errors.contains_key(&format!("BgpConf/{BGP_CONF_NAME}")) {
+        // A BgpConf edited into something unusable keeps the last good global settings
+        // running (MetalLB's rule for a bad configuration): one typo must not drop every
+        // session of every node. Its Valid condition says what is wrong; deleting the
+        // BgpConf still stops the speaker.
+        let a = applied.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(last_good) = a.config.as_ref().filter(|c| c.global.asn != 0) {
+            config = last_good.clone();
+        }
+    }
     let (config_changed, errors_changed, routes_changed) = {
         let a = applied.lock().unwrap_or_else(|p| p.into_inner());
         (

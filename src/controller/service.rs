@@ -6,6 +6,23 @@
 //! leaves porter (annotation or class changed) is cleaned up the same way and loses the
 //! finalizer. The allocator is rebuilt from what Services show when leadership starts
 //! ([`LeaderCtx::start`]), so a restart or a failover never hands an address out twice.
+//!
+//! Fencing a deposed leader. Two replicas may both believe they lead for a moment: the old
+//! one stuck in a request, the new one past the lease duration. Three rules keep them from
+//! giving one address to two Services:
+//! 1. the new leader rebuilds its allocator from a fresh List taken *after* it won the Lease
+//!    (not from the watch cache), so it sees every address the old leader's writes put in
+//!    place up to then;
+//! 2. the old leader writes an address only while its [`Fence`] holds, i.e. within
+//!    `renew_deadline` of the start of its last successful renewal, which ends before the new
+//!    leader can win (it waits `lease_duration` > `renew_deadline` on its own clock);
+//! 3. the ingress write carries the `resourceVersion` the reconcile read, so it is a
+//!    conditional write: if anyone (the new leader) changed the Service since, the API
+//!    server answers 409 and nothing is written; the retry reads the current object.
+//!
+//! What the rules cannot stop (a write sent in time but delayed in the network past the
+//! takeover) heals itself: the Service watch shows the new leader that write, and its
+//! reconcile replaces any address its own allocator did not give that Service.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -23,9 +40,10 @@ use kube::runtime::{watcher, Controller};
 use kube::{Client, Resource, ResourceExt};
 use porter_crds::annotations;
 use porter_crds::eip::Protocol;
-use porter_crds::Eip;
+use porter_crds::{BgpConf, BgpPeer, Eip};
 use tracing::{info, warn};
 
+use super::leader::Fence;
 use super::status::{ingress, ingress_ips};
 use super::{remove_finalizer, Error, Options, Stores, FIELD_MANAGER, SERVICE_FINALIZER};
 use crate::ipam::{
@@ -39,6 +57,8 @@ pub const EIP_LABEL: &str = annotations::EIP_POOL;
 /// How long a Service that got no address waits before the next try when nothing else
 /// (a released address, an Eip change) wakes it first.
 const RETRY_NO_ADDRESS: Duration = Duration::from_secs(60);
+/// How soon a write refused with 409 Conflict is retried (on the object as read again).
+pub(crate) const RETRY_CONFLICT: Duration = Duration::from_secs(1);
 
 /// Whether porter serves `svc`: opted in by annotation or by class, or classless when porter
 /// is the cluster's default (`--default-class`).
@@ -137,6 +157,8 @@ pub struct LeaderCtx {
     pub recorder: Recorder,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Whether this replica still leads; checked right before each address is written.
+    pub fence: Fence,
     /// Wakes every Service (capacity freed, pools changed).
     kick_services: mpsc::UnboundedSender<()>,
     kick_services_rx: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
@@ -154,6 +176,7 @@ impl LeaderCtx {
         stores: Stores,
         recorder: Recorder,
         metrics: Arc<Metrics>,
+        fence: Fence,
     ) -> Result<Arc<LeaderCtx>, Error> {
         let services = Api::<Service>::all(client.clone())
             .list(&ListParams::default())
@@ -199,6 +222,7 @@ impl LeaderCtx {
             pools: Mutex::new(pools),
             recorder,
             metrics,
+            fence,
             kick_services: ks,
             kick_services_rx: Mutex::new(Some(ks_rx)),
             kick_eips: ke,
@@ -224,6 +248,7 @@ impl LeaderCtx {
             ipam: Mutex::new(ipam),
             recorder,
             metrics: Arc::new(Metrics::new()),
+            fence: Fence::always(),
             kick_services: ks,
             kick_services_rx: Mutex::new(Some(ks_rx)),
             kick_eips: ke,
@@ -286,7 +311,7 @@ fn current_pools(stores: &Stores) -> Vec<PoolSpec> {
     pools
 }
 
-/// Runs the Service and Eip controllers until `lost` resolves.
+/// Runs the Service, Eip, BgpPeer and BgpConf controllers until `lost` resolves.
 pub async fn run_controllers(ctx: Arc<LeaderCtx>, lost: impl std::future::Future<Output = ()>) {
     let services = Api::<Service>::all(ctx.client.clone());
     let eips = Api::<Eip>::all(ctx.client.clone());
@@ -320,10 +345,40 @@ pub async fn run_controllers(ctx: Arc<LeaderCtx>, lost: impl std::future::Future
                 warn!(error = %e, "Eip reconcile");
             }
         });
+    let peer_ctl = Controller::new(
+        Api::<BgpPeer>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .run(
+        super::bgp::reconcile_peer,
+        super::bgp::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|r| async move {
+        if let Err(e) = r {
+            warn!(error = %e, "BgpPeer reconcile");
+        }
+    });
+    let conf_ctl = Controller::new(
+        Api::<BgpConf>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .run(
+        super::bgp::reconcile_conf,
+        super::bgp::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|r| async move {
+        if let Err(e) = r {
+            warn!(error = %e, "BgpConf reconcile");
+        }
+    });
     tokio::select! {
         _ = lost => {}
         _ = svc_ctl => {}
         _ = eip_ctl => {}
+        _ = peer_ctl => {}
+        _ = conf_ctl => {}
     }
 }
 
@@ -361,6 +416,9 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<LeaderCtx>) -> Result<Action,
 /// Retry policy: a Service without an address waits for capacity; API errors back off.
 pub fn error_policy(_svc: Arc<Service>, err: &Error, ctx: Arc<LeaderCtx>) -> Action {
     ctx.metrics.reconcile_errors("service");
+    if err.is_conflict() {
+        return Action::requeue(RETRY_CONFLICT);
+    }
     match err.inner() {
         Error::NoAddress(_) => Action::requeue(RETRY_NO_ADDRESS),
         _ => Action::requeue(Duration::from_secs(5)),
@@ -412,10 +470,14 @@ async fn apply(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<Act
     let want = ingress(&alloc.assigned);
     let want_ips = ingress_ips(Some(&want));
     if current_ingress(svc) != want_ips {
+        // See the module doc: only while the Lease is ours, and only over the version read.
+        if !ctx.fence.holds() {
+            return Err(Error::NotLeading);
+        }
         let patch = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "resourceVersion": svc.resource_version()},
             "status": {"loadBalancer": {"ingress": want}},
         });
         api.patch_status(

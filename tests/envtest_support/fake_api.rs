@@ -5,6 +5,13 @@
 //! election needs), JSON patches (with `test`), merge patches, server-side apply merged
 //! field by field (lists of conditions merged by `type`; no field ownership), deletion held
 //! by finalizers. Every write is recorded. The envtest tests run the real thing.
+//!
+//! For fault tests it can also fail on purpose: [`FakeApi::set_outage`] makes it unavailable
+//! (every request answered 503 and open watches closed, or every request and watch left
+//! hanging until the outage ends), [`FakeApi::fail_writes`] answers the next writes to a
+//! path with an error code (409 Conflict, say), and [`FakeApi::partition`] cuts one client
+//! (served through its own [`FakeApi::router_for`]) off from some paths only. Patches that carry
+//! `metadata.resourceVersion` are conditional, as on the API server.
 
 #![allow(dead_code)]
 
@@ -18,7 +25,25 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
+
+/// How the fake answers while it is made unavailable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// Serving normally.
+    None,
+    /// Every request gets 503 Service Unavailable at once; open watches are closed.
+    Unavailable,
+    /// Requests get no answer and open watches no event until the outage ends (a network
+    /// partition); then each stalled request gets 503 and each stalled watch is closed.
+    Hang,
+}
+
+/// Errors injected into writes: (path substring, how many more, status code).
+type Injected = Vec<(String, usize, u16)>;
+
+/// The header [`FakeApi::router_for`] tags each request with: which client sent it.
+const CLIENT_HEADER: &str = "x-porter-fake-client";
 
 /// The fake's state.
 pub struct FakeApi {
@@ -29,6 +54,11 @@ pub struct FakeApi {
     history: Mutex<Vec<(u64, String, Value)>>,
     writes: Mutex<Vec<(String, String, Value)>>,
     rv: AtomicU64,
+    outage: watch::Sender<Outage>,
+    inject: Mutex<Injected>,
+    injected: AtomicU64,
+    /// (client, path substring): requests that hang until healed.
+    partitions: watch::Sender<Vec<(String, String)>>,
 }
 
 /// `(collection, namespace, name, subresource)` of an API path. Namespaced paths fold into
@@ -66,6 +96,26 @@ fn json_response(code: StatusCode, v: &Value) -> Response {
         .header("content-type", "application/json")
         .body(Body::from(serde_json::to_vec(v).unwrap()))
         .unwrap()
+}
+
+/// Waits until the outage state satisfies `done` (forever if the fake is gone).
+async fn until(rx: &mut watch::Receiver<Outage>, done: fn(Outage) -> bool) {
+    loop {
+        let now = *rx.borrow_and_update();
+        if done(now) {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Whether a merge or apply patch names a `metadata.resourceVersion` other than the stored
+/// one: the API server treats it as a precondition.
+fn stale(patch: &Value, stored: &Value) -> bool {
+    let want = &patch["metadata"]["resourceVersion"];
+    !want.is_null() && *want != stored["metadata"]["resourceVersion"]
 }
 
 /// RFC 7386 merge.
@@ -121,7 +171,97 @@ impl FakeApi {
             history: Mutex::default(),
             writes: Mutex::default(),
             rv: AtomicU64::new(10),
+            outage: watch::channel(Outage::None).0,
+            inject: Mutex::default(),
+            injected: AtomicU64::new(0),
+            partitions: watch::channel(Vec::new()).0,
         })
+    }
+
+    /// Serves the fake to one client named `client`, so that [`FakeApi::partition`] can cut
+    /// that client alone off (give each `porter manager` its own listener).
+    pub fn router_for(self: &Arc<Self>, client: &str) -> axum::Router {
+        let tag = axum::http::HeaderValue::from_str(client).expect("a header-safe name");
+        self.router().layer(axum::middleware::map_request(
+            move |mut req: axum::extract::Request| {
+                let tag = tag.clone();
+                async move {
+                    req.headers_mut().insert(CLIENT_HEADER, tag);
+                    req
+                }
+            },
+        ))
+    }
+
+    /// Requests of `client` (see [`FakeApi::router_for`]) whose path contains `path` hang
+    /// until [`FakeApi::heal`], then get 503: a partial partition, e.g. a leader whose Lease
+    /// renewals are lost while its other writes still land.
+    pub fn partition(&self, client: &str, path: &str) {
+        self.partitions
+            .send_modify(|p| p.push((client.to_string(), path.to_string())));
+    }
+
+    /// Ends every partition.
+    pub fn heal(&self) {
+        self.partitions.send_modify(Vec::clear);
+    }
+
+    /// Waits out a partition of this request: `Some(503)` when it was cut off.
+    async fn partition_answer(&self, client: &str, path: &str) -> Option<Response> {
+        let cut = |p: &Vec<(String, String)>| {
+            p.iter()
+                .any(|(c, sub)| c == client && path.contains(sub.as_str()))
+        };
+        let mut rx = self.partitions.subscribe();
+        if !cut(&rx.borrow_and_update()) {
+            return None;
+        }
+        let _ = rx.wait_for(|p| !cut(p)).await;
+        Some(status(503, "ServiceUnavailable", "partitioned"))
+    }
+
+    /// Starts or ends an outage.
+    pub fn set_outage(&self, outage: Outage) {
+        self.outage.send_replace(outage);
+    }
+
+    /// Answers the next `count` writes (not Events) whose path contains `path` with `code`
+    /// (e.g. 409: what a concurrent writer causes), without applying them.
+    pub fn fail_writes(&self, path: &str, count: usize, code: u16) {
+        self.inject
+            .lock()
+            .unwrap()
+            .push((path.to_string(), count, code));
+    }
+
+    /// How many writes [`FakeApi::fail_writes`] has failed so far.
+    pub fn injected_failures(&self) -> u64 {
+        self.injected.load(Ordering::SeqCst)
+    }
+
+    /// The injected error for a write to `path`, if one is due.
+    fn take_injected(&self, path: &str) -> Option<u16> {
+        let mut inject = self.inject.lock().unwrap();
+        let due = inject
+            .iter_mut()
+            .find(|(p, n, _)| *n > 0 && path.contains(p.as_str()))?;
+        due.1 -= 1;
+        self.injected.fetch_add(1, Ordering::SeqCst);
+        Some(due.2)
+    }
+
+    /// Waits out an outage: `Some(503)` when the request arrived during one.
+    async fn outage_answer(&self) -> Option<Response> {
+        let mut rx = self.outage.subscribe();
+        let now = *rx.borrow_and_update();
+        match now {
+            Outage::None => None,
+            Outage::Unavailable => Some(status(503, "ServiceUnavailable", "outage")),
+            Outage::Hang => {
+                until(&mut rx, |o| o != Outage::Hang).await;
+                Some(status(503, "ServiceUnavailable", "outage (stalled)"))
+            }
+        }
     }
 
     fn next_rv(&self) -> String {
@@ -173,6 +313,16 @@ impl FakeApi {
                     && namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns)
             })
             .cloned()
+    }
+
+    /// Every object of `collection`.
+    pub fn all(&self, collection: &str) -> Vec<Value> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(collection)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn remove(&self, collection: &str, obj: &Value) {
@@ -235,7 +385,15 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refused) = fake.outage_answer().await {
+        return refused;
+    }
     let path = uri.path().to_string();
+    if let Some(client) = headers.get(CLIENT_HEADER).and_then(|v| v.to_str().ok()) {
+        if let Some(refused) = fake.partition_answer(client, &path).await {
+            return refused;
+        }
+    }
     let query = uri.query().unwrap_or_default().to_string();
     let (collection, ns, name, _sub) = parse(&path);
     if method == Method::GET {
@@ -266,17 +424,34 @@ async fn handle(
                 line.push(b'\n');
                 Ok::<_, Infallible>(Bytes::from(line))
             }));
-            let live = futures::stream::unfold(rx, move |mut rx| {
+            let outage = fake.outage.subscribe();
+            let live = futures::stream::unfold((rx, outage), move |(mut rx, mut outage)| {
                 let collection = collection.clone();
                 async move {
                     loop {
-                        match rx.recv().await {
+                        let ev = tokio::select! {
+                            ev = rx.recv() => ev,
+                            // An outage closes the watch: at once when unavailable, at its
+                            // end when hanging (nothing is delivered meanwhile).
+                            () = until(&mut outage, |o| o != Outage::None) => {
+                                until(&mut outage, |o| o != Outage::Hang).await;
+                                return None;
+                            }
+                        };
+                        match ev {
                             Ok((c, ev)) if c == collection => {
                                 let mut line = serde_json::to_vec(&ev).unwrap();
                                 line.push(b'\n');
-                                return Some((Ok::<_, Infallible>(Bytes::from(line)), rx));
+                                return Some((
+                                    Ok::<_, Infallible>(Bytes::from(line)),
+                                    (rx, outage),
+                                ));
                             }
-                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Ok(_) => continue,
+                            // Too far behind: close the watch, as the API server does; the
+                            // client watches again from its last version and gets the rest
+                            // replayed, instead of silently missing events.
+                            Err(broadcast::error::RecvError::Lagged(_)) => return None,
                             Err(broadcast::error::RecvError::Closed) => return None,
                         }
                     }
@@ -311,6 +486,9 @@ async fn handle(
         .push((method.to_string(), format!("{path}?{query}"), body.clone()));
     if collection.ends_with("/events") {
         return json_response(StatusCode::CREATED, &body);
+    }
+    if let Some(code) = fake.take_injected(&path) {
+        return status(code, "Conflict", "injected failure");
     }
     match method {
         Method::POST => {
@@ -371,6 +549,8 @@ async fn handle(
                 if json_patch::patch(&mut obj, &p).is_err() {
                     return status(422, "Invalid", "JSON patch test failed");
                 }
+            } else if stale(&body, &obj) {
+                return status(409, "Conflict", "the object has been modified");
             } else if ct.starts_with("application/apply-patch") {
                 let mut p = body;
                 if let Some(m) = p.as_object_mut() {

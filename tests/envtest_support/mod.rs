@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod fake_api;
+pub mod faults;
 pub mod netlab;
 
 use std::net::TcpListener;
@@ -148,6 +149,12 @@ impl Cluster {
     /// Starts etcd and kube-apiserver. The API server listens on `bind` (loopback, or a lab
     /// address when other network namespaces must reach it) on a free port.
     pub async fn start(assets: &Path, name: &str, bind: &str) -> Cluster {
+        Cluster::start_with_args(assets, name, bind, &[]).await
+    }
+
+    /// [`Cluster::start`] with more kube-apiserver flags (a later flag overrides an earlier
+    /// one, e.g. a dual-stack `--service-cluster-ip-range`).
+    pub async fn start_with_args(assets: &Path, name: &str, bind: &str, extra: &[&str]) -> Cluster {
         let dir =
             std::env::temp_dir().join(format!("porter-envtest-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -232,7 +239,8 @@ impl Cluster {
             // envtest's own defaults: no ServiceAccount admission (no controller-manager
             // makes the tokens it would wait for).
             "--disable-admission-plugins=ServiceAccount",
-        ]);
+        ])
+        .args(extra);
         procs.spawn("kube-apiserver", api, &dir.join("kube-apiserver.log"));
 
         let host = if bind == "0.0.0.0" { "127.0.0.1" } else { bind };

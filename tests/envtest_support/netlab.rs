@@ -24,9 +24,11 @@ pub struct Lab {
     pub router: String,
     /// The node namespaces, node i+1 at index i.
     pub nodes: Vec<String>,
+    /// The LAN's first three octets ([`LAN`] unless made with [`Lab::with_lan`]).
+    pub lan: String,
     // Dropped after the names: the node and router namespaces, then the switch.
     namespaces: Vec<Netns>,
-    lan: Lan,
+    switch: Lan,
 }
 
 /// Whether `tool` is on PATH (or in an sbin directory).
@@ -43,14 +45,22 @@ impl Lab {
     /// Namespaces `pk8s-<tag>-r-…` (router, {LAN}.254 on `lan0`) and `pk8s-<tag>-n<i>-…`
     /// (node i, {LAN}.i on `eth0`), all on one bridge.
     pub fn new(tag: &str, nodes: usize) -> Lab {
-        let mut lan = Lan::with_prefix("pk8s", tag).expect("the LAN");
-        let router = Netns::with_prefix("pk8s", &format!("{tag}-r")).expect("the router");
-        lan.attach(&router, "lan0", &[&format!("{LAN}.254/24")])
+        Lab::with_lan(&format!("pk8s-{tag}"), LAN, nodes)
+    }
+
+    /// Namespaces `<prefix>-r-…` and `<prefix>-n<i>-…` on LAN `lan` (`10.200.X`), for tests
+    /// that run beside others using [`LAN`].
+    pub fn with_lan(prefix: &str, lan: &str, nodes: usize) -> Lab {
+        let mut switch = Lan::with_prefix(prefix, "lan").expect("the LAN");
+        let router = Netns::with_prefix(prefix, "r").expect("the router");
+        switch
+            .attach(&router, "lan0", &[&format!("{lan}.254/24")])
             .expect("the router on the LAN");
         let mut namespaces = vec![router];
         for i in 1..=nodes {
-            let node = Netns::with_prefix("pk8s", &format!("{tag}-n{i}")).expect("a node");
-            lan.attach(&node, "eth0", &[&format!("{LAN}.{i}/24")])
+            let node = Netns::with_prefix(prefix, &format!("n{i}")).expect("a node");
+            switch
+                .attach(&node, "eth0", &[&format!("{lan}.{i}/24")])
                 .expect("a node on the LAN");
             namespaces.push(node);
         }
@@ -60,8 +70,9 @@ impl Lab {
                 .iter()
                 .map(|n| n.name().to_owned())
                 .collect(),
+            lan: lan.to_owned(),
             namespaces,
-            lan,
+            switch,
         }
     }
 
@@ -77,11 +88,11 @@ impl Lab {
 
 /// BIRD on the router: AS 65001, a session to each node (AS 64512) with ADD-PATH receive
 /// and short timers, BGP routes merged into ECMP routes in the kernel FIB.
-pub fn bird_config(nodes: usize) -> BirdConfig {
-    let router: IpAddr = format!("{LAN}.254").parse().unwrap();
-    let mut config = BirdConfig::new(format!("{LAN}.254").parse().unwrap(), 65001);
+pub fn bird_config(lan: &str, nodes: usize) -> BirdConfig {
+    let router: IpAddr = format!("{lan}.254").parse().unwrap();
+    let mut config = BirdConfig::new(format!("{lan}.254").parse().unwrap(), 65001);
     for i in 1..=nodes {
-        let node: IpAddr = format!("{LAN}.{i}").parse().unwrap();
+        let node: IpAddr = format!("{lan}.{i}").parse().unwrap();
         config = config.peer(
             BirdPeer::new(&format!("n{i}"), node, 64512)
                 .local_address(router)
@@ -161,7 +172,7 @@ pub async fn wait_fib(lab: &Lab, vip: &str, want: &[&str], what: &str, timeout: 
 /// Starts BIRD in the router namespace; returns the command to spawn.
 pub fn bird_command(lab: &Lab, dir: &std::path::Path) -> Command {
     let conf = dir.join("bird.conf");
-    std::fs::write(&conf, bird_config(lab.nodes.len()).render()).unwrap();
+    std::fs::write(&conf, bird_config(&lab.lan, lab.nodes.len()).render()).unwrap();
     let mut bird = Command::new("ip");
     bird.args(["netns", "exec", &lab.router, "bird", "-f", "-c"])
         .arg(&conf)
