@@ -20,10 +20,10 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use porter_crds::{BgpConf, BgpPeer, BGP_CONF_NAME};
 
-use crate::speaker::from_crds::{peer_config, selector_matches};
 use super::service::{LeaderCtx, RETRY_CONFLICT};
 use super::status::{condition, VALID};
 use super::{Error, FIELD_MANAGER};
+use crate::speaker::from_crds::{peer_config, selector_matches};
 
 /// Condition reason: porter runs the spec.
 pub const REASON_VALID: &str = "Valid";
