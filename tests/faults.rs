@@ -17,6 +17,7 @@
 
 mod fault_lab;
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -768,4 +769,164 @@ fn porter_killed_mid_burst_restarts_into_exactly_the_new_table() {
         }
         porter = Some(p);
     }
+}
+
+/// Case 5. The config is reloaded (SIGHUP) forty times while sessions come up: four peers
+/// (two to BIRD, two to FRR) are added one by one, removed and added again, their hold time
+/// changed (which restarts a session), and the VIPs changed on every reload. The routers are
+/// stopped (SIGSTOP) for a second now and then, so that porter's sessions wait in OpenSent
+/// (the TCP connection is accepted by the kernel, the router's OPEN does not come) while
+/// reloads arrive.
+///
+/// Rules: RFC 4271 §8.2.2 (ManualStop in any state: a session being deconfigured or
+/// reconfigured ends with a Cease, RFC 4486 subcodes 3 Peer De-configured / 6 Other
+/// Configuration Change), §9.1.3 (whatever state each session was in when a reload came,
+/// once Established it advertises the LAST config's routes): after the storm both routers'
+/// tables equal the last config, and `/status` lists exactly its peers.
+#[test]
+fn reloads_while_sessions_come_up_end_in_the_last_config() {
+    if !ready(&[Tool::Bird, Tool::Frr]) {
+        return;
+    }
+    const STEPS: usize = 40;
+    let test = "reload_storm";
+    let s = netns("storm-s");
+    let rb = netns("storm-b");
+    let rf = netns("storm-f");
+    link(&rb, "b-s", &s, "s-b", 88);
+    link(&rf, "f-s", &s, "s-f", 89);
+    add_host(&s, "s-b", 88, 12);
+    add_host(&rb, "b-s", 88, 11);
+    add_host(&s, "s-f", 89, 12);
+    add_host(&rf, "f-s", 89, 11);
+    let pair = |x| {
+        vec![
+            Session {
+                name: "p1",
+                porter: v4(x, 2),
+                router: v4(x, 1),
+            },
+            Session {
+                name: "p2",
+                porter: v4(x, 12),
+                router: v4(x, 11),
+            },
+        ]
+    };
+    let (bird_sessions, frr_sessions) = (pair(88), pair(89));
+    let bird = Bird::start(&rb, &bird_config(v4(88, 1), &bird_sessions, 9, false)).expect("bird");
+    let frr = Frr::start(&rf, &frr_config(v4(89, 1), &frr_sessions, 9, false)).expect("frr");
+    let candidates: Vec<Peer> = [("b", &bird_sessions), ("f", &frr_sessions)]
+        .iter()
+        .flat_map(|(r, list)| {
+            list.iter()
+                .map(move |sn| Peer::new(&format!("{r}{}", sn.name), sn.router, sn.porter))
+        })
+        .collect();
+    let mut porter = Porter::start(&s, Conf::new("10.200.88.2").vips((1..=5).map(vip4)));
+    let routers = [bird.daemon().pid(), frr.bgpd().pid()];
+
+    // xorshift: a fixed, varied sequence of changes
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut present = [false; 4];
+    let mut hold = [9u16; 4];
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut stopped = false;
+    let storm = Instant::now();
+    for step in 0..STEPS {
+        // routers stopped for steps 6–14 and from 28 to the end: porter's sessions pile up
+        // in OpenSent, and the last config arrives while they wait there
+        let stop = (6..15).contains(&step) || step >= 28;
+        if stop != stopped {
+            for pid in routers {
+                signal(pid, if stop { "STOP" } else { "CONT" });
+            }
+            stopped = stop;
+        }
+        if step < 4 {
+            present[step] = true;
+        } else if step == STEPS - 1 {
+            present = [true; 4];
+        } else {
+            let k = (next() % 4) as usize;
+            match next() % 4 {
+                0 => present[k] = !present[k],
+                1 => hold[k] = if hold[k] == 9 { 6 } else { 9 },
+                _ => {}
+            }
+        }
+        let mut c = Conf::new("10.200.88.2").vips((1..=60u8).filter(|_| next() % 2 == 0).map(vip4));
+        c.peers = candidates
+            .iter()
+            .zip(present.iter().zip(hold))
+            .filter(|(_, (on, _))| **on)
+            .map(|(p, (_, h))| p.clone().hold(h))
+            .collect();
+        // what the sessions were doing when this reload came
+        for state in porter.states().into_values() {
+            *seen.entry(state).or_default() += 1;
+        }
+        porter.reload(c);
+        std::thread::sleep(Duration::from_millis(20 + next() % 80));
+    }
+    let storm = storm.elapsed();
+    let pending = porter.states();
+    for pid in routers {
+        signal(pid, "CONT");
+    }
+    let settle = Instant::now();
+    let diag = || {
+        format!(
+            "{}\n{}",
+            show_routers(Some(&bird), Some(&frr)),
+            porter.log_tail(40)
+        )
+    };
+    wait(
+        "every peer of the last config Established",
+        Duration::from_secs(60),
+        diag,
+        || porter.all_established(),
+    );
+    let want_b = porter.conf().desired(&porter_addrs(&bird_sessions));
+    let want_f = porter.conf().desired(&porter_addrs(&frr_sessions));
+    wait_table(
+        "BIRD after the storm",
+        TIMEOUT,
+        &want_b,
+        || bird_table(&bird, &names(&bird_sessions)),
+        diag,
+    );
+    wait_table(
+        "FRR after the storm",
+        TIMEOUT,
+        &want_f,
+        || frr_table(&frr, &porter_addrs(&frr_sessions)),
+        diag,
+    );
+    let listed: BTreeSet<String> = porter.states().into_keys().collect();
+    let configured: BTreeSet<String> = porter.conf().peers.iter().map(|p| p.name.clone()).collect();
+    assert_eq!(
+        listed, configured,
+        "/status lists other peers than the config"
+    );
+    note(
+        test,
+        &format!(
+            "{STEPS} reloads in {:.1}s; session states met by a reload: {seen:?}; at the last one: {pending:?}; last config ({} VIPs, 4 peers) exact at both routers {:.2?} after the routers resumed",
+            storm.as_secs_f64(),
+            porter.conf().vips.len(),
+            settle.elapsed()
+        ),
+    );
+    assert!(
+        seen.get("OPENSENT").is_some_and(|n| *n > 0),
+        "no reload came while a session was in OpenSent: {seen:?}"
+    );
 }
