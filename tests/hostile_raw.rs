@@ -508,6 +508,95 @@ async fn collision_with_a_lower_id_closes_the_existing_connection_with_6_7() {
     lab.assert_undisturbed().await;
 }
 
+/// A collision that the neighbor's newer connection wins replaces porter's session object
+/// with the one accepted for that connection. RFC 4271 §6.8 resolves between two
+/// connections of ONE peer: the peer's history — its flaps (gobgp's `flops`), how often it
+/// was Established, the messages exchanged — must go on from where it was, not restart
+/// from zero with the connection that won. Found while writing the fault suite's flap
+/// counter check (tests/faults.rs): after a won collision `/status` showed `flops: 0` and
+/// the message counters restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_won_collision_keeps_the_peers_flap_and_message_counts() {
+    // boxed: the whole test as one future is too deep for the test thread's stack in debug
+    // builds
+    Box::pin(won_collision_keeps_counts()).await;
+}
+
+async fn won_collision_keeps_counts() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(60, hostile_peer(60, 9)).await;
+    let first = lab.hostile_established(9).await;
+    drop(first);
+    let s = lab
+        .wait_status(HOSTILE, "the session dropped once", |s| {
+            s.snapshot.flaps == 1
+        })
+        .await;
+    assert_eq!(s.snapshot.established_count, 1);
+    // after the idle hold (5 s) porter, passive, waits in Active for the neighbor again
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while lab.status(HOSTILE).snapshot.state != SessionState::Active {
+        assert!(Instant::now() < deadline, "{:#?}", lab.status(HOSTILE));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = lab.status(HOSTILE).snapshot.messages;
+    // the neighbor's identifier is lower than porter's: the newer connection wins
+    let open = wire::encode(&Message::Open(wire::open(
+        NEIGHBOR_AS,
+        Ipv4Addr::new(10, 0, 0, 1),
+        9,
+    )));
+    let mut older = lab.hostile_in_open_sent().await;
+    let mut newer = lab.hostile_in_open_sent().await;
+    older.send(&open).await.unwrap();
+    match older.recv(WAIT).await {
+        Recv::Msg(Message::Keepalive) => {}
+        other => panic!("expected KEEPALIVE on the older connection, got {other:?}"),
+    }
+    newer.send(&open).await.unwrap();
+    let n = older.expect_notification().await;
+    assert_eq!(n.error.code_subcode(), (6, 7), "{n}");
+    match newer.recv(WAIT).await {
+        Recv::Msg(Message::Keepalive) => {}
+        other => panic!("expected KEEPALIVE on the newer connection, got {other:?}"),
+    }
+    newer.ctx.four_octet_as = true;
+    newer.send(&wire::keepalive()).await.unwrap();
+    assert_eq!(newer.recv_routes_until_eor().await, [vip(60)].into());
+    let s = lab
+        .wait_status(HOSTILE, "Established on the newer connection", |s| {
+            s.snapshot.state == SessionState::Established
+        })
+        .await;
+    assert_eq!(
+        s.snapshot.flaps, 1,
+        "the flap before the collision is forgotten"
+    );
+    assert_eq!(s.snapshot.established_count, 2);
+    // one OPEN on each of the three connections, each way
+    let m = s.snapshot.messages;
+    assert_eq!((m.received.open, m.sent.open), (3, 3), "{m:#?}");
+    assert!(m.received.total > before.received.total, "{m:#?}");
+    assert!(m.sent.total > before.sent.total, "{m:#?}");
+    // the Prometheus counters, fed from the same snapshots, go on counting too
+    let sent_opens = lab
+        .metrics
+        .encode()
+        .lines()
+        .find(|l| {
+            l.starts_with("porter_bgp_messages_total{")
+                && l.contains("peer=\"hostile\"")
+                && l.contains("direction=\"sent\"")
+                && l.contains("kind=\"open\"")
+        })
+        .map(str::to_owned);
+    assert!(
+        sent_opens.as_deref().is_some_and(|l| l.ends_with(" 3")),
+        "{sent_opens:?}"
+    );
+    lab.assert_undisturbed().await;
+}
+
 /// A connection from an address no BgpPeer names is reset without an OPEN (porter tells a
 /// scanner nothing) and counted in `porter_bgp_connections_rejected`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
