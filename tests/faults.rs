@@ -186,6 +186,15 @@ fn link_outages_with_a_reload_end_in_the_new_table() {
             lab_diag(&porter, &bird, &frr)
         );
     }
+    // what porter reports as advertised follows the sessions (RFC 4271 §9.4: a session's
+    // end takes its routes with it)
+    for p in ["bird", "frr"] {
+        assert_eq!(
+            porter.advertised(p),
+            Some(0.0),
+            "{p}: the prefixes-advertised gauge with the session down"
+        );
+    }
     // and the routers, whose hold timers also ran out, dropped porter's routes
     let empty = Table::new();
     let diag = || lab_diag(&porter, &bird, &frr);
@@ -215,6 +224,16 @@ fn link_outages_with_a_reload_end_in_the_new_table() {
     lab.rf.link_up("f-s").unwrap();
     let up = Instant::now();
     wait_both("after the long outage", TIMEOUT, &porter, &bird, &frr, &lab);
+    wait(
+        "the gauge back at 20",
+        TIMEOUT,
+        || porter.log_tail(20),
+        || {
+            ["bird", "frr"]
+                .iter()
+                .all(|p| porter.advertised(p) == Some(20.0))
+        },
+    );
     note(
         test,
         &format!(
@@ -390,6 +409,13 @@ fn router_killed_and_restarted_gets_the_whole_table_back() {
         test,
         &format!("porter saw both drops {t:.2?} after SIGKILL"),
     );
+    for p in ["bird", "frr"] {
+        assert_eq!(
+            porter.advertised(p),
+            Some(0.0),
+            "{p}: the prefixes-advertised gauge with the session down"
+        );
+    }
     porter.reload(conf("10.200.82.2", &peers, (16..=45).map(vip4)));
     std::thread::sleep(Duration::from_millis(500));
     bird = Bird::start(&lab.rb, &bcfg).expect("bird restart");
@@ -412,6 +438,9 @@ fn router_killed_and_restarted_gets_the_whole_table_back() {
         ),
     );
     assert!(porter.all_established(), "{}", porter.log_tail(30));
+    for p in ["bird", "frr"] {
+        assert_eq!(porter.advertised(p), Some(30.0), "{p}");
+    }
     assert_eq!(
         porter.flaps().values().copied().collect::<Vec<_>>(),
         [1, 1],

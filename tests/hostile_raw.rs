@@ -533,6 +533,15 @@ async fn won_collision_keeps_counts() {
         })
         .await;
     assert_eq!(s.snapshot.established_count, 1);
+    // the prefixes-advertised gauge follows the Adj-RIB-Out the drop emptied (it used to
+    // keep the old count while the session was down; tests/faults.rs found it)
+    assert!(
+        lab.metrics
+            .encode()
+            .contains("porter_bgp_prefixes_advertised{peer=\"hostile\"} 0\n"),
+        "{}",
+        lab.metrics.encode()
+    );
     // after the idle hold (5 s) porter, passive, waits in Active for the neighbor again
     let deadline = Instant::now() + Duration::from_secs(15);
     while lab.status(HOSTILE).snapshot.state != SessionState::Active {

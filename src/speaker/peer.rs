@@ -677,6 +677,9 @@ impl PeerTask {
                         .write()
                         .unwrap_or_else(|p| p.into_inner())
                         .clear();
+                    // the gauge follows the Adj-RIB-Out, now empty: it went on showing the
+                    // old count for as long as the session stayed down
+                    self.count_advertised();
                 }
             }
             SessionEvent::UpdateReceived(summary) => {
@@ -889,6 +892,11 @@ impl PeerTask {
             }
         }
         drop(adv);
+        self.count_advertised();
+    }
+
+    /// Sets the prefixes-advertised gauge from the Adj-RIB-Out.
+    fn count_advertised(&self) {
         self.ctx
             .metrics
             .prefixes_advertised

@@ -392,6 +392,20 @@ impl Porter {
         serde_json::from_slice(&self.get("/status")?).context("/status is not JSON")
     }
 
+    /// The value of metric `name` for peer `peer` in `/metrics` (`name{peer="…"} value`).
+    pub fn metric(&self, name: &str, peer: &str) -> Option<f64> {
+        let text = String::from_utf8(self.get("/metrics").ok()?).ok()?;
+        let head = format!("{name}{{peer=\"{peer}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&head))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// What porter says it advertises to `peer`: the `porter_bgp_prefixes_advertised` gauge.
+    pub fn advertised(&self, peer: &str) -> Option<f64> {
+        self.metric("porter_bgp_prefixes_advertised", peer)
+    }
+
     /// Session state of every peer (`ESTABLISHED`, `OPENSENT` …).
     pub fn states(&self) -> BTreeMap<String, String> {
         let Ok(st) = self.status() else {
