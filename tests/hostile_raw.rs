@@ -606,6 +606,49 @@ async fn won_collision_keeps_counts() {
     lab.assert_undisturbed().await;
 }
 
+/// The neighbor's OPEN and KEEPALIVE arrive together on a second connection while the first
+/// still waits in OpenSent (no OPEN on it, so RFC 4271 §6.8 has no identifier to compare):
+/// the second goes to Established on its own. §6.8: "a connection collision with an
+/// existing BGP connection that is in the Established state causes closing of the newly
+/// created connection" — the Established connection is the session, with porter's routes
+/// on it, and the other is closed with 6/7. porter used to leave the Established one
+/// running beside the session (KEEPALIVEs, no routes, `/status` saying OpenSent) while the
+/// neighbor refused every new connection with 6/7: a livelock tests/faults.rs hit with FRR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_connection_established_first_becomes_the_session() {
+    Box::pin(second_connection_established_first()).await;
+}
+
+async fn second_connection_established_first() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(61, hostile_peer(61, 9)).await;
+    let mut waiting = lab.hostile_in_open_sent().await;
+    let mut quick = lab.hostile_in_open_sent().await;
+    let mut both = wire::encode(&Message::Open(wire::open(NEIGHBOR_AS, HOSTILE_ID, 9)));
+    both.extend_from_slice(&wire::keepalive());
+    quick.send(&both).await.unwrap();
+    quick.ctx.four_octet_as = true;
+    assert_eq!(
+        quick.recv_routes_until_eor().await,
+        [vip(61)].into(),
+        "porter's routes on the Established connection"
+    );
+    let n = waiting.expect_notification().await;
+    assert_eq!(n.error.code_subcode(), (6, 7), "{n}");
+    waiting.expect_closed().await;
+    let s = lab
+        .wait_status(HOSTILE, "Established on the second connection", |s| {
+            s.snapshot.state == SessionState::Established && s.advertised == 1
+        })
+        .await;
+    assert_eq!(s.snapshot.established_count, 1);
+    assert!(lab
+        .metrics
+        .encode()
+        .contains("porter_bgp_session_state{peer=\"hostile\",state=\"ESTABLISHED\"} 1\n"));
+    lab.assert_undisturbed().await;
+}
+
 /// A connection from an address no BgpPeer names is reset without an OPEN (porter tells a
 /// scanner nothing) and counted in `porter_bgp_connections_rejected`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -744,6 +744,10 @@ impl PeerTask {
             }
             return false;
         }
+        if s == SessionState::Established {
+            self.promote_established_secondary(now);
+            return true;
+        }
         if p != SessionState::OpenConfirm || s != SessionState::OpenConfirm {
             return false;
         }
@@ -770,6 +774,32 @@ impl PeerTask {
         }
         self.rejected += 1;
         true
+    }
+
+    /// The second connection reached Established while the first had not: the neighbor's
+    /// OPEN and KEEPALIVE came together on it while the first still waited in OpenSent,
+    /// where §6.8 has no identifier to compare. RFC 4271 §6.8: "a connection collision with
+    /// an existing BGP connection that is in the Established state causes closing of the
+    /// newly created connection": the Established one is the session. Left beside the
+    /// session, it answered KEEPALIVEs but carried no routes, while the neighbor refused
+    /// every new connection of the first with Cease/Connection Collision Resolution.
+    fn promote_established_secondary(&mut self, now: Instant) {
+        if self.primary.session.state() != SessionState::Idle {
+            self.primary.session.handle_event(now, Event::CollisionLost);
+        }
+        let sec = self.secondary.take().expect("exists");
+        let old = std::mem::replace(&mut self.primary, sec);
+        self.carried.absorb(&old.session.snapshot(now));
+        self.secondary = Some(old);
+        self.rejected += 1;
+        info!(peer = %self.ctx.name, "connection collision (RFC 4271 §6.8): keeping the Established connection");
+        // its transitions were a second connection's, which publish no state
+        self.ctx
+            .metrics
+            .set_session_state(&self.ctx.name, state_name(SessionState::Established));
+        if let Some(n) = self.primary.session.negotiated().cloned() {
+            self.on_established(n);
+        }
     }
 
     fn on_established(&mut self, negotiated: Negotiated) {

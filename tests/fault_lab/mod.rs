@@ -238,6 +238,24 @@ impl Conf {
         c
     }
 
+    /// What porter's `/status` should list as advertised: every VIP to every peer of its
+    /// family, via porter's address on that session.
+    pub fn desired_status(&self) -> BTreeMap<String, BTreeSet<(String, IpAddr)>> {
+        self.vips
+            .iter()
+            .map(|v| {
+                let peers = self
+                    .peers
+                    .iter()
+                    .filter(|p| p.local.is_ipv4() == v.is_ipv4());
+                (
+                    v.to_string(),
+                    peers.map(|p| (p.name.clone(), p.local)).collect(),
+                )
+            })
+            .collect()
+    }
+
     /// What a router with sessions to `sessions` (porter's local addresses) must hold: each
     /// VIP of a session's family, via porter's address on that session.
     pub fn desired(&self, sessions: &[IpAddr]) -> Table {
@@ -404,6 +422,62 @@ impl Porter {
     /// What porter says it advertises to `peer`: the `porter_bgp_prefixes_advertised` gauge.
     pub fn advertised(&self, peer: &str) -> Option<f64> {
         self.metric("porter_bgp_prefixes_advertised", peer)
+    }
+
+    /// What `/status` says porter advertises: VIP → {(peer, next hop)}, from each Service's
+    /// `advertised` list.
+    pub fn status_advertised(&self) -> Result<BTreeMap<String, BTreeSet<(String, IpAddr)>>> {
+        let st = self.status()?;
+        let mut out = BTreeMap::<String, BTreeSet<(String, IpAddr)>>::new();
+        for svc in st["services"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, v)| v)
+        {
+            let Some(ip) = svc["ip"].as_str() else {
+                continue;
+            };
+            let set = out.entry(ip.to_owned()).or_default();
+            for a in svc["advertised"].as_array().into_iter().flatten() {
+                let peer = a["peer"].as_str().unwrap_or_default().to_owned();
+                for h in a["nextHops"].as_array().into_iter().flatten() {
+                    let h = h.as_str().unwrap_or_default();
+                    set.insert((
+                        peer.clone(),
+                        h.parse().with_context(|| format!("next hop {h}"))?,
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The session-state gauges of `/metrics`: peer → the states whose gauge reads 1.
+    pub fn state_gauges(&self) -> BTreeMap<String, Vec<String>> {
+        let text = self
+            .get("/metrics")
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let mut out = BTreeMap::<String, Vec<String>>::new();
+        for l in text.lines() {
+            let Some(rest) = l.strip_prefix("porter_bgp_session_state{") else {
+                continue;
+            };
+            let label = |k: &str| {
+                let at = rest.find(&format!("{k}=\""))? + k.len() + 2;
+                Some(rest[at..].split('"').next()?.to_owned())
+            };
+            let (Some(peer), Some(state)) = (label("peer"), label("state")) else {
+                continue;
+            };
+            let on = l.rsplit(' ').next() == Some("1");
+            let e = out.entry(peer).or_default();
+            if on {
+                e.push(state);
+            }
+        }
+        out
     }
 
     /// Session state of every peer (`ESTABLISHED`, `OPENSENT` …).
