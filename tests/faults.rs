@@ -11,9 +11,9 @@
 //! graceful restart, RFC 4724 §4.2: kept as stale until End-of-RIB, then the ones not
 //! re-advertised are deleted). Each case names the extra rule it stresses.
 //!
-//! Root, BIRD, FRR, tc, ss and curl; skips loudly otherwise (fails under
-//! `PORTER_LAB_REQUIRE=1`). Run serially: `cargo test -p porter --test faults --
-//! --test-threads=1`.
+//! Root, BIRD, FRR, tc, ss and curl (tests/deps.sh installs them); skips loudly otherwise
+//! (fails under `PORTER_LAB_REQUIRE=1`). The cases take turns ([`fault_lab::serial`]), about
+//! 100 s in all: `cargo test -p porter --test faults`.
 
 mod fault_lab;
 
@@ -141,6 +141,7 @@ fn link_outages_with_a_reload_end_in_the_new_table() {
     if !ready(&[Tool::Bird, Tool::Frr]) {
         return;
     }
+    let _serial = serial();
     let test = "link_outages";
     let lab = TwoRouters::new("link", 80, 81, false);
     let bird = Bird::start(
@@ -390,6 +391,7 @@ fn router_killed_and_restarted_gets_the_whole_table_back() {
     if !ready(&[Tool::Bird, Tool::Frr]) {
         return;
     }
+    let _serial = serial();
     let test = "router_killed";
     let lab = TwoRouters::new("kill", 82, 83, false);
     let bcfg = bird_config(v4(82, 1), &lab.bird_sessions, 9, false);
@@ -478,6 +480,7 @@ fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
     if !ready(&[Tool::Bird, Tool::Frr]) {
         return;
     }
+    let _serial = serial();
     // PORTER_FAULTS_FLAP_ROUNDS=N runs a longer campaign (N × 10 flaps)
     let rounds: u64 = std::env::var("PORTER_FAULTS_FLAP_ROUNDS")
         .ok()
@@ -680,6 +683,7 @@ fn porter_killed_mid_burst_restarts_into_exactly_the_new_table() {
     if !ready(&[Tool::Bird, Tool::Frr]) {
         return;
     }
+    let _serial = serial();
     const N: u16 = 20_000;
     let test = "killed_mid_burst";
     let lab = TwoRouters::new("burst", 86, 87, true);
@@ -851,6 +855,7 @@ fn reloads_while_sessions_come_up_end_in_the_last_config() {
     if !ready(&[Tool::Bird, Tool::Frr]) {
         return;
     }
+    let _serial = serial();
     const STEPS: usize = 40;
     let test = "reload_storm";
     let s = netns("storm-s");

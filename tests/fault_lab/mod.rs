@@ -53,6 +53,16 @@ pub fn ready(tools: &[Tool]) -> bool {
     true
 }
 
+/// Held by each fault case for its whole run, so that the cases run one at a time even
+/// under `cargo test`'s default parallelism (CI runs the workspace that way): they measure
+/// timings — a 0.9 s outage against a 3 s hold time, a burst cut at a tenth — that a second
+/// case loading the same cores would blur.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static GATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // a failed case poisons the lock; the next one still runs
+    GATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A namespace `flt-<tag>-…` whose interfaces skip IPv6 duplicate address detection (a
 /// tentative address cannot carry a session for ~2 s).
 pub fn netns(tag: &str) -> Netns {
