@@ -31,9 +31,17 @@ fn elapsed(t: Instant) -> String {
     format!("{:.2}s", t.elapsed().as_secs_f64())
 }
 
-/// Prints one measured line for the closing note.
-fn note(test: &str, what: &str) {
-    eprintln!("faults: {test}: {what}");
+/// Prints one measured line for the closing note: `note!(test, "format", args…)`.
+macro_rules! note {
+    ($test:expr, $($fmt:tt)+) => {
+        eprintln!("faults: {}: {}", $test, format!($($fmt)+))
+    };
+}
+
+/// Whether the case can run (root, BIRD, FRR, the tools; a loud skip otherwise) and, if so,
+/// its turn: the cases run one at a time ([`serial`]).
+fn take_turn() -> Option<std::sync::MutexGuard<'static, ()>> {
+    ready(&[Tool::Bird, Tool::Frr]).then(serial)
 }
 
 /// porter plus one BIRD and one FRR, one session each (porter .2, router .1 of links `xb`
@@ -42,6 +50,8 @@ struct TwoRouters {
     s: Netns,
     rb: Netns,
     rf: Netns,
+    xb: u8,
+    xf: u8,
     bird_sessions: Vec<Session>,
     frr_sessions: Vec<Session>,
 }
@@ -68,7 +78,24 @@ impl TwoRouters {
             s,
             rb,
             rf,
+            xb,
+            xf,
         }
+    }
+
+    /// Starts BIRD and FRR with this lab's sessions.
+    fn start_routers(&self, hold: u16, gr: bool) -> (Bird, Frr) {
+        start_routers(
+            (&self.rb, self.xb, &self.bird_sessions),
+            (&self.rf, self.xf, &self.frr_sessions),
+            hold,
+            gr,
+        )
+    }
+
+    /// Waits until both routers' tables equal what `porter`'s config asks for.
+    fn converge(&self, what: &str, porter: &Porter, bird: &Bird, frr: &Frr) -> Duration {
+        wait_both(self, what, TIMEOUT, porter, bird, frr)
     }
 
     /// porter's peers towards both routers.
@@ -99,12 +126,12 @@ fn lab_diag(porter: &Porter, bird: &Bird, frr: &Frr) -> String {
 
 /// Both routers' tables equal what `porter`'s current config asks for.
 fn wait_both(
+    lab: &TwoRouters,
     what: &str,
     timeout: Duration,
     porter: &Porter,
     bird: &Bird,
     frr: &Frr,
-    lab: &TwoRouters,
 ) -> Duration {
     let diag = || lab_diag(porter, bird, frr);
     let bw = porter.conf().desired(&porter_addrs(&lab.bird_sessions));
@@ -138,26 +165,14 @@ fn wait_both(
 /// afterwards); §9.1.3 (after recovery the neighbor's table is exactly the new config's).
 #[test]
 fn link_outages_with_a_reload_end_in_the_new_table() {
-    if !ready(&[Tool::Bird, Tool::Frr]) {
-        return;
-    }
-    let _serial = serial();
+    let Some(_turn) = take_turn() else { return };
     let test = "link_outages";
     let lab = TwoRouters::new("link", 80, 81, false);
-    let bird = Bird::start(
-        &lab.rb,
-        &bird_config(v4(80, 1), &lab.bird_sessions, 3, false),
-    )
-    .expect("bird");
-    let frr =
-        Frr::start(&lab.rf, &frr_config(v4(81, 1), &lab.frr_sessions, 3, false)).expect("frr");
+    let (bird, frr) = lab.start_routers(3, false);
     let peers = lab.peers(3);
     let mut porter = Porter::start(&lab.s, conf("10.200.80.2", &peers, (1..=20).map(vip4)));
-    let t = wait_both("initial table", TIMEOUT, &porter, &bird, &frr, &lab);
-    note(
-        test,
-        &format!("initial 20 VIPs at both routers after {t:.2?}"),
-    );
+    let t = lab.converge("initial table", &porter, &bird, &frr);
+    note!(test, "initial 20 VIPs at both routers after {t:.2?}");
 
     // Long outage: porter's side of the BIRD link, the router's side of the FRR link.
     let cut = Instant::now();
@@ -213,18 +228,16 @@ fn link_outages_with_a_reload_end_in_the_new_table() {
         || frr_table(&frr, &porter_addrs(&lab.frr_sessions)),
         diag,
     );
-    note(
+    note!(
         test,
-        &format!(
-            "long outage: hold timer expired after {t:.2?}, routers empty after {}",
-            elapsed(cut)
-        ),
+        "long outage: hold timer expired after {t:.2?}, routers empty after {}",
+        elapsed(cut)
     );
     std::thread::sleep(Duration::from_millis(500));
     lab.s.link_up("s-b").unwrap();
     lab.rf.link_up("f-s").unwrap();
     let up = Instant::now();
-    wait_both("after the long outage", TIMEOUT, &porter, &bird, &frr, &lab);
+    lab.converge("after the long outage", &porter, &bird, &frr);
     wait(
         "the gauge back at 20",
         TIMEOUT,
@@ -235,13 +248,11 @@ fn link_outages_with_a_reload_end_in_the_new_table() {
                 .all(|p| porter.advertised(p) == Some(20.0))
         },
     );
-    note(
+    note!(
         test,
-        &format!(
-            "long outage ({:.1}s): new table at both routers {} after link up",
-            (up - cut).as_secs_f64(),
-            elapsed(up)
-        ),
+        "long outage ({:.1}s): new table at both routers {} after link up",
+        (up - cut).as_secs_f64(),
+        elapsed(up)
     );
 
     // Short outage by `ip link` (below the 3 s hold time): the router's side of the BIRD
@@ -262,35 +273,24 @@ fn link_outages_with_a_reload_end_in_the_new_table() {
     lab.s.link_up("s-f").unwrap();
     let outage = cut.elapsed();
     let up = Instant::now();
-    wait_both(
-        "after the short link outage",
-        TIMEOUT,
-        &porter,
-        &bird,
-        &frr,
-        &lab,
-    );
+    lab.converge("after the short link outage", &porter, &bird, &frr);
     wait(
         "porter's sessions back",
         TIMEOUT,
         || lab_diag(&porter, &bird, &frr),
         || porter.all_established(),
     );
-    wait_both(
+    lab.converge(
         "after the short link outage, sessions up",
-        TIMEOUT,
         &porter,
         &bird,
         &frr,
-        &lab,
     );
-    note(
+    note!(
         test,
-        &format!(
-            "short ip-link outage ({:.1}s): new table at both routers {} after link up",
-            outage.as_secs_f64(),
-            elapsed(up)
-        ),
+        "short ip-link outage ({:.1}s): new table at both routers {} after link up",
+        outage.as_secs_f64(),
+        elapsed(up)
     );
     assert_eq!(
         hold_expiries(&porter),
@@ -340,15 +340,8 @@ fn link_outages_with_a_reload_end_in_the_new_table() {
     }
     let outage = cut.elapsed();
     let up = Instant::now();
-    wait_both(
-        "after the silent outage",
-        TIMEOUT,
-        &porter,
-        &bird,
-        &frr,
-        &lab,
-    );
-    note(test, &format!("silent outage ({:.1}s): new table at both routers {} after the path is back, no session dropped", outage.as_secs_f64(), elapsed(up)));
+    lab.converge("after the silent outage", &porter, &bird, &frr);
+    note!(test, "silent outage ({:.1}s): new table at both routers {} after the path is back, no session dropped", outage.as_secs_f64(), elapsed(up));
     assert_eq!(
         porter.flaps(),
         flaps,
@@ -388,10 +381,7 @@ fn hold_expiries(porter: &Porter) -> usize {
 /// table is advertised again, including the VIPs added meanwhile and none of the removed ones).
 #[test]
 fn router_killed_and_restarted_gets_the_whole_table_back() {
-    if !ready(&[Tool::Bird, Tool::Frr]) {
-        return;
-    }
-    let _serial = serial();
+    let Some(_turn) = take_turn() else { return };
     let test = "router_killed";
     let lab = TwoRouters::new("kill", 82, 83, false);
     let bcfg = bird_config(v4(82, 1), &lab.bird_sessions, 9, false);
@@ -400,7 +390,7 @@ fn router_killed_and_restarted_gets_the_whole_table_back() {
     let mut frr = Frr::start(&lab.rf, &fcfg).expect("frr");
     let peers = lab.peers(9);
     let mut porter = Porter::start(&lab.s, conf("10.200.82.2", &peers, (1..=30).map(vip4)));
-    wait_both("initial table", TIMEOUT, &porter, &bird, &frr, &lab);
+    lab.converge("initial table", &porter, &bird, &frr);
 
     let killed = Instant::now();
     signal(bird.daemon().pid(), "KILL");
@@ -415,10 +405,7 @@ fn router_killed_and_restarted_gets_the_whole_table_back() {
         diag,
         || porter.flaps().values().filter(|f| **f == 1).count() == 2,
     );
-    note(
-        test,
-        &format!("porter saw both drops {t:.2?} after SIGKILL"),
-    );
+    note!(test, "porter saw both drops {t:.2?} after SIGKILL");
     for p in ["bird", "frr"] {
         assert_eq!(
             porter.advertised(p),
@@ -431,21 +418,12 @@ fn router_killed_and_restarted_gets_the_whole_table_back() {
     bird = Bird::start(&lab.rb, &bcfg).expect("bird restart");
     frr = Frr::start(&lab.rf, &fcfg).expect("frr restart");
     let restarted = Instant::now();
-    wait_both(
-        "after the routers' restart",
-        TIMEOUT,
-        &porter,
-        &bird,
-        &frr,
-        &lab,
-    );
-    note(
+    lab.converge("after the routers' restart", &porter, &bird, &frr);
+    note!(
         test,
-        &format!(
-            "whole new table (30 VIPs) at both routers {} after restart ({} after SIGKILL)",
-            elapsed(restarted),
-            elapsed(killed)
-        ),
+        "whole new table (30 VIPs) at both routers {} after restart ({} after SIGKILL)",
+        elapsed(restarted),
+        elapsed(killed)
     );
     assert!(porter.all_established(), "{}", porter.log_tail(30));
     for p in ["bird", "frr"] {
@@ -477,10 +455,7 @@ fn router_killed_and_restarted_gets_the_whole_table_back() {
 /// resident memory and file descriptors do not grow with the number of flaps.
 #[test]
 fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
-    if !ready(&[Tool::Bird, Tool::Frr]) {
-        return;
-    }
-    let _serial = serial();
+    let Some(_turn) = take_turn() else { return };
     // PORTER_FAULTS_FLAP_ROUNDS=N runs a longer campaign (N × 10 flaps)
     let rounds: u64 = std::env::var("PORTER_FAULTS_FLAP_ROUNDS")
         .ok()
@@ -490,11 +465,8 @@ fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
     const BIRD_SESSIONS: u8 = 6;
     const FRR_SESSIONS: u8 = 4;
     let test = "flaps";
-    let s = netns("flap-s");
-    let rb = netns("flap-b");
-    let rf = netns("flap-f");
-    link(&rb, "b-s", &s, "s-b", 84);
-    link(&rf, "f-s", &s, "s-f", 85);
+    let lab = TwoRouters::new("flap", 84, 85, false);
+    let (s, rb, rf) = (&lab.s, &lab.rb, &lab.rf);
     const NAMES: [&str; 6] = ["p1", "p2", "p3", "p4", "p5", "p6"];
     let sessions = |x: u8, n: u8| -> Vec<Session> {
         (1..=n)
@@ -507,30 +479,22 @@ fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
     };
     let bird_sessions = sessions(84, BIRD_SESSIONS);
     let frr_sessions = sessions(85, FRR_SESSIONS);
-    for (ns, ifname, x, list) in [
-        (&s, "s-b", 84, &bird_sessions),
-        (&s, "s-f", 85, &frr_sessions),
+    // session i: porter .(100+i), the router .(10+i), as `sessions` numbers them
+    for (x, n, router, router_if, porter_if) in [
+        (84, BIRD_SESSIONS, &rb, "b-s", "s-b"),
+        (85, FRR_SESSIONS, &rf, "f-s", "s-f"),
     ] {
-        for sn in list {
-            let IpAddr::V4(p) = sn.porter else {
-                unreachable!()
-            };
-            add_host(ns, ifname, x, p.octets()[3]);
+        for i in 1..=n {
+            add_host(&s, porter_if, x, 100 + i);
+            add_host(router, router_if, x, 10 + i);
         }
     }
-    for (ns, ifname, x, list) in [
-        (&rb, "b-s", 84, &bird_sessions),
-        (&rf, "f-s", 85, &frr_sessions),
-    ] {
-        for sn in list {
-            let IpAddr::V4(r) = sn.router else {
-                unreachable!()
-            };
-            add_host(ns, ifname, x, r.octets()[3]);
-        }
-    }
-    let bird = Bird::start(&rb, &bird_config(v4(84, 1), &bird_sessions, 9, false)).expect("bird");
-    let frr = Frr::start(&rf, &frr_config(v4(85, 1), &frr_sessions, 9, false)).expect("frr");
+    let (bird, frr) = start_routers(
+        (&rb, 84, &bird_sessions),
+        (&rf, 85, &frr_sessions),
+        9,
+        false,
+    );
     let peers: Vec<Peer> = bird_sessions
         .iter()
         .map(|sn| Peer::new(&format!("b-{}", sn.name), sn.router, sn.porter))
@@ -629,15 +593,10 @@ fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
         "flap counters: {:?}",
         porter.flaps()
     );
-    note(
-        test,
-        &format!(
-            "{flaps} flaps in {:.1}s (rounds of {:.1}–{:.1}s), {collisions} collisions resolved; RSS {rss0} → {rss1} KiB (after each round: {rss:?}), fds {fds0} → {fds1}",
+    note!(test, "{flaps} flaps in {:.1}s (rounds of {:.1}–{:.1}s), {collisions} collisions resolved; RSS {rss0} → {rss1} KiB (after each round: {rss:?}), fds {fds0} → {fds1}",
             started.elapsed().as_secs_f64(),
             per_round.iter().copied().fold(f64::MAX, f64::min),
-            per_round.iter().copied().fold(0.0, f64::max),
-        ),
-    );
+            per_round.iter().copied().fold(0.0, f64::max),);
     assert_eq!(
         fds1, fds0,
         "porter's open file descriptors changed across the flaps"
@@ -680,19 +639,11 @@ fn abort_bgp_sockets(ns: &Netns) {
 /// End-of-RIB, and nothing of the old table may survive.
 #[test]
 fn porter_killed_mid_burst_restarts_into_exactly_the_new_table() {
-    if !ready(&[Tool::Bird, Tool::Frr]) {
-        return;
-    }
-    let _serial = serial();
+    let Some(_turn) = take_turn() else { return };
     const N: u16 = 20_000;
     let test = "killed_mid_burst";
     let lab = TwoRouters::new("burst", 86, 87, true);
-    let bird = Bird::start(
-        &lab.rb,
-        &bird_config(v4(86, 1), &lab.bird_sessions, 9, true),
-    )
-    .expect("bird");
-    let frr = Frr::start(&lab.rf, &frr_config(v4(87, 1), &lab.frr_sessions, 9, true)).expect("frr");
+    let (bird, frr) = lab.start_routers(9, true);
     // 64 KiB of socket buffer at most: what porter has written but the router not yet read
     // is bounded, so killing porter leaves the burst unfinished at the router
     lab.s
@@ -797,22 +748,17 @@ fn porter_killed_mid_burst_restarts_into_exactly_the_new_table() {
         let t = Instant::now();
         p.restart(&lab.s, new);
         let took = wait_both(
+            &lab,
             &format!("{phase}: after the restart"),
             Duration::from_secs(90),
             &p,
             &bird,
             &frr,
-            &lab,
         );
-        note(
-            test,
-            &format!(
-                "{phase}: {N} VIPs (porter up in {loaded:.2?}), killed with {at_kill} at BIRD; restarted with {} VIPs ({} new): exact table at both routers {:.2?} after restart",
+        note!(test, "{phase}: {N} VIPs (porter up in {loaded:.2?}), killed with {at_kill} at BIRD; restarted with {} VIPs ({} new): exact table at both routers {:.2?} after restart",
                 p.conf().vips.len(),
                 new_vips,
-                t.elapsed().max(took),
-            ),
-        );
+                t.elapsed().max(took),);
         if gr.is_none() {
             // start the next phase from empty tables (no graceful restart: dropped at once)
             p.kill();
@@ -852,17 +798,11 @@ fn porter_killed_mid_burst_restarts_into_exactly_the_new_table() {
 /// and `/metrics` list exactly its peers, each Established, advertising exactly its VIPs.
 #[test]
 fn reloads_while_sessions_come_up_end_in_the_last_config() {
-    if !ready(&[Tool::Bird, Tool::Frr]) {
-        return;
-    }
-    let _serial = serial();
+    let Some(_turn) = take_turn() else { return };
     const STEPS: usize = 40;
     let test = "reload_storm";
-    let s = netns("storm-s");
-    let rb = netns("storm-b");
-    let rf = netns("storm-f");
-    link(&rb, "b-s", &s, "s-b", 88);
-    link(&rf, "f-s", &s, "s-f", 89);
+    let lab = TwoRouters::new("storm", 88, 89, false);
+    let (s, rb, rf) = (&lab.s, &lab.rb, &lab.rf);
     add_host(&s, "s-b", 88, 12);
     add_host(&rb, "b-s", 88, 11);
     add_host(&s, "s-f", 89, 12);
@@ -882,8 +822,12 @@ fn reloads_while_sessions_come_up_end_in_the_last_config() {
         ]
     };
     let (bird_sessions, frr_sessions) = (pair(88), pair(89));
-    let bird = Bird::start(&rb, &bird_config(v4(88, 1), &bird_sessions, 9, false)).expect("bird");
-    let frr = Frr::start(&rf, &frr_config(v4(89, 1), &frr_sessions, 9, false)).expect("frr");
+    let (bird, frr) = start_routers(
+        (&rb, 88, &bird_sessions),
+        (&rf, 89, &frr_sessions),
+        9,
+        false,
+    );
     let candidates: Vec<Peer> = [("b", &bird_sessions), ("f", &frr_sessions)]
         .iter()
         .flat_map(|(r, list)| {
@@ -999,15 +943,10 @@ fn reloads_while_sessions_come_up_end_in_the_last_config() {
     assert_eq!(gauges, want, "porter_bgp_session_state");
     assert_eq!(porter.advertised("fp2"), None, "a removed peer's gauge");
     let collisions = collisions(&porter);
-    note(
-        test,
-        &format!(
-            "{STEPS} reloads in {:.1}s; session states met by a reload: {seen:?}; at the last one: {pending:?}; {collisions} collisions resolved; last config ({} VIPs, 3 peers) exact at both routers {:.2?} after the routers resumed",
+    note!(test, "{STEPS} reloads in {:.1}s; session states met by a reload: {seen:?}; at the last one: {pending:?}; {collisions} collisions resolved; last config ({} VIPs, 3 peers) exact at both routers {:.2?} after the routers resumed",
             storm.as_secs_f64(),
             porter.conf().vips.len(),
-            settle.elapsed()
-        ),
-    );
+            settle.elapsed());
     assert!(
         seen.get("OPENSENT").is_some_and(|n| *n > 0),
         "no reload came while a session was in OpenSent: {seen:?}"

@@ -479,6 +479,21 @@ async fn collision_with_a_higher_id_closes_the_new_connection_with_6_7() {
 async fn collision_with_a_lower_id_closes_the_existing_connection_with_6_7() {
     let _g = GATE.read().await;
     let lab = Lab::start(18, hostile_peer(18, 9)).await;
+    let _second = newer_connection_wins(&lab).await;
+    let s = lab
+        .wait_status(HOSTILE, "Established on the second connection", |s| {
+            s.snapshot.state == SessionState::Established
+        })
+        .await;
+    assert_eq!(s.rejected_connections, 1);
+    lab.assert_undisturbed().await;
+}
+
+/// Two connections from a neighbor whose identifier is lower than porter's, both in
+/// OpenSent, OPEN on the older first: porter answers it with KEEPALIVE, then, once the newer
+/// has its OPEN too, keeps the newer (§6.8 as the neighbor applies it from its side) and
+/// closes the older with 6/7. Returns the newer connection, Established with porter's route.
+async fn newer_connection_wins(lab: &Lab) -> Raw {
     let low_id = Ipv4Addr::new(10, 0, 0, 1);
     let open = wire::encode(&Message::Open(wire::open(NEIGHBOR_AS, low_id, 9)));
     let mut first = lab.hostile_in_open_sent().await;
@@ -498,14 +513,8 @@ async fn collision_with_a_lower_id_closes_the_existing_connection_with_6_7() {
     }
     second.ctx.four_octet_as = true;
     second.send(&wire::keepalive()).await.unwrap();
-    assert_eq!(second.recv_routes_until_eor().await, [vip(18)].into());
-    let s = lab
-        .wait_status(HOSTILE, "Established on the second connection", |s| {
-            s.snapshot.state == SessionState::Established
-        })
-        .await;
-    assert_eq!(s.rejected_connections, 1);
-    lab.assert_undisturbed().await;
+    assert_eq!(second.recv_routes_until_eor().await, [vip(lab.net)].into());
+    second
 }
 
 /// A collision that the neighbor's newer connection wins replaces porter's session object
@@ -550,28 +559,7 @@ async fn won_collision_keeps_counts() {
     }
     let before = lab.status(HOSTILE).snapshot.messages;
     // the neighbor's identifier is lower than porter's: the newer connection wins
-    let open = wire::encode(&Message::Open(wire::open(
-        NEIGHBOR_AS,
-        Ipv4Addr::new(10, 0, 0, 1),
-        9,
-    )));
-    let mut older = lab.hostile_in_open_sent().await;
-    let mut newer = lab.hostile_in_open_sent().await;
-    older.send(&open).await.unwrap();
-    match older.recv(WAIT).await {
-        Recv::Msg(Message::Keepalive) => {}
-        other => panic!("expected KEEPALIVE on the older connection, got {other:?}"),
-    }
-    newer.send(&open).await.unwrap();
-    let n = older.expect_notification().await;
-    assert_eq!(n.error.code_subcode(), (6, 7), "{n}");
-    match newer.recv(WAIT).await {
-        Recv::Msg(Message::Keepalive) => {}
-        other => panic!("expected KEEPALIVE on the newer connection, got {other:?}"),
-    }
-    newer.ctx.four_octet_as = true;
-    newer.send(&wire::keepalive()).await.unwrap();
-    assert_eq!(newer.recv_routes_until_eor().await, [vip(60)].into());
+    let _newer = newer_connection_wins(&lab).await;
     let s = lab
         .wait_status(HOSTILE, "Established on the newer connection", |s| {
             s.snapshot.state == SessionState::Established
@@ -616,10 +604,6 @@ async fn won_collision_keeps_counts() {
 /// neighbor refused every new connection with 6/7: a livelock tests/faults.rs hit with FRR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_connection_established_first_becomes_the_session() {
-    Box::pin(second_connection_established_first()).await;
-}
-
-async fn second_connection_established_first() {
     let _g = GATE.read().await;
     let lab = Lab::start(61, hostile_peer(61, 9)).await;
     let mut waiting = lab.hostile_in_open_sent().await;

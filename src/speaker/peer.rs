@@ -766,14 +766,23 @@ impl PeerTask {
         if primary_origin == Some(keep) {
             sec.session.handle_event(now, Event::CollisionLost);
         } else {
-            self.primary.session.handle_event(now, Event::CollisionLost);
-            let sec = self.secondary.take().expect("exists");
-            let old = std::mem::replace(&mut self.primary, sec);
-            self.carried.absorb(&old.session.snapshot(now));
-            self.secondary = Some(old);
+            self.demote_primary(now);
         }
         self.rejected += 1;
         true
+    }
+
+    /// The second connection wins: the first loses the collision (a Cease 6/7 unless it is
+    /// already closed) and the second becomes the primary one, continuing the peer's
+    /// counts (see [`Carried`]).
+    fn demote_primary(&mut self, now: Instant) {
+        if self.primary.session.state() != SessionState::Idle {
+            self.primary.session.handle_event(now, Event::CollisionLost);
+        }
+        let sec = self.secondary.take().expect("exists");
+        let old = std::mem::replace(&mut self.primary, sec);
+        self.carried.absorb(&old.session.snapshot(now));
+        self.secondary = Some(old);
     }
 
     /// The second connection reached Established while the first had not: the neighbor's
@@ -784,13 +793,7 @@ impl PeerTask {
     /// session, it answered KEEPALIVEs but carried no routes, while the neighbor refused
     /// every new connection of the first with Cease/Connection Collision Resolution.
     fn promote_established_secondary(&mut self, now: Instant) {
-        if self.primary.session.state() != SessionState::Idle {
-            self.primary.session.handle_event(now, Event::CollisionLost);
-        }
-        let sec = self.secondary.take().expect("exists");
-        let old = std::mem::replace(&mut self.primary, sec);
-        self.carried.absorb(&old.session.snapshot(now));
-        self.secondary = Some(old);
+        self.demote_primary(now);
         self.rejected += 1;
         info!(peer = %self.ctx.name, "connection collision (RFC 4271 §6.8): keeping the Established connection");
         // its transitions were a second connection's, which publish no state

@@ -621,6 +621,19 @@ pub fn frr_config(router_id: IpAddr, sessions: &[Session], hold: u16, gr: bool) 
     c
 }
 
+/// BIRD in `rb` and FRR in `rf` with the sessions of each (router identifiers 10.200.xb.1
+/// and 10.200.xf.1, the router's first host on its link).
+pub fn start_routers(
+    (rb, xb, bird_sessions): (&Netns, u8, &[Session]),
+    (rf, xf, frr_sessions): (&Netns, u8, &[Session]),
+    hold: u16,
+    gr: bool,
+) -> (Bird, Frr) {
+    let bird = Bird::start(rb, &bird_config(v4(xb, 1), bird_sessions, hold, gr)).expect("BIRD");
+    let frr = Frr::start(rf, &frr_config(v4(xf, 1), frr_sessions, hold, gr)).expect("FRR");
+    (bird, frr)
+}
+
 /// The porter addresses of `sessions`.
 pub fn porter_addrs(sessions: &[Session]) -> Vec<IpAddr> {
     sessions.iter().map(|s| s.porter).collect()
