@@ -485,16 +485,11 @@ fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
         (85, FRR_SESSIONS, &rf, "f-s", "s-f"),
     ] {
         for i in 1..=n {
-            add_host(&s, porter_if, x, 100 + i);
+            add_host(s, porter_if, x, 100 + i);
             add_host(router, router_if, x, 10 + i);
         }
     }
-    let (bird, frr) = start_routers(
-        (&rb, 84, &bird_sessions),
-        (&rf, 85, &frr_sessions),
-        9,
-        false,
-    );
+    let (bird, frr) = start_routers((rb, 84, &bird_sessions), (rf, 85, &frr_sessions), 9, false);
     let peers: Vec<Peer> = bird_sessions
         .iter()
         .map(|sn| Peer::new(&format!("b-{}", sn.name), sn.router, sn.porter))
@@ -508,7 +503,7 @@ fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
     // lower than both routers' identifiers: a collision keeps the router's connection, and
     // porter's session for it replaces the one that was there (RFC 4271 §6.8)
     const PORTER_ID: &str = "10.200.84.0";
-    let mut porter = Porter::start(&s, conf(PORTER_ID, &peers, vips(0)));
+    let mut porter = Porter::start(s, conf(PORTER_ID, &peers, vips(0)));
     let diag = |porter: &Porter| {
         format!(
             "{}\n{}",
@@ -553,10 +548,10 @@ fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
                     bird.enable(sn.name).unwrap();
                 }
             }
-            1 => abort_bgp_sockets(&s),
+            1 => abort_bgp_sockets(s),
             _ => {
-                abort_bgp_sockets(&rb);
-                abort_bgp_sockets(&rf);
+                abort_bgp_sockets(rb);
+                abort_bgp_sockets(rf);
             }
         }
         porter.reload(conf(PORTER_ID, &peers, vips(round + 1)));
@@ -803,10 +798,10 @@ fn reloads_while_sessions_come_up_end_in_the_last_config() {
     let test = "reload_storm";
     let lab = TwoRouters::new("storm", 88, 89, false);
     let (s, rb, rf) = (&lab.s, &lab.rb, &lab.rf);
-    add_host(&s, "s-b", 88, 12);
-    add_host(&rb, "b-s", 88, 11);
-    add_host(&s, "s-f", 89, 12);
-    add_host(&rf, "f-s", 89, 11);
+    add_host(s, "s-b", 88, 12);
+    add_host(rb, "b-s", 88, 11);
+    add_host(s, "s-f", 89, 12);
+    add_host(rf, "f-s", 89, 11);
     let pair = |x| {
         vec![
             Session {
@@ -822,12 +817,7 @@ fn reloads_while_sessions_come_up_end_in_the_last_config() {
         ]
     };
     let (bird_sessions, frr_sessions) = (pair(88), pair(89));
-    let (bird, frr) = start_routers(
-        (&rb, 88, &bird_sessions),
-        (&rf, 89, &frr_sessions),
-        9,
-        false,
-    );
+    let (bird, frr) = start_routers((rb, 88, &bird_sessions), (rf, 89, &frr_sessions), 9, false);
     let candidates: Vec<Peer> = [("b", &bird_sessions), ("f", &frr_sessions)]
         .iter()
         .flat_map(|(r, list)| {
@@ -835,7 +825,7 @@ fn reloads_while_sessions_come_up_end_in_the_last_config() {
                 .map(move |sn| Peer::new(&format!("{r}{}", sn.name), sn.router, sn.porter))
         })
         .collect();
-    let mut porter = Porter::start(&s, Conf::new("10.200.88.2").vips((1..=5).map(vip4)));
+    let mut porter = Porter::start(s, Conf::new("10.200.88.2").vips((1..=5).map(vip4)));
     let routers = [bird.daemon().pid(), frr.bgpd().pid()];
 
     // xorshift: a fixed, varied sequence of changes
