@@ -597,12 +597,14 @@ fn a_hundred_flaps_leave_the_exact_table_and_no_leak() {
         "porter's open file descriptors changed across the flaps"
     );
     // Each flap allocates a 64 KiB read buffer, a session and reader/writer tasks: leaking
-    // any of them over 70 flaps is ≥ 4 MiB. glibc's arenas let RSS creep by ~2 KiB a flap
-    // with no live heap growth (heaptrack over 120 flaps: 2.0 MiB peak heap, 0.55 MiB in
-    // use at the end), which stays under 1 MiB here.
+    // the buffer alone over the 70 flaps after the baseline is 4.4 MiB, and a leak grows
+    // every round, so the smaller of the last two readings must stay within 3 MiB. What is
+    // not a leak: glibc's arenas let RSS creep by ~2 KiB a flap and jump by up to ~1 MiB
+    // once (heaptrack over 120 flaps: 2.0 MiB peak heap, 0.55 MiB in use at the end).
+    let settled = rss[rss.len() - 2..].iter().copied().min().unwrap_or(rss1);
     assert!(
-        rss1 <= rss0 + 2048,
-        "porter's RSS grew from {rss0} KiB to {rss1} KiB over {} flaps",
+        settled <= rss0 + 3 * 1024,
+        "porter's RSS grew from {rss0} KiB to {settled} KiB over {} flaps (each round: {rss:?})",
         flaps - 3 * peers.len() as u64
     );
 }
