@@ -500,6 +500,21 @@ async fn collision_with_a_higher_id_closes_the_new_connection_with_6_7() {
 async fn collision_with_a_lower_id_closes_the_existing_connection_with_6_7() {
     let _g = GATE.read().await;
     let lab = Lab::start(18, hostile_peer(18, 9)).await;
+    let _second = newer_connection_wins(&lab).await;
+    let s = lab
+        .wait_status(HOSTILE, "Established on the second connection", |s| {
+            s.snapshot.state == SessionState::Established
+        })
+        .await;
+    assert_eq!(s.rejected_connections, 1);
+    lab.assert_undisturbed().await;
+}
+
+/// Two connections from a neighbor whose identifier is lower than porter's, both in
+/// OpenSent, OPEN on the older first: porter answers it with KEEPALIVE, then, once the newer
+/// has its OPEN too, keeps the newer (§6.8 as the neighbor applies it from its side) and
+/// closes the older with 6/7. Returns the newer connection, Established with porter's route.
+async fn newer_connection_wins(lab: &Lab) -> Raw {
     let low_id = Ipv4Addr::new(10, 0, 0, 1);
     let open = wire::encode(&Message::Open(wire::open(NEIGHBOR_AS, low_id, 9)));
     let mut first = lab.hostile_in_open_sent().await;
@@ -519,13 +534,123 @@ async fn collision_with_a_lower_id_closes_the_existing_connection_with_6_7() {
     }
     second.ctx.four_octet_as = true;
     second.send(&wire::keepalive()).await.unwrap();
-    assert_eq!(second.recv_routes_until_eor().await, [vip(18)].into());
+    assert_eq!(second.recv_routes_until_eor().await, [vip(lab.net)].into());
+    second
+}
+
+/// A collision that the neighbor's newer connection wins replaces porter's session object
+/// with the one accepted for that connection. RFC 4271 §6.8 resolves between two
+/// connections of ONE peer: the peer's history — its flaps (gobgp's `flops`), how often it
+/// was Established, the messages exchanged — must go on from where it was, not restart
+/// from zero with the connection that won. Found while writing the fault suite's flap
+/// counter check (tests/faults.rs): after a won collision `/status` showed `flops: 0` and
+/// the message counters restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_won_collision_keeps_the_peers_flap_and_message_counts() {
+    // boxed: the whole test as one future is too deep for the test thread's stack in debug
+    // builds
+    Box::pin(won_collision_keeps_counts()).await;
+}
+
+async fn won_collision_keeps_counts() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(60, hostile_peer(60, 9)).await;
+    let first = lab.hostile_established(9).await;
+    drop(first);
     let s = lab
-        .wait_status(HOSTILE, "Established on the second connection", |s| {
+        .wait_status(HOSTILE, "the session dropped once", |s| {
+            s.snapshot.flaps == 1
+        })
+        .await;
+    assert_eq!(s.snapshot.established_count, 1);
+    // the prefixes-advertised gauge follows the Adj-RIB-Out the drop emptied (it used to
+    // keep the old count while the session was down; tests/faults.rs found it)
+    assert!(
+        lab.metrics
+            .encode()
+            .contains("porter_bgp_prefixes_advertised{peer=\"hostile\"} 0\n"),
+        "{}",
+        lab.metrics.encode()
+    );
+    // after the idle hold (5 s) porter, passive, waits in Active for the neighbor again
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while lab.status(HOSTILE).snapshot.state != SessionState::Active {
+        assert!(Instant::now() < deadline, "{:#?}", lab.status(HOSTILE));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = lab.status(HOSTILE).snapshot.messages;
+    // the neighbor's identifier is lower than porter's: the newer connection wins
+    let _newer = newer_connection_wins(&lab).await;
+    let s = lab
+        .wait_status(HOSTILE, "Established on the newer connection", |s| {
             s.snapshot.state == SessionState::Established
         })
         .await;
-    assert_eq!(s.rejected_connections, 1);
+    assert_eq!(
+        s.snapshot.flaps, 1,
+        "the flap before the collision is forgotten"
+    );
+    assert_eq!(s.snapshot.established_count, 2);
+    // one OPEN on each of the three connections, each way
+    let m = s.snapshot.messages;
+    assert_eq!((m.received.open, m.sent.open), (3, 3), "{m:#?}");
+    assert!(m.received.total > before.received.total, "{m:#?}");
+    assert!(m.sent.total > before.sent.total, "{m:#?}");
+    // the Prometheus counters, fed from the same snapshots, go on counting too
+    let sent_opens = lab
+        .metrics
+        .encode()
+        .lines()
+        .find(|l| {
+            l.starts_with("porter_bgp_messages_total{")
+                && l.contains("peer=\"hostile\"")
+                && l.contains("direction=\"sent\"")
+                && l.contains("kind=\"open\"")
+        })
+        .map(str::to_owned);
+    assert!(
+        sent_opens.as_deref().is_some_and(|l| l.ends_with(" 3")),
+        "{sent_opens:?}"
+    );
+    lab.assert_undisturbed().await;
+}
+
+/// The neighbor's OPEN and KEEPALIVE arrive together on a second connection while the first
+/// still waits in OpenSent (no OPEN on it, so RFC 4271 §6.8 has no identifier to compare):
+/// the second goes to Established on its own. §6.8: "a connection collision with an
+/// existing BGP connection that is in the Established state causes closing of the newly
+/// created connection" — the Established connection is the session, with porter's routes
+/// on it, and the other is closed with 6/7. porter used to leave the Established one
+/// running beside the session (KEEPALIVEs, no routes, `/status` saying OpenSent) while the
+/// neighbor refused every new connection with 6/7: a livelock tests/faults.rs hit with FRR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_connection_established_first_becomes_the_session() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(61, hostile_peer(61, 9)).await;
+    let mut waiting = lab.hostile_in_open_sent().await;
+    let mut quick = lab.hostile_in_open_sent().await;
+    let mut both = wire::encode(&Message::Open(wire::open(NEIGHBOR_AS, HOSTILE_ID, 9)));
+    both.extend_from_slice(&wire::keepalive());
+    quick.send(&both).await.unwrap();
+    quick.ctx.four_octet_as = true;
+    assert_eq!(
+        quick.recv_routes_until_eor().await,
+        [vip(61)].into(),
+        "porter's routes on the Established connection"
+    );
+    let n = waiting.expect_notification().await;
+    assert_eq!(n.error.code_subcode(), (6, 7), "{n}");
+    waiting.expect_closed().await;
+    let s = lab
+        .wait_status(HOSTILE, "Established on the second connection", |s| {
+            s.snapshot.state == SessionState::Established && s.advertised == 1
+        })
+        .await;
+    assert_eq!(s.snapshot.established_count, 1);
+    assert!(lab
+        .metrics
+        .encode()
+        .contains("porter_bgp_session_state{peer=\"hostile\",state=\"ESTABLISHED\"} 1\n"));
     lab.assert_undisturbed().await;
 }
 

@@ -15,7 +15,8 @@ use bgp_wire::message::route_refresh::RefreshSubtype;
 use bgp_wire::nlri::Prefix;
 use bgp_wire::session::{
     collision_winner, ConnectionOrigin, DownReason, Event, GracefulRestartConfig, HoldTime,
-    Negotiated, Session, SessionConfig, SessionEvent, SessionSnapshot, SessionState, StopReason,
+    MessageCounters, Messages, Negotiated, Session, SessionConfig, SessionEvent, SessionSnapshot,
+    SessionState, StopReason,
 };
 use bgp_wire::Family;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -228,7 +229,64 @@ pub struct PeerTask {
     established_at: Option<SystemTime>,
     down_at: Option<SystemTime>,
     rejected: u64,
+    /// The history of sessions a won collision replaced (see [`Carried`]).
+    carried: Carried,
     exported: SessionSnapshot,
+}
+
+/// Counters of the peer's earlier session objects. A collision that the neighbor's newer
+/// connection wins (RFC 4271 §6.8) makes the session accepted for that connection the
+/// primary one; §6.8 chooses between two connections of one peer, so the peer's flaps,
+/// Established count and message counts must go on from the replaced session's, not start
+/// again from zero (which also stalled the Prometheus message counters, fed by differences
+/// between snapshots).
+#[derive(Debug, Default)]
+struct Carried {
+    messages: Messages,
+    flaps: u64,
+    established_count: u64,
+}
+
+impl Carried {
+    /// Takes over the counts of `replaced`, a primary session being demoted.
+    fn absorb(&mut self, replaced: &SessionSnapshot) {
+        add_counters(&mut self.messages.received, &replaced.messages.received);
+        add_counters(&mut self.messages.sent, &replaced.messages.sent);
+        self.flaps += replaced.flaps;
+        self.established_count += replaced.established_count;
+    }
+
+    /// The current primary session's snapshot with the earlier sessions' counts added.
+    fn apply(&self, snap: &mut SessionSnapshot) {
+        add_counters(&mut snap.messages.received, &self.messages.received);
+        add_counters(&mut snap.messages.sent, &self.messages.sent);
+        snap.flaps += self.flaps;
+        snap.established_count += self.established_count;
+    }
+}
+
+fn add_counters(to: &mut MessageCounters, from: &MessageCounters) {
+    // exhaustive: a counter added to bgp-wire must be carried here too
+    let MessageCounters {
+        notification,
+        update,
+        open,
+        keepalive,
+        refresh,
+        discarded,
+        total,
+        withdraw_update,
+        withdraw_prefix,
+    } = *from;
+    to.notification += notification;
+    to.update += update;
+    to.open += open;
+    to.keepalive += keepalive;
+    to.refresh += refresh;
+    to.discarded += discarded;
+    to.total += total;
+    to.withdraw_update += withdraw_update;
+    to.withdraw_prefix += withdraw_prefix;
 }
 
 impl PeerTask {
@@ -253,6 +311,7 @@ impl PeerTask {
             established_at: None,
             down_at: None,
             rejected: 0,
+            carried: Carried::default(),
             exported,
         })
     }
@@ -626,6 +685,9 @@ impl PeerTask {
                         .write()
                         .unwrap_or_else(|p| p.into_inner())
                         .clear();
+                    // the gauge follows the Adj-RIB-Out, now empty: it went on showing the
+                    // old count for as long as the session stayed down
+                    self.count_advertised();
                 }
             }
             SessionEvent::UpdateReceived(summary) => {
@@ -690,6 +752,10 @@ impl PeerTask {
             }
             return false;
         }
+        if s == SessionState::Established {
+            self.promote_established_secondary(now);
+            return true;
+        }
         if p != SessionState::OpenConfirm || s != SessionState::OpenConfirm {
             return false;
         }
@@ -699,16 +765,52 @@ impl PeerTask {
         let cfg = self.primary.session.config();
         let keep = collision_winner(cfg.router_id, cfg.local_as, remote.peer_id, remote.peer_as);
         let primary_origin = self.primary.session.connection_origin();
+        let kept = if primary_origin == Some(keep) {
+            "existing"
+        } else {
+            "new"
+        };
+        info!(peer = %self.ctx.name, "connection collision (RFC 4271 §6.8): keeping the {kept} connection");
         if primary_origin == Some(keep) {
             sec.session.handle_event(now, Event::CollisionLost);
         } else {
-            self.primary.session.handle_event(now, Event::CollisionLost);
-            let sec = self.secondary.take().expect("exists");
-            let old = std::mem::replace(&mut self.primary, sec);
-            self.secondary = Some(old);
+            self.demote_primary(now);
         }
         self.rejected += 1;
         true
+    }
+
+    /// The second connection wins: the first loses the collision (a Cease 6/7 unless it is
+    /// already closed) and the second becomes the primary one, continuing the peer's
+    /// counts (see [`Carried`]).
+    fn demote_primary(&mut self, now: Instant) {
+        if self.primary.session.state() != SessionState::Idle {
+            self.primary.session.handle_event(now, Event::CollisionLost);
+        }
+        let sec = self.secondary.take().expect("exists");
+        let old = std::mem::replace(&mut self.primary, sec);
+        self.carried.absorb(&old.session.snapshot(now));
+        self.secondary = Some(old);
+    }
+
+    /// The second connection reached Established while the first had not: the neighbor's
+    /// OPEN and KEEPALIVE came together on it while the first still waited in OpenSent,
+    /// where §6.8 has no identifier to compare. RFC 4271 §6.8: "a connection collision with
+    /// an existing BGP connection that is in the Established state causes closing of the
+    /// newly created connection": the Established one is the session. Left beside the
+    /// session, it answered KEEPALIVEs but carried no routes, while the neighbor refused
+    /// every new connection of the first with Cease/Connection Collision Resolution.
+    fn promote_established_secondary(&mut self, now: Instant) {
+        self.demote_primary(now);
+        self.rejected += 1;
+        info!(peer = %self.ctx.name, "connection collision (RFC 4271 §6.8): keeping the Established connection");
+        // its transitions were a second connection's, which publish no state
+        self.ctx
+            .metrics
+            .set_session_state(&self.ctx.name, state_name(SessionState::Established));
+        if let Some(n) = self.primary.session.negotiated().cloned() {
+            self.on_established(n);
+        }
     }
 
     fn on_established(&mut self, negotiated: Negotiated) {
@@ -831,6 +933,11 @@ impl PeerTask {
             }
         }
         drop(adv);
+        self.count_advertised();
+    }
+
+    /// Sets the prefixes-advertised gauge from the Adj-RIB-Out.
+    fn count_advertised(&self) {
         self.ctx
             .metrics
             .prefixes_advertised
@@ -870,7 +977,8 @@ impl PeerTask {
 
     /// Publishes the status and feeds counter deltas to the metrics.
     fn publish(&mut self) {
-        let snap = self.primary.session.snapshot(Instant::now());
+        let mut snap = self.primary.session.snapshot(Instant::now());
+        self.carried.apply(&mut snap);
         let m = &self.ctx.metrics;
         for (dir, now, before) in [
             (
