@@ -20,9 +20,18 @@
 //!    conditional write: if anyone (the new leader) changed the Service since, the API
 //!    server answers 409 and nothing is written; the retry reads the current object.
 //!
-//! What the rules cannot stop (a write sent in time but delayed in the network past the
-//! takeover) heals itself: the Service watch shows the new leader that write, and its
-//! reconcile replaces any address its own allocator did not give that Service.
+//! 4. rule 2 is checked *before* a write is sent, so a write that passed it and was then held
+//!    up (the process frozen, the request stuck in the network) can still land after the
+//!    takeover, on a Service the new leader has not touched, with an address the new
+//!    leader gives to another Service. So before its List, the new leader stamps every
+//!    Service still waiting for an address ([`LEADER_EPOCH_ANNOTATION`]): that moves their
+//!    `resourceVersion` on, and any such late write fails rule 3 with 409. A late write that
+//!    lands before the stamp is in the List. (Seen in the 1,000-Service race under load:
+//!    a leader frozen with SIGSTOP between its fence check and its write.)
+//!
+//! What the rules still cannot stop (a write to a Service that already had an address)
+//! heals itself: the Service watch shows the new leader that write, and its reconcile
+//! replaces any address its own allocator did not give that Service.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -51,6 +60,13 @@ use crate::ipam::{
     PoolProtocol, PoolSpec, PortProtocol, ServiceKey, ServicePort, ServiceRequest,
 };
 use crate::telemetry::Metrics;
+
+/// Annotation a new leader stamps, before rebuilding its allocator, on every Service still
+/// waiting for an address, so that a deposed leader's late write to it fails (module doc,
+/// rule 4). Its value names the leader and when it took over.
+pub const LEADER_EPOCH_ANNOTATION: &str = "porter.network.kubesphere.io/leader-epoch";
+/// How many stamps are in flight at once at a takeover.
+const STAMP_CONCURRENCY: usize = 16;
 
 /// Label OpenELB writes on a Service: the Eip its address comes from.
 pub const EIP_LABEL: &str = annotations::EIP_POOL;
@@ -167,6 +183,52 @@ pub struct LeaderCtx {
     kick_eips_rx: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
 }
 
+/// Rule 4 of the module doc: moves the `resourceVersion` of every live Service porter serves
+/// that shows no address yet, so that a deposed leader's write to it, held up past the
+/// takeover, is refused with 409.
+async fn stamp_waiting_services(client: &Client, opts: &Options) -> Result<(), Error> {
+    let services = Api::<Service>::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    let epoch = format!("{}@{}", opts.identity, k8s_openapi::jiff::Timestamp::now());
+    let waiting: Vec<(String, String)> = services
+        .items
+        .iter()
+        .filter(|s| {
+            s.meta().deletion_timestamp.is_none()
+                && is_managed(s, opts)
+                && current_ingress(s).is_empty()
+        })
+        .map(|s| (s.namespace().unwrap_or_default(), s.name_any()))
+        .collect();
+    let count = waiting.len();
+    let results: Vec<Result<(), kube::Error>> = futures::stream::iter(waiting)
+        .map(|(ns, name)| {
+            let api = Api::<Service>::namespaced(client.clone(), &ns);
+            let patch = serde_json::json!({
+                "metadata": {"annotations": {LEADER_EPOCH_ANNOTATION: epoch.clone()}}
+            });
+            async move {
+                match api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    // gone since the List: nothing to fence
+                    Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+                    r => r.map(|_| ()),
+                }
+            }
+        })
+        .buffer_unordered(STAMP_CONCURRENCY)
+        .collect()
+        .await;
+    for r in results {
+        r?;
+    }
+    info!(services = count, %epoch, "stamped the Services waiting for an address");
+    Ok(())
+}
+
 impl LeaderCtx {
     /// Rebuilds the allocator from a fresh list of Services (not the watch cache, which may
     /// lag behind the previous leader's last writes) and the Eips.
@@ -178,6 +240,7 @@ impl LeaderCtx {
         metrics: Arc<Metrics>,
         fence: Fence,
     ) -> Result<Arc<LeaderCtx>, Error> {
+        stamp_waiting_services(&client, &opts).await?;
         let services = Api::<Service>::all(client.clone())
             .list(&ListParams::default())
             .await?;

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use porter::controller::service::LEADER_EPOCH_ANNOTATION;
 use serde_json::{json, Value};
 
 use super::fake_api::FakeApi;
@@ -407,6 +408,18 @@ pub async fn race<B: Backend>(
                 .is_some_and(|n| n.starts_with("race-"))
         })
         .collect();
+    // Every takeover came while Services were waiting, so the new leaders stamped them
+    // (service.rs, rule 4): the fence for writes a deposed leader still had in flight.
+    let stamped = services
+        .iter()
+        .filter(|s| !s["metadata"]["annotations"][LEADER_EPOCH_ANNOTATION].is_null())
+        .count();
+    eprintln!("race: {stamped} Services stamped by a new leader");
+    assert!(
+        stamped > 0,
+        "no takeover stamped a waiting Service\n{}",
+        logs()
+    );
     let mut held: BTreeMap<String, String> = BTreeMap::new();
     for s in &services {
         let ips = ingress_ips(s);
