@@ -93,7 +93,9 @@ pub async fn run(args: Args) -> Result<(), StartError> {
     let mut node = Node::standalone(&args.node_name);
     node.addresses = args.node_addresses.clone();
     let bytes = load::read(&args.config).map_err(|e| StartError::Config(e.to_string()))?;
-    let desired = translate(&bytes, &node, &args.options, &Holdings::new())
+    // Lives as long as the loop: a reload decodes only the documents that changed.
+    let mut cache = load::DocumentCache::default();
+    let desired = translate_cached(&mut cache, &bytes, &node, &args.options, &Holdings::new())
         .map_err(|e| StartError::Config(invalid(&args.config, &e)))?;
     let http = match args.http {
         Some(addr) => Some(telemetry::bind(addr).await.map_err(StartError::Http)?),
@@ -169,7 +171,13 @@ pub async fn run(args: Args) -> Result<(), StartError> {
             read_settled(&args.config).await
         };
         seen = signature(&read);
-        reload(&args, &node, read, &speaker, &metrics, &mut l2, &shared).await;
+        let parts = Parts {
+            speaker: &speaker,
+            metrics: &metrics,
+            l2: &mut l2,
+            shared: &shared,
+        };
+        reload(&args, &node, &mut cache, read, parts).await;
     }
     l2.stop().await;
     speaker.shutdown(SHUTDOWN_REASON, args.shutdown_drain).await;
@@ -179,6 +187,14 @@ pub async fn run(args: Args) -> Result<(), StartError> {
 
 /// What the speaker advertises: prefix → (peer, next hops, since when), per peer.
 type Advertised = BTreeMap<Prefix, Vec<(String, Vec<IpAddr>, SystemTime)>>;
+
+/// What a reload applies the new state to.
+struct Parts<'a> {
+    speaker: &'a Speaker,
+    metrics: &'a Metrics,
+    l2: &'a mut Responders,
+    shared: &'a RwLock<Shared>,
+}
 
 /// What `/status` reads, updated by each successful reload.
 struct Shared {
@@ -206,14 +222,32 @@ impl Signals {
     }
 }
 
-/// Parses and translates a file's bytes.
+/// Parses and translates a file's bytes without a cache (the tests' shorthand).
+#[cfg(test)]
 fn translate(
     bytes: &[u8],
     node: &Node,
     options: &Options,
     previous: &Holdings,
 ) -> Result<Desired, load::Problems> {
-    let objects = load::parse(bytes)?;
+    translate_cached(
+        &mut load::DocumentCache::default(),
+        bytes,
+        node,
+        options,
+        previous,
+    )
+}
+
+/// Parses (through `cache`) and translates a file's bytes.
+fn translate_cached(
+    cache: &mut load::DocumentCache,
+    bytes: &[u8],
+    node: &Node,
+    options: &Options,
+    previous: &Holdings,
+) -> Result<Desired, load::Problems> {
+    let objects = cache.parse(bytes)?;
     model::translate(&objects, node, options, previous)
 }
 
@@ -269,15 +303,19 @@ async fn read_settled(path: &Path) -> Result<Vec<u8>, load::LoadError> {
 async fn reload(
     args: &Args,
     node: &Node,
+    cache: &mut load::DocumentCache,
     read: Result<Vec<u8>, load::LoadError>,
-    speaker: &Speaker,
-    metrics: &Metrics,
-    l2: &mut Responders,
-    shared: &RwLock<Shared>,
+    parts: Parts<'_>,
 ) {
+    let Parts {
+        speaker,
+        metrics,
+        l2,
+        shared,
+    } = parts;
     let previous = lock(shared).desired.clone();
     let result = read.map_err(|e| e.to_string()).and_then(|bytes| {
-        translate(&bytes, node, &args.options, &previous.holdings)
+        translate_cached(cache, &bytes, node, &args.options, &previous.holdings)
             .map_err(|p| invalid(&args.config, &p))
     });
     let outcome = match result {
