@@ -216,6 +216,8 @@ impl DocumentCache {
             return parse_whole(text);
         };
         let mut previous = std::mem::take(&mut self.pieces);
+        // Sized once: growing a map of thousands of pieces rehashes every key several times.
+        self.pieces.reserve(split.len());
         let mut decoded = Vec::with_capacity(split.len());
         let mut number = 0;
         for (index, piece) in split.into_iter().enumerate() {

@@ -134,7 +134,7 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         });
         info!(%addr, "serving /metrics, /healthz, /readyz, /status");
     }
-    apply(&speaker, &metrics, &mut l2, None, &desired).await;
+    apply(&speaker, &metrics, &mut l2, Changes::everything(), &desired).await;
     {
         let mut s = lock(&shared);
         s.applied_at = SystemTime::now();
@@ -313,14 +313,23 @@ async fn reload(
         l2,
         shared,
     } = parts;
-    let previous = lock(shared).desired.clone();
+    // The running state is read in place, not cloned (a copy of every Service's outcome and
+    // route would cost as much as the translation); the guard is gone before any await.
     let result = read.map_err(|e| e.to_string()).and_then(|bytes| {
-        translate_cached(cache, &bytes, node, &args.options, &previous.holdings)
-            .map_err(|p| invalid(&args.config, &p))
+        let running = read_lock(shared);
+        translate_cached(
+            cache,
+            &bytes,
+            node,
+            &args.options,
+            &running.desired.holdings,
+        )
+        .map_err(|p| invalid(&args.config, &p))
     });
     let outcome = match result {
         Ok(desired) => {
-            apply(speaker, metrics, l2, Some(&previous), &desired).await;
+            let changes = Changes::between(&read_lock(shared).desired, &desired);
+            apply(speaker, metrics, l2, changes, &desired).await;
             info!(
                 peers = desired.speaker.peers.len(),
                 routes = desired.routes.len(),
@@ -346,13 +355,45 @@ async fn reload(
         .inc();
 }
 
+/// What a new desired state changes in the running one.
+struct Changes {
+    routes: bool,
+    speaker: bool,
+    /// Pools (Eips) that are gone: their gauges are removed.
+    gone_pools: Vec<String>,
+}
+
+impl Changes {
+    /// At start: everything is new.
+    fn everything() -> Changes {
+        Changes {
+            routes: true,
+            speaker: true,
+            gone_pools: Vec::new(),
+        }
+    }
+
+    fn between(previous: &Desired, next: &Desired) -> Changes {
+        Changes {
+            routes: previous.routes != next.routes,
+            speaker: previous.speaker != next.speaker,
+            gone_pools: previous
+                .eips
+                .keys()
+                .filter(|name| !next.eips.contains_key(*name))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// Hands the desired state to the speaker: routes first, so peers started by the new
 /// configuration begin with the new routes, then the configuration, which the speaker diffs.
 async fn apply(
     speaker: &Speaker,
     metrics: &Metrics,
     l2: &mut Responders,
-    previous: Option<&Desired>,
+    changes: Changes,
     next: &Desired,
 ) {
     // layer-2 responders are re-checked on every apply: one whose interface went away is
@@ -369,10 +410,10 @@ async fn apply(
     for (name, why) in &next.skipped_peers {
         info!(peer = %name, "not on this node: {why}");
     }
-    if previous.is_none_or(|p| p.routes != next.routes) {
+    if changes.routes {
         speaker.set_routes(Arc::new(next.routes.clone())).await;
     }
-    if previous.is_none_or(|p| p.speaker != next.speaker) {
+    if changes.speaker {
         if let Err(e) = speaker.apply(next.speaker.clone()).await {
             // Everything else is applied; a listener that cannot bind still lets sessions
             // connect out, so this is reported rather than fatal.
@@ -391,17 +432,19 @@ async fn apply(
             .get_or_create(&labels)
             .set(clamp(eip.usage));
     }
-    for name in previous.into_iter().flat_map(|p| p.eips.keys()) {
-        if !next.eips.contains_key(name) {
-            let labels = PoolLabels { pool: name.clone() };
-            metrics.pool_size.remove(&labels);
-            metrics.pool_used.remove(&labels);
-        }
+    for pool in changes.gone_pools {
+        let labels = PoolLabels { pool };
+        metrics.pool_size.remove(&labels);
+        metrics.pool_used.remove(&labels);
     }
 }
 
 fn lock(shared: &RwLock<Shared>) -> std::sync::RwLockWriteGuard<'_, Shared> {
     shared.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read_lock(shared: &RwLock<Shared>) -> std::sync::RwLockReadGuard<'_, Shared> {
+    shared.read().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The `/status` producer: the file's state joined with the speaker's at request time.
