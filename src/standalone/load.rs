@@ -13,6 +13,9 @@
 //!
 //! Nothing here touches the speaker or the allocator: the result is plain objects, turned into
 //! desired state by [`super::model`].
+//!
+//! [`DocumentCache`] keeps each document's decoded object by its text between reloads, so a
+//! reload of a file of 10,000 Services decodes the one that changed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -245,7 +248,8 @@ impl DocumentCache {
             };
             if found.documents == 1 {
                 number += 1;
-                decoded.push((number, found.object));
+                // A Service is an Arc: the clone shares it.
+                decoded.push((number, Result::clone(&found.object)));
             }
         }
         collect(decoded)
@@ -267,8 +271,10 @@ impl DocumentCache {
 struct Piece {
     /// 1 for a document; 0 for text before the first `---` that holds only comments or blanks.
     documents: usize,
-    /// The object, `None` for an empty document; problems carry document number 0.
-    object: Result<Option<FileObject>, Vec<Problem>>,
+    /// The object, `None` for an empty document; problems carry document number 0. Behind
+    /// an `Arc`: the cache holds one entry per document, and a `FileObject` inline is as large
+    /// as its largest CRD.
+    object: Arc<Result<Option<FileObject>, Vec<Problem>>>,
 }
 
 /// The file's text, or the problem that it is not UTF-8.
@@ -395,7 +401,10 @@ fn decode_piece(piece: &str, first: bool) -> Option<Piece> {
         Ok(value) if documents == 1 => decode_value(&value),
         Ok(_) | Err(_) => return None,
     };
-    Some(Piece { documents, object })
+    Some(Piece {
+        documents,
+        object: Arc::new(object),
+    })
 }
 
 /// Whether a text holds anything but comments and blanks. Every YAML line break counts
@@ -408,17 +417,16 @@ fn has_content(text: &str) -> bool {
 }
 
 /// One decoded object of any kind the file may hold.
-// One per document; the large variants (CRDs) are few per file, the many (Services) are
-// behind an Arc: boxing would only make matching noisier.
-#[allow(clippy::large_enum_variant)]
+// Every variant is a pointer: the DocumentCache holds one per document, and the CRD and Node
+// types are large inline (a file holds a few of them, and thousands of Services).
 #[derive(Clone, Debug, PartialEq)]
 pub enum FileObject {
     /// Eip, BgpConf or BgpPeer.
-    Crd(AnyObject),
+    Crd(Box<AnyObject>),
     /// A v1 Service, shared with [`DocumentCache`] (a file can hold many thousands).
     Service(Arc<Service>),
     /// A v1 Node.
-    Node(K8sNode),
+    Node(Box<K8sNode>),
 }
 
 /// Decodes and validates one document; problems carry document number 0 (the caller's to set).
@@ -476,12 +484,14 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
                     .map(|(path, message)| problem(Some(label.clone()), path, message))
                     .collect()
             }),
-        ("v1", "Node") => decode_node(value).map(FileObject::Node).map_err(|found| {
-            found
-                .into_iter()
-                .map(|(path, message)| problem(Some(label.clone()), path, message))
-                .collect()
-        }),
+        ("v1", "Node") => decode_node(value)
+            .map(|n| FileObject::Node(Box::new(n)))
+            .map_err(|found| {
+                found
+                    .into_iter()
+                    .map(|(path, message)| problem(Some(label.clone()), path, message))
+                    .collect()
+            }),
         (_, "Service") => Err(vec![problem(
             Some(label),
             Some("apiVersion".into()),
@@ -492,7 +502,7 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
                 o.check()?;
                 Ok(o)
             });
-            decoded.map(FileObject::Crd).map_err(|e| {
+            decoded.map(|o| FileObject::Crd(Box::new(o))).map_err(|e| {
                 crd_problems(e)
                     .into_iter()
                     .map(|(path, message)| problem(Some(label.clone()), path, message))
@@ -580,7 +590,7 @@ impl Collector {
                 (format!("Node/{key}"), key)
             }
         };
-        if let FileObject::Crd(AnyObject::BgpConf(_)) = &object {
+        if matches!(&object, FileObject::Crd(o) if matches!(**o, AnyObject::BgpConf(_))) {
             if let Some(first) = self.bgp_conf_at {
                 problems.push(Problem {
                     document,
@@ -606,18 +616,20 @@ impl Collector {
         }
         self.seen.insert(label, document);
         match object {
-            FileObject::Crd(AnyObject::BgpConf(o)) => self.objects.bgp_conf = Some(o),
-            FileObject::Crd(AnyObject::BgpPeer(o)) => {
-                self.objects.peers.insert(key, o);
-            }
-            FileObject::Crd(AnyObject::Eip(o)) => {
-                self.objects.eips.insert(key, o);
-            }
+            FileObject::Crd(crd) => match *crd {
+                AnyObject::BgpConf(o) => self.objects.bgp_conf = Some(o),
+                AnyObject::BgpPeer(o) => {
+                    self.objects.peers.insert(key, o);
+                }
+                AnyObject::Eip(o) => {
+                    self.objects.eips.insert(key, o);
+                }
+            },
             FileObject::Service(s) => {
                 self.objects.services.insert(key, s);
             }
             FileObject::Node(n) => {
-                self.objects.nodes.insert(key, n);
+                self.objects.nodes.insert(key, *n);
             }
         }
     }

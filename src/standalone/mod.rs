@@ -8,6 +8,8 @@
 //! until two reads 100 ms apart agree), and applies the difference: the speaker keeps every
 //! session whose settings did not change, and routes live in the desired state, so a BgpConf
 //! change that restarts sessions brings them back with every route.
+//! A reload decodes only the documents whose text changed ([`load::DocumentCache`]); the
+//! translation into desired state is redone whole, from the previous holdings.
 //!
 //! A FILE that is malformed at start is an error (exit code 2, every problem listed on
 //! stderr). On a reload it is logged and counted in `porter_config_reloads{result="error"}`,
