@@ -147,7 +147,7 @@ pub struct Allocator {
     /// Valid pools by (family, first address of the whole block); blocks are disjoint.
     blocks: BTreeMap<(IpFamily, u128), String>,
     /// What each Service holds, at most one address per family.
-    services: BTreeMap<ServiceKey, BTreeMap<IpFamily, Slot>>,
+    services: BTreeMap<ServiceKey, Held>,
     /// Contested claims from a rebuild, per Service and family.
     pending: BTreeMap<ServiceKey, BTreeMap<IpFamily, IpAddr>>,
 }
@@ -215,7 +215,7 @@ impl Allocator {
         let mut claims = Vec::new();
         for state in self.pools.values() {
             for (addr, holders) in &state.used {
-                for (service, holder) in holders {
+                for (service, holder) in holders.iter() {
                     claims.push(Claim {
                         rank: 0,
                         service: service.clone(),
@@ -275,14 +275,14 @@ impl Allocator {
 
         // Apply: nothing below can fail.
         let mut released = Vec::new();
-        for (family, slot) in &current {
+        for (family, slot) in current.iter() {
             if !plan.iter().any(|(f, s)| f == family && s == slot) {
                 self.remove_holder(key, slot);
                 released.push(self.assigned_of(*family, slot));
             }
         }
         let holder = Holder::of(req);
-        let mut held = BTreeMap::new();
+        let mut held = Held::default();
         let mut assigned = Vec::new();
         for (family, slot) in plan {
             self.pools
@@ -765,7 +765,7 @@ impl Allocator {
             }
         }
         for (key, held) in &self.services {
-            for (family, slot) in held {
+            for (family, slot) in held.iter() {
                 let ok = self
                     .pools
                     .get(&slot.pool)
@@ -806,7 +806,7 @@ fn refusal(ours: &Holder, theirs: &Holder) -> Option<SharingRefusal> {
 /// The lowest address in `[lo, hi]` not held by anyone but `me`, walking the gaps between used
 /// addresses: O(used addresses in the pool), whatever the pool's size.
 fn lowest_free(
-    used: &BTreeMap<u128, BTreeMap<ServiceKey, Holder>>,
+    used: &BTreeMap<u128, Holders>,
     lo: u128,
     hi: u128,
     me: &ServiceKey,
@@ -852,11 +852,87 @@ impl Holder {
     }
 }
 
+/// What one Service holds: at most one address per family.
+///
+/// A pair of fields rather than a map: the allocator keeps one per Service (100,000 in a large
+/// standalone file), and a `BTreeMap` allocates a node of eleven entries for the one or two
+/// it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Held {
+    v4: Option<Slot>,
+    v6: Option<Slot>,
+}
+
+impl Held {
+    fn get(&self, family: &IpFamily) -> Option<&Slot> {
+        match family {
+            IpFamily::V4 => self.v4.as_ref(),
+            IpFamily::V6 => self.v6.as_ref(),
+        }
+    }
+
+    fn insert(&mut self, family: IpFamily, slot: Slot) {
+        match family {
+            IpFamily::V4 => self.v4 = Some(slot),
+            IpFamily::V6 => self.v6 = Some(slot),
+        }
+    }
+
+    /// (family, slot), IPv4 first: the order the map had.
+    fn iter(&self) -> impl Iterator<Item = (&'static IpFamily, &Slot)> {
+        [(&IpFamily::V4, &self.v4), (&IpFamily::V6, &self.v6)]
+            .into_iter()
+            .filter_map(|(family, slot)| Some((family, slot.as_ref()?)))
+    }
+}
+
+/// The holders of one address, sorted by Service: one unless the address is shared.
+///
+/// A sorted `Vec` rather than a map, for the same reason as [`Held`]: one per used address.
+#[derive(Debug, Clone, Default)]
+struct Holders(Vec<(ServiceKey, Holder)>);
+
+impl Holders {
+    /// Adds or replaces `service`'s entry.
+    fn insert(&mut self, service: ServiceKey, holder: Holder) {
+        match self.0.binary_search_by(|(k, _)| k.cmp(&service)) {
+            Ok(at) => self.0[at].1 = holder,
+            Err(at) => self.0.insert(at, (service, holder)),
+        }
+    }
+
+    fn remove(&mut self, service: &ServiceKey) {
+        if let Ok(at) = self.0.binary_search_by(|(k, _)| k.cmp(service)) {
+            self.0.remove(at);
+        }
+    }
+
+    fn contains_key(&self, service: &ServiceKey) -> bool {
+        self.0.binary_search_by(|(k, _)| k.cmp(service)).is_ok()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&ServiceKey, &Holder)> {
+        self.0.iter().map(|(k, h)| (k, h))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &ServiceKey> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct PoolState {
     pool: Pool,
     /// Used addresses → their holders (more than one only when shared).
-    used: BTreeMap<u128, BTreeMap<ServiceKey, Holder>>,
+    used: BTreeMap<u128, Holders>,
 }
 
 /// One (Service, address) pair to record during a rebuild.

@@ -13,12 +13,16 @@
 //!
 //! Nothing here touches the speaker or the allocator: the result is plain objects, turned into
 //! desired state by [`super::model`].
+//!
+//! [`DocumentCache`] keeps each document's decoded object by its text between reloads, so a
+//! reload of a file of 10,000 Services decodes the one that changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node as K8sNode, Service};
 use porter_crds::{AnyObject, BgpConf, BgpPeer, Eip, ParseError, API_VERSION};
@@ -39,8 +43,9 @@ pub struct Objects {
     pub peers: BTreeMap<String, BgpPeer>,
     /// Eips (address pools) by name.
     pub eips: BTreeMap<String, Eip>,
-    /// Services by `namespace/name` (namespace `default` when left out).
-    pub services: BTreeMap<String, Service>,
+    /// Services by `namespace/name` (namespace `default` when left out), shared with the
+    /// [`DocumentCache`] that decoded them.
+    pub services: BTreeMap<String, Arc<Service>>,
     /// v1 Nodes by name: the nodes that can serve the Services. With none, a speaker
     /// announces next-hop self only; with some, every Ready node's InternalIP is an eligible
     /// next hop (one path each under ADD-PATH, third-party on a shared LAN).
@@ -168,8 +173,113 @@ pub fn load(path: &Path) -> Result<Objects, LoadError> {
 
 /// Parses a configuration: UTF-8 text, YAML documents separated by `---`. Empty documents are
 /// skipped. Returns every problem found, not only the first.
+///
+/// The same as [`DocumentCache::parse`] with an empty cache.
 pub fn parse(bytes: &[u8]) -> Result<Objects, Problems> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    DocumentCache::default().parse(bytes)
+}
+
+/// The decoded documents of the last file read, keyed by their exact text, so that a reload
+/// decodes only the documents that changed.
+///
+/// Decoding (YAML → strict value tree → typed object → checks) is most of the cost of a
+/// reload, and a reload usually changes one document of thousands. The file is cut into
+/// documents at the lines that start with the `---` marker; each piece is decoded on its own,
+/// or taken from the cache when the same text was decoded before. The rules that span
+/// documents (one BgpConf, unique names) are applied to the whole set every time.
+///
+/// A piece decoded on its own must mean what it means in the stream. That holds when nothing
+/// outside a document changes how it reads, so the whole file is decoded in one go, as
+/// without a cache, when it has:
+///
+/// - a line starting with `%` (a directive: `%TAG` changes how later tags read) or with the
+///   `...` document end marker (after which a document may start without `---`);
+/// - a byte order mark;
+/// - a piece that is not valid YAML, or that the YAML parser reads as another number of
+///   documents than the split expects (one per `---` piece; none or one before the first
+///   marker): this covers aliases whose anchor is in another document (an error in the piece
+///   and in the stream), line breaks other than `\n` hiding a marker, and syntax errors, whose
+///   message and line number are those of the whole file.
+///
+/// So problems name the same documents, in the same words, with or without the cache.
+#[derive(Debug, Default)]
+pub struct DocumentCache {
+    /// Piece text → what it decodes to (problems carry document number 0).
+    pieces: HashMap<String, Piece>,
+}
+
+impl DocumentCache {
+    /// Parses a configuration like [`parse`], reusing what is cached for unchanged documents
+    /// and keeping only the documents of this file for the next call. When the file cannot be
+    /// split safely, the cache is left as it was (a broken edit that is then fixed still
+    /// finds the documents it did not touch).
+    pub fn parse(&mut self, bytes: &[u8]) -> Result<Objects, Problems> {
+        let text = utf8(bytes)?;
+        let Some(split) = split_documents(text) else {
+            return parse_whole(text);
+        };
+        let mut previous = std::mem::take(&mut self.pieces);
+        // Sized once: growing a map of thousands of pieces rehashes every key several times.
+        self.pieces.reserve(split.len());
+        let mut decoded = Vec::with_capacity(split.len());
+        let mut number = 0;
+        for (index, piece) in split.into_iter().enumerate() {
+            let found = match self.pieces.get(piece) {
+                // The same text twice in one file: it decodes the same (the set rules report
+                // the duplicate name).
+                Some(known) => known.clone(),
+                None => {
+                    let (key, known) = match previous.remove_entry(piece) {
+                        Some(hit) => hit,
+                        None => match decode_piece(piece, index == 0) {
+                            Some(fresh) => (piece.to_owned(), fresh),
+                            None => {
+                                // Keep what was decoded: most of it is still valid for the
+                                // next version of the file.
+                                previous.extend(self.pieces.drain());
+                                self.pieces = previous;
+                                return parse_whole(text);
+                            }
+                        },
+                    };
+                    self.pieces.insert(key, known.clone());
+                    known
+                }
+            };
+            if found.documents == 1 {
+                number += 1;
+                // A Service is an Arc: the clone shares it.
+                decoded.push((number, Result::clone(&found.object)));
+            }
+        }
+        collect(decoded)
+    }
+
+    /// Number of distinct document texts held.
+    pub fn len(&self) -> usize {
+        self.pieces.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
+/// What one piece of the file decodes to.
+#[derive(Clone, Debug)]
+struct Piece {
+    /// 1 for a document; 0 for text before the first `---` that holds only comments or blanks.
+    documents: usize,
+    /// The object, `None` for an empty document; problems carry document number 0. Behind
+    /// an `Arc`: the cache holds one entry per document, and a `FileObject` inline is as large
+    /// as its largest CRD.
+    object: Arc<Result<Option<FileObject>, Vec<Problem>>>,
+}
+
+/// The file's text, or the problem that it is not UTF-8.
+fn utf8(bytes: &[u8]) -> Result<&str, Problems> {
+    std::str::from_utf8(bytes).map_err(|e| {
         Problems(vec![Problem {
             document: 1,
             object: None,
@@ -179,32 +289,53 @@ pub fn parse(bytes: &[u8]) -> Result<Objects, Problems> {
                 e.valid_up_to()
             ),
         }])
-    })?;
-    let mut problems = Vec::new();
-    let mut collector = Collector::default();
-    for (index, document) in documents(text).into_iter().enumerate() {
-        let number = index + 1;
-        let value = match document {
-            Ok(Value::Null) => continue,
-            Ok(value) => value,
-            Err(message) => {
-                problems.push(Problem {
-                    document: number,
+    })
+}
+
+/// Parses the whole stream in one go: the path without the cache.
+fn parse_whole(text: &str) -> Result<Objects, Problems> {
+    let decoded = documents_of(text)
+        .into_iter()
+        .enumerate()
+        .map(|(index, document)| {
+            let object = match document {
+                Ok(value) => decode_value(&value),
+                Err(message) => Err(vec![Problem {
+                    document: 0,
                     object: None,
                     path: None,
                     message: format!("not valid YAML: {message}"),
-                });
-                continue;
-            }
-        };
-        match object(&value) {
-            Ok(object) => collector.add(number, object, &mut problems),
-            Err(mut found) => {
-                for p in &mut found {
-                    p.document = number;
-                }
-                problems.extend(found);
-            }
+                }]),
+            };
+            (index + 1, object)
+        })
+        .collect();
+    collect(decoded)
+}
+
+/// One document's value → its object (`None` when the document is empty).
+fn decode_value(value: &Value) -> Result<Option<FileObject>, Vec<Problem>> {
+    match value {
+        Value::Null => Ok(None),
+        value => object(value).map(Some),
+    }
+}
+
+/// Each document's number (from 1) and what it decodes to.
+type Numbered = Vec<(usize, Result<Option<FileObject>, Vec<Problem>>)>;
+
+/// Numbers the documents' problems and applies the rules that span documents.
+fn collect(decoded: Numbered) -> Result<Objects, Problems> {
+    let mut problems = Vec::new();
+    let mut collector = Collector::default();
+    for (number, object) in decoded {
+        match object {
+            Ok(None) => {}
+            Ok(Some(object)) => collector.add(number, object, &mut problems),
+            Err(found) => problems.extend(found.into_iter().map(|p| Problem {
+                document: number,
+                ..p
+            })),
         }
     }
     if problems.is_empty() {
@@ -217,17 +348,85 @@ pub fn parse(bytes: &[u8]) -> Result<Objects, Problems> {
     }
 }
 
+/// Cuts the text before each line that starts with the `---` marker, the marker line going
+/// with the document it starts; `None` when the text has something that makes a cut unsafe
+/// (see [`DocumentCache`]).
+fn split_documents(text: &str) -> Option<Vec<&str>> {
+    if text.contains('\u{feff}') {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(at, _)| at + 1));
+    for at in line_starts {
+        let line = &text.as_bytes()[at..];
+        match line.first() {
+            Some(b'%') => return None,
+            Some(b'.') if is_marker(line, b"...") => return None,
+            Some(b'-') if at > 0 && is_marker(line, b"---") => {
+                pieces.push(&text[start..at]);
+                start = at;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&text[start..]);
+    Some(pieces)
+}
+
+/// Whether `line` starts with the three-character document `marker` followed by a blank or
+/// the end of the line or text (YAML 1.2 §9.1.4 `c-directives-end`, §9.1.5 `c-document-end`).
+fn is_marker(line: &[u8], marker: &[u8; 3]) -> bool {
+    line.starts_with(marker) && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+/// Decodes one piece on its own; `None` when the piece is not valid YAML or holds another
+/// number of documents than expected (the caller then parses the whole file).
+fn decode_piece(piece: &str, first: bool) -> Option<Piece> {
+    // The parser reads a text without a marker as one document, empty or not; in a stream,
+    // the text before the first marker is a document only if it holds more than comments.
+    let documents = if is_marker(piece.as_bytes(), b"---") || has_content(piece) {
+        1
+    } else if first {
+        0
+    } else {
+        return None;
+    };
+    let mut found = documents_of(piece);
+    if found.len() != 1 {
+        return None;
+    }
+    let object = match found.pop()? {
+        Ok(Value::Null) if documents == 0 => Ok(None),
+        Ok(value) if documents == 1 => decode_value(&value),
+        Ok(_) | Err(_) => return None,
+    };
+    Some(Piece {
+        documents,
+        object: Arc::new(object),
+    })
+}
+
+/// Whether a text holds anything but comments and blanks. Every YAML line break counts
+/// (YAML 1.1 §5.4, which the parser follows, has three besides CR and LF), so content after
+/// a lone CR is not taken for part of a comment.
+fn has_content(text: &str) -> bool {
+    text.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+        .map(|line| line.trim_start_matches([' ', '\t']))
+        .any(|line| !line.is_empty() && !line.starts_with('#'))
+}
+
 /// One decoded object of any kind the file may hold.
-// Short-lived, one per document: boxing would only make matching noisier.
-#[allow(clippy::large_enum_variant)]
+// Every variant is a pointer: the DocumentCache holds one per document, and the CRD and Node
+// types are large inline (a file holds a few of them, and thousands of Services).
 #[derive(Clone, Debug, PartialEq)]
 pub enum FileObject {
     /// Eip, BgpConf or BgpPeer.
-    Crd(AnyObject),
-    /// A v1 Service.
-    Service(Service),
+    Crd(Box<AnyObject>),
+    /// A v1 Service, shared with [`DocumentCache`] (a file can hold many thousands).
+    Service(Arc<Service>),
     /// A v1 Node.
-    Node(K8sNode),
+    Node(Box<K8sNode>),
 }
 
 /// Decodes and validates one document; problems carry document number 0 (the caller's to set).
@@ -278,19 +477,21 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
     };
     match (api_version, kind) {
         ("v1", "Service") => decode_service(value)
-            .map(FileObject::Service)
+            .map(|s| FileObject::Service(Arc::new(s)))
             .map_err(|found| {
                 found
                     .into_iter()
                     .map(|(path, message)| problem(Some(label.clone()), path, message))
                     .collect()
             }),
-        ("v1", "Node") => decode_node(value).map(FileObject::Node).map_err(|found| {
-            found
-                .into_iter()
-                .map(|(path, message)| problem(Some(label.clone()), path, message))
-                .collect()
-        }),
+        ("v1", "Node") => decode_node(value)
+            .map(|n| FileObject::Node(Box::new(n)))
+            .map_err(|found| {
+                found
+                    .into_iter()
+                    .map(|(path, message)| problem(Some(label.clone()), path, message))
+                    .collect()
+            }),
         (_, "Service") => Err(vec![problem(
             Some(label),
             Some("apiVersion".into()),
@@ -301,7 +502,7 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
                 o.check()?;
                 Ok(o)
             });
-            decoded.map(FileObject::Crd).map_err(|e| {
+            decoded.map(|o| FileObject::Crd(Box::new(o))).map_err(|e| {
                 crd_problems(e)
                     .into_iter()
                     .map(|(path, message)| problem(Some(label.clone()), path, message))
@@ -321,7 +522,7 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
 
 /// The documents of a YAML stream as JSON values, each or its YAML error (with line and column).
 /// A syntax error ends the stream: the parser cannot find where the next document starts.
-fn documents(text: &str) -> Vec<Result<Value, String>> {
+fn documents_of(text: &str) -> Vec<Result<Value, String>> {
     quiet_yaml_panics();
     // serde_yaml 0.9 has panicking paths in its event replay ("unexpected end of mapping"),
     // reached for example by an alias whose anchor is not defined (`key: *missing`) read into
@@ -351,7 +552,7 @@ fn documents(text: &str) -> Vec<Result<Value, String>> {
 }
 
 /// Installs, once, a panic hook that stays silent for panics raised inside serde_yaml (caught by
-/// [`documents`] and reported as a problem) and passes every other panic to the previous hook.
+/// [`documents_of`] and reported as a problem) and passes every other panic to the previous hook.
 fn quiet_yaml_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -389,7 +590,7 @@ impl Collector {
                 (format!("Node/{key}"), key)
             }
         };
-        if let FileObject::Crd(AnyObject::BgpConf(_)) = &object {
+        if matches!(&object, FileObject::Crd(o) if matches!(**o, AnyObject::BgpConf(_))) {
             if let Some(first) = self.bgp_conf_at {
                 problems.push(Problem {
                     document,
@@ -415,18 +616,20 @@ impl Collector {
         }
         self.seen.insert(label, document);
         match object {
-            FileObject::Crd(AnyObject::BgpConf(o)) => self.objects.bgp_conf = Some(o),
-            FileObject::Crd(AnyObject::BgpPeer(o)) => {
-                self.objects.peers.insert(key, o);
-            }
-            FileObject::Crd(AnyObject::Eip(o)) => {
-                self.objects.eips.insert(key, o);
-            }
+            FileObject::Crd(crd) => match *crd {
+                AnyObject::BgpConf(o) => self.objects.bgp_conf = Some(o),
+                AnyObject::BgpPeer(o) => {
+                    self.objects.peers.insert(key, o);
+                }
+                AnyObject::Eip(o) => {
+                    self.objects.eips.insert(key, o);
+                }
+            },
             FileObject::Service(s) => {
                 self.objects.services.insert(key, s);
             }
             FileObject::Node(n) => {
-                self.objects.nodes.insert(key, n);
+                self.objects.nodes.insert(key, *n);
             }
         }
     }
@@ -993,6 +1196,170 @@ spec:
             "203.0.113.0/28"
         );
         assert_eq!(objects.services.len(), 1);
+    }
+
+    fn service(name: &str) -> String {
+        SERVICE.replace("name: web", &format!("name: {name}"))
+    }
+
+    #[test]
+    fn cache_reuses_unchanged_documents_and_decodes_changed_ones() {
+        let mut cache = DocumentCache::default();
+        let (a, b) = (service("a"), service("b"));
+        let first = cache.parse(join(&[CONF, EIP, &a, &b]).as_bytes()).unwrap();
+        assert_eq!(cache.len(), 4);
+        let b2 = b.replace("port: 80", "port: 8080");
+        let second = cache.parse(join(&[CONF, EIP, &a, &b2]).as_bytes()).unwrap();
+        // The unchanged Service is the very object decoded the first time.
+        assert!(Arc::ptr_eq(
+            &first.services["default/a"],
+            &second.services["default/a"]
+        ));
+        assert!(!Arc::ptr_eq(
+            &first.services["default/b"],
+            &second.services["default/b"]
+        ));
+        let port = |o: &Objects| {
+            o.services["default/b"]
+                .spec
+                .as_ref()
+                .unwrap()
+                .ports
+                .as_ref()
+                .unwrap()[0]
+                .port
+        };
+        assert_eq!((port(&first), port(&second)), (80, 8080));
+        // Only this file's documents are kept.
+        assert_eq!(cache.len(), 4);
+        assert_eq!(
+            second,
+            parse(join(&[CONF, EIP, &a, &b2]).as_bytes()).unwrap()
+        );
+    }
+
+    #[test]
+    fn cache_renumbers_documents_that_moved() {
+        let mut cache = DocumentCache::default();
+        let (a, b) = (service("a"), service("b"));
+        cache.parse(join(&[CONF, &a, &b]).as_bytes()).unwrap();
+        // `b` moves from document 3 to 2, then a cached document turns out to be a duplicate.
+        let objects = cache.parse(join(&[CONF, &b]).as_bytes()).unwrap();
+        assert_eq!(objects.document_of("Service/default/b"), 2);
+        let found = cache.parse(join(&[&b, CONF, &b]).as_bytes()).unwrap_err();
+        assert_eq!(
+            found.to_string(),
+            "document 3 (Service/default/b): metadata.name: Service/default/b is already defined by document 1; names must be unique per kind"
+        );
+    }
+
+    #[test]
+    fn cache_reports_a_bad_document_with_its_number_each_time() {
+        let mut cache = DocumentCache::default();
+        let docs: Vec<String> = (0..5).map(|i| service(&format!("s{i}"))).collect();
+        let mut refs: Vec<&str> = docs.iter().map(String::as_str).collect();
+        cache.parse(join(&refs).as_bytes()).unwrap();
+        let bad = docs[3].replace("port: 80", "port: 0");
+        refs[3] = &bad;
+        let expected = "document 4 (Service/default/s3): spec.ports[0].port: 0 is not a port number (1 to 65535)";
+        for _ in 0..2 {
+            // Decoded, then from the cache: the same problem, the same number.
+            let found = cache.parse(join(&refs).as_bytes()).unwrap_err();
+            assert_eq!(found.to_string(), expected);
+        }
+        // A leading comment is no document; an empty document is one.
+        let tail = join(&refs);
+        let text = format!("# only a comment\n---\n{tail}");
+        assert_eq!(
+            cache.parse(text.as_bytes()).unwrap_err().to_string(),
+            expected
+        );
+        let text = format!("---\n---\n{tail}");
+        assert_eq!(
+            cache.parse(text.as_bytes()).unwrap_err().to_string(),
+            expected.replace("document 4", "document 5")
+        );
+    }
+
+    #[test]
+    fn cache_falls_back_to_the_whole_stream_when_a_cut_is_unsafe() {
+        let (a, b) = (service("a"), service("b"));
+        let unsafe_texts = [
+            // A directive, a document end marker, a byte order mark.
+            format!("%YAML 1.2\n---\n{a}---\n{b}"),
+            format!("{a}...\n---\n{b}"),
+            format!("\u{feff}{a}---\n{b}"),
+        ];
+        for text in &unsafe_texts {
+            assert!(split_documents(text).is_none(), "{text:?}");
+            let mut cache = DocumentCache::default();
+            let parsed = cache.parse(text.as_bytes());
+            assert_eq!(parsed, parse_whole(text), "{text:?}");
+            assert!(cache.is_empty(), "{text:?}");
+            if text.contains("...") {
+                assert_eq!(parsed.unwrap().services.len(), 2);
+            }
+        }
+        // Cut, but a piece does not read as one document on its own: a marker after a bare
+        // carriage return, an alias whose anchor is in the document before, a syntax error.
+        let hidden_marker = format!("{}---\r{}", a.replace('\n', "\r"), b.replace('\n', "\r"));
+        let mut cache = DocumentCache::default();
+        assert_eq!(
+            cache.parse(hidden_marker.as_bytes()),
+            parse_whole(&hidden_marker)
+        );
+        assert!(cache.is_empty());
+        for text in [
+            "a: &x 1\n---\nb: *x\n".to_owned(),
+            format!("{a}---\nspec: [\n---\n{b}"),
+        ] {
+            let mut cache = DocumentCache::default();
+            assert_eq!(cache.parse(text.as_bytes()), parse_whole(&text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn cache_survives_a_broken_edit() {
+        let mut cache = DocumentCache::default();
+        let (a, b) = (service("a"), service("b"));
+        let good = cache.parse(join(&[&a, &b]).as_bytes()).unwrap();
+        let broken = format!("{a}---\nspec: [\n");
+        let found = cache.parse(broken.as_bytes()).unwrap_err();
+        assert!(
+            found
+                .to_string()
+                .starts_with("document 2: not valid YAML: "),
+            "{found}"
+        );
+        let again = cache.parse(join(&[&a, &b]).as_bytes()).unwrap();
+        assert!(Arc::ptr_eq(
+            &good.services["default/a"],
+            &again.services["default/a"]
+        ));
+    }
+
+    #[test]
+    fn cached_and_whole_parses_agree() {
+        let bad_eip = EIP.replace("203.0.113.0/28", "203.0.113.0/33");
+        let texts = [
+            String::new(),
+            "\n\n# comment only\n".to_owned(),
+            format!("---\n# nothing here\n---\n{PEER}---\n---\n"),
+            format!("# c\n\n  # c\n---\n{PEER}"),
+            format!("~\n---\n{PEER}"),
+            format!("# c\r~\n---\n{PEER}"),
+            format!("{PEER}\r---\r{EIP}"),
+            format!("--- {{apiVersion: v1, kind: Service, metadata: {{name: x}}}}\n---\n{SERVICE}"),
+            format!("{CONF}---\n{bad_eip}--- \n{PEER}---\t\n{CONF}"),
+            format!("{CONF}----\n"),
+            format!("{SERVICE}  description: |\n    text\n    ---- not a marker\n"),
+            format!("{CONF}---\r\n{}", PEER.replace('\n', "\r\n")),
+            "kind: Eip\n---\napiVersion: v1\n---\n- a\n".to_owned(),
+            format!("{PEER}spec: {{}}\n---\n{EIP}"),
+        ];
+        for text in &texts {
+            assert_eq!(parse(text.as_bytes()), parse_whole(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! until two reads 100 ms apart agree), and applies the difference: the speaker keeps every
 //! session whose settings did not change, and routes live in the desired state, so a BgpConf
 //! change that restarts sessions brings them back with every route.
+//! A reload decodes only the documents whose text changed ([`load::DocumentCache`]); the
+//! translation into desired state is redone whole, from the previous holdings.
 //!
 //! A FILE that is malformed at start is an error (exit code 2, every problem listed on
 //! stderr). On a reload it is logged and counted in `porter_config_reloads{result="error"}`,
@@ -93,7 +95,9 @@ pub async fn run(args: Args) -> Result<(), StartError> {
     let mut node = Node::standalone(&args.node_name);
     node.addresses = args.node_addresses.clone();
     let bytes = load::read(&args.config).map_err(|e| StartError::Config(e.to_string()))?;
-    let desired = translate(&bytes, &node, &args.options, &Holdings::new())
+    // Lives as long as the loop: a reload decodes only the documents that changed.
+    let mut cache = load::DocumentCache::default();
+    let desired = translate_cached(&mut cache, &bytes, &node, &args.options, &Holdings::new())
         .map_err(|e| StartError::Config(invalid(&args.config, &e)))?;
     let http = match args.http {
         Some(addr) => Some(telemetry::bind(addr).await.map_err(StartError::Http)?),
@@ -132,7 +136,7 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         });
         info!(%addr, "serving /metrics, /healthz, /readyz, /status");
     }
-    apply(&speaker, &metrics, &mut l2, None, &desired).await;
+    apply(&speaker, &metrics, &mut l2, Changes::everything(), &desired).await;
     {
         let mut s = lock(&shared);
         s.applied_at = SystemTime::now();
@@ -169,7 +173,13 @@ pub async fn run(args: Args) -> Result<(), StartError> {
             read_settled(&args.config).await
         };
         seen = signature(&read);
-        reload(&args, &node, read, &speaker, &metrics, &mut l2, &shared).await;
+        let parts = Parts {
+            speaker: &speaker,
+            metrics: &metrics,
+            l2: &mut l2,
+            shared: &shared,
+        };
+        reload(&args, &node, &mut cache, read, parts).await;
     }
     l2.stop().await;
     speaker.shutdown(SHUTDOWN_REASON, args.shutdown_drain).await;
@@ -179,6 +189,14 @@ pub async fn run(args: Args) -> Result<(), StartError> {
 
 /// What the speaker advertises: prefix → (peer, next hops, since when), per peer.
 type Advertised = BTreeMap<Prefix, Vec<(String, Vec<IpAddr>, SystemTime)>>;
+
+/// What a reload applies the new state to.
+struct Parts<'a> {
+    speaker: &'a Speaker,
+    metrics: &'a Metrics,
+    l2: &'a mut Responders,
+    shared: &'a RwLock<Shared>,
+}
 
 /// What `/status` reads, updated by each successful reload.
 struct Shared {
@@ -206,14 +224,32 @@ impl Signals {
     }
 }
 
-/// Parses and translates a file's bytes.
+/// Parses and translates a file's bytes without a cache (the tests' shorthand).
+#[cfg(test)]
 fn translate(
     bytes: &[u8],
     node: &Node,
     options: &Options,
     previous: &Holdings,
 ) -> Result<Desired, load::Problems> {
-    let objects = load::parse(bytes)?;
+    translate_cached(
+        &mut load::DocumentCache::default(),
+        bytes,
+        node,
+        options,
+        previous,
+    )
+}
+
+/// Parses (through `cache`) and translates a file's bytes.
+fn translate_cached(
+    cache: &mut load::DocumentCache,
+    bytes: &[u8],
+    node: &Node,
+    options: &Options,
+    previous: &Holdings,
+) -> Result<Desired, load::Problems> {
+    let objects = cache.parse(bytes)?;
     model::translate(&objects, node, options, previous)
 }
 
@@ -269,20 +305,33 @@ async fn read_settled(path: &Path) -> Result<Vec<u8>, load::LoadError> {
 async fn reload(
     args: &Args,
     node: &Node,
+    cache: &mut load::DocumentCache,
     read: Result<Vec<u8>, load::LoadError>,
-    speaker: &Speaker,
-    metrics: &Metrics,
-    l2: &mut Responders,
-    shared: &RwLock<Shared>,
+    parts: Parts<'_>,
 ) {
-    let previous = lock(shared).desired.clone();
+    let Parts {
+        speaker,
+        metrics,
+        l2,
+        shared,
+    } = parts;
+    // The running state is read in place, not cloned (a copy of every Service's outcome and
+    // route would cost as much as the translation); the guard is gone before any await.
     let result = read.map_err(|e| e.to_string()).and_then(|bytes| {
-        translate(&bytes, node, &args.options, &previous.holdings)
-            .map_err(|p| invalid(&args.config, &p))
+        let running = read_lock(shared);
+        translate_cached(
+            cache,
+            &bytes,
+            node,
+            &args.options,
+            &running.desired.holdings,
+        )
+        .map_err(|p| invalid(&args.config, &p))
     });
     let outcome = match result {
         Ok(desired) => {
-            apply(speaker, metrics, l2, Some(&previous), &desired).await;
+            let changes = Changes::between(&read_lock(shared).desired, &desired);
+            apply(speaker, metrics, l2, changes, &desired).await;
             info!(
                 peers = desired.speaker.peers.len(),
                 routes = desired.routes.len(),
@@ -308,13 +357,45 @@ async fn reload(
         .inc();
 }
 
+/// What a new desired state changes in the running one.
+struct Changes {
+    routes: bool,
+    speaker: bool,
+    /// Pools (Eips) that are gone: their gauges are removed.
+    gone_pools: Vec<String>,
+}
+
+impl Changes {
+    /// At start: everything is new.
+    fn everything() -> Changes {
+        Changes {
+            routes: true,
+            speaker: true,
+            gone_pools: Vec::new(),
+        }
+    }
+
+    fn between(previous: &Desired, next: &Desired) -> Changes {
+        Changes {
+            routes: previous.routes != next.routes,
+            speaker: previous.speaker != next.speaker,
+            gone_pools: previous
+                .eips
+                .keys()
+                .filter(|name| !next.eips.contains_key(*name))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// Hands the desired state to the speaker: routes first, so peers started by the new
 /// configuration begin with the new routes, then the configuration, which the speaker diffs.
 async fn apply(
     speaker: &Speaker,
     metrics: &Metrics,
     l2: &mut Responders,
-    previous: Option<&Desired>,
+    changes: Changes,
     next: &Desired,
 ) {
     // layer-2 responders are re-checked on every apply: one whose interface went away is
@@ -331,10 +412,10 @@ async fn apply(
     for (name, why) in &next.skipped_peers {
         info!(peer = %name, "not on this node: {why}");
     }
-    if previous.is_none_or(|p| p.routes != next.routes) {
+    if changes.routes {
         speaker.set_routes(Arc::new(next.routes.clone())).await;
     }
-    if previous.is_none_or(|p| p.speaker != next.speaker) {
+    if changes.speaker {
         if let Err(e) = speaker.apply(next.speaker.clone()).await {
             // Everything else is applied; a listener that cannot bind still lets sessions
             // connect out, so this is reported rather than fatal.
@@ -353,17 +434,19 @@ async fn apply(
             .get_or_create(&labels)
             .set(clamp(eip.usage));
     }
-    for name in previous.into_iter().flat_map(|p| p.eips.keys()) {
-        if !next.eips.contains_key(name) {
-            let labels = PoolLabels { pool: name.clone() };
-            metrics.pool_size.remove(&labels);
-            metrics.pool_used.remove(&labels);
-        }
+    for pool in changes.gone_pools {
+        let labels = PoolLabels { pool };
+        metrics.pool_size.remove(&labels);
+        metrics.pool_used.remove(&labels);
     }
 }
 
 fn lock(shared: &RwLock<Shared>) -> std::sync::RwLockWriteGuard<'_, Shared> {
     shared.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read_lock(shared: &RwLock<Shared>) -> std::sync::RwLockReadGuard<'_, Shared> {
+    shared.read().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The `/status` producer: the file's state joined with the speaker's at request time.
