@@ -43,6 +43,9 @@ pub struct BirdPeer {
     pub add_path_tx: bool,
     /// Hold time offered in OPEN (keepalive is a third of it).
     pub hold_time: u16,
+    /// Log every state change of the protocol (`debug { states; }`): BIRD's log then has one
+    /// `NAME: State changed to up` line per session that reached Established.
+    pub debug_states: bool,
 }
 
 impl BirdPeer {
@@ -62,6 +65,7 @@ impl BirdPeer {
             add_path_rx: false,
             add_path_tx: false,
             hold_time: 9,
+            debug_states: false,
         }
     }
 
@@ -116,6 +120,12 @@ impl BirdPeer {
     /// Sets the hold time.
     pub fn hold_time(mut self, secs: u16) -> Self {
         self.hold_time = secs;
+        self
+    }
+
+    /// Logs the protocol's state changes, so a test can count sessions from BIRD's log.
+    pub fn debug_states(mut self) -> Self {
+        self.debug_states = true;
         self
     }
 }
@@ -234,6 +244,9 @@ impl BirdConfig {
         }
         if p.graceful_restart {
             let _ = writeln!(c, "  graceful restart on;");
+        }
+        if p.debug_states {
+            let _ = writeln!(c, "  debug {{ states }};");
         }
         // short timers: a lab session should come up and recover within seconds
         let _ = writeln!(

@@ -3,8 +3,8 @@
 //! with MD5, graceful restart and ADD-PATH. Root only; each skips loudly otherwise.
 
 use porter_lab::{
-    available, Bird, BirdConfig, BirdPeer, Exabgp, ExabgpConfig, ExabgpNeighbor, Frr, FrrConfig,
-    FrrNeighbor, GobgpConfig, GobgpNeighbor, Gobgpd, Lan, Netns, Tool,
+    available, wait_until, Bird, BirdConfig, BirdPeer, Exabgp, ExabgpConfig, ExabgpNeighbor, Frr,
+    FrrConfig, FrrNeighbor, GobgpConfig, GobgpNeighbor, Gobgpd, Lan, Netns, Tool,
 };
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -266,7 +266,13 @@ fn spawned_program_is_tracked_and_stopped_with_its_namespace() {
         .spawn("sleep.log", std::path::Path::new("/bin/sleep"), ["300"])
         .unwrap();
     assert!(d.is_running());
-    assert_eq!(ns.pids().unwrap(), vec![d.pid()]);
+    // the child is `ip netns exec`, which joins the namespace only after the fork returned:
+    // under load `ip netns pids` can run first and see nobody yet
+    let joined = |pid: u32| ns.pids().is_ok_and(|p| p == [pid]);
+    wait_until(TIMEOUT, "the spawned program in the namespace", || {
+        joined(d.pid())
+    })
+    .unwrap();
     d.stop().unwrap();
     assert!(!d.is_running());
     assert!(ns.pids().unwrap().is_empty());
@@ -275,6 +281,10 @@ fn spawned_program_is_tracked_and_stopped_with_its_namespace() {
         .spawn("other.log", std::path::Path::new("/bin/sleep"), ["300"])
         .unwrap();
     let pid = other.pid();
+    wait_until(TIMEOUT, "the untracked program in the namespace", || {
+        joined(pid)
+    })
+    .unwrap();
     std::mem::forget(other);
     drop(ns);
     assert!(
