@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use envtest_support::fake_api::FakeApi;
-use envtest_support::netlab::{bird_command, forwarder_command, have, is_root, wait_fib, Lab, LAN};
+use envtest_support::netlab::{have, is_root, spawn_cluster, wait_fib, Lab, LAN};
 use envtest_support::{manager_command, wait_for, Procs};
 use serde_json::{json, Value};
 
@@ -122,26 +122,7 @@ async fn managers_announce_ecmp_follow_endpoints_and_write_node_status() {
     let mut procs = Procs::default();
     let tag = format!("f{}", std::process::id() % 1000);
     let lab = Lab::new(&tag, 2);
-    procs.spawn("bird", bird_command(&lab, &dir), &dir.join("bird.log"));
-    for (i, ns) in lab.nodes.iter().enumerate() {
-        procs.spawn(
-            &format!("fwd{i}"),
-            forwarder_command(ns, &dir, &sock),
-            &dir.join(format!("fwd{i}.log")),
-        );
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for (i, ns) in lab.nodes.iter().enumerate() {
-        let pod = format!("porter-{}", i + 1);
-        let cmd = manager_command(
-            &pod,
-            &format!("n{}", i + 1),
-            &["ip", "netns", "exec", ns],
-            &[],
-            &kubeconfig,
-        );
-        procs.spawn(&pod, cmd, &dir.join(format!("{pod}.log")));
-    }
+    spawn_cluster(&mut procs, &lab, &dir, &sock, &kubeconfig).await;
     let logs = || {
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
         format!(

@@ -24,8 +24,8 @@ use envtest_support::faults::{
     self, bgp_conf, bird_protocol, bird_routes, eip, fake_kubeconfig, lb_service, node, peer,
     serve_tcp, serve_unix, start_manager, Backend, Fault, BGP_CONFS, BGP_PEERS, EIPS, SERVICES,
 };
-use envtest_support::netlab::{bird_command, forwarder_command, have, is_root, Lab};
-use envtest_support::{manager_command, wait_for, Procs};
+use envtest_support::netlab::{have, is_root, spawn_cluster, Lab};
+use envtest_support::{wait_for, Procs};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(40);
@@ -192,24 +192,7 @@ async fn garbage_eip_and_bad_peers_get_conditions_while_good_ones_keep_working()
     serve_unix(&fake, &sock);
     let kc = fake_kubeconfig(&dir, "http://127.0.0.1:6443");
     let mut procs = Procs::default();
-    procs.spawn("bird", bird_command(&lab, &dir), &dir.join("bird.log"));
-    procs.spawn(
-        "fwd",
-        forwarder_command(&lab.nodes[0], &dir, &sock),
-        &dir.join("fwd.log"),
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    procs.spawn(
-        "porter-1",
-        manager_command(
-            "porter-1",
-            "n1",
-            &["ip", "netns", "exec", &lab.nodes[0]],
-            &[],
-            &kc,
-        ),
-        &dir.join("porter-1.log"),
-    );
+    spawn_cluster(&mut procs, &lab, &dir, &sock, &kc).await;
     let before = wait_for(T, "an address for `before`", || {
         let fake = fake.clone();
         async move { ingress(&fake, "before") }

@@ -249,6 +249,19 @@ pub struct RaceReport {
     pub all_allocated_after: Duration,
 }
 
+/// The race's Services, as the API shows them now.
+async fn race_services<B: Backend>(api: &B) -> Vec<Value> {
+    api.list(SERVICES)
+        .await
+        .into_iter()
+        .filter(|s| {
+            s["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("race-"))
+        })
+        .collect()
+}
+
 /// Two replicas race to allocate `n` Services (IPv6, from one /118 Eip) created at once,
 /// while `faults` strike the leader at evenly spaced points of progress.
 /// Panics, with the replicas' logs, when a Service ends without exactly one address, an
@@ -324,16 +337,7 @@ pub async fn race<B: Backend>(
     let deadline = Instant::now() + timeout;
     let mut pending: Option<(&str, &str, Fault, usize)> = None;
     loop {
-        let services: Vec<Value> = api
-            .list(SERVICES)
-            .await
-            .into_iter()
-            .filter(|s| {
-                s["metadata"]["name"]
-                    .as_str()
-                    .is_some_and(|n| n.starts_with("race-"))
-            })
-            .collect();
+        let services = race_services(api).await;
         report.samples += 1;
         let dup = duplicates(&services);
         assert!(
@@ -398,16 +402,7 @@ pub async fn race<B: Backend>(
     }
 
     // Exactly one address each, all distinct, all from the pool.
-    let services: Vec<Value> = api
-        .list(SERVICES)
-        .await
-        .into_iter()
-        .filter(|s| {
-            s["metadata"]["name"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("race-"))
-        })
-        .collect();
+    let services = race_services(api).await;
     // Every takeover came while Services were waiting, so the new leaders stamped them
     // (service.rs, rule 4): the fence for writes a deposed leader still had in flight.
     let stamped = services

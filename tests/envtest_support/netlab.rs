@@ -192,3 +192,35 @@ pub fn forwarder_command(ns: &str, dir: &std::path::Path, sock: &std::path::Path
         .arg(sock);
     fwd
 }
+
+/// Starts BIRD on the router, in each node namespace a forwarder to the API socket `sock`,
+/// and, once they listen, one `porter manager` per node (`porter-<i>` on node `n<i>`,
+/// logs `porter-<i>.log` in `dir`).
+pub async fn spawn_cluster(
+    procs: &mut super::Procs,
+    lab: &Lab,
+    dir: &std::path::Path,
+    sock: &std::path::Path,
+    kubeconfig: &std::path::Path,
+) {
+    procs.spawn("bird", bird_command(lab, dir), &dir.join("bird.log"));
+    for (i, ns) in lab.nodes.iter().enumerate() {
+        procs.spawn(
+            &format!("fwd{i}"),
+            forwarder_command(ns, dir, sock),
+            &dir.join(format!("fwd{i}.log")),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (i, ns) in lab.nodes.iter().enumerate() {
+        let pod = format!("porter-{}", i + 1);
+        let cmd = super::manager_command(
+            &pod,
+            &format!("n{}", i + 1),
+            &["ip", "netns", "exec", ns],
+            &[],
+            kubeconfig,
+        );
+        procs.spawn(&pod, cmd, &dir.join(format!("{pod}.log")));
+    }
+}
