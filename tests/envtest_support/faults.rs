@@ -370,7 +370,9 @@ pub async fn race<B: Backend>(
             }
         }
         let k = report.faults.len();
-        if pending.is_none() && k < kills && done >= n * (k + 1) / (kills + 1) && done < n {
+        // A strike still due when every Service already has its address (a fast run) comes
+        // then: the takeover after it must keep every address as it is.
+        if pending.is_none() && k < kills && done >= (n * (k + 1) / (kills + 1)).min(n) {
             if let Some(l) = holder {
                 let (pod, node) = *nodes.iter().find(|(p, _)| *p == l).unwrap();
                 let fault = faults[k];
@@ -389,7 +391,7 @@ pub async fn race<B: Backend>(
                 report.faults.push(fault);
             }
         }
-        if done == n && services.len() == n && pending.is_none() {
+        if done == n && services.len() == n && pending.is_none() && report.faults.len() == kills {
             report.all_allocated_after = created.elapsed();
             break;
         }
