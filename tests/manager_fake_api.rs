@@ -17,6 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use envtest_support::fake_api::FakeApi;
+use envtest_support::faults::fake_kubeconfig;
 use envtest_support::netlab::{have, is_root, spawn_cluster, wait_fib, Lab, LAN};
 use envtest_support::{manager_command, wait_for, Procs};
 use serde_json::{json, Value};
@@ -27,16 +28,6 @@ fn node(name: &str, ip: &str, ready: bool) -> Value {
     json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
            "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
                       "addresses": [{"type": "InternalIP", "address": ip}]}})
-}
-
-fn kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
-    let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: f\n  cluster:\n    server: {server}\nusers:\n- name: f\n  user:\n    token: t\ncontexts:\n- name: f\n  context:\n    cluster: f\n    user: f\ncurrent-context: f\n"),
-    )
-    .unwrap();
-    path
 }
 
 fn service(name: &str, ip: &str, local: bool) -> Value {
@@ -261,7 +252,7 @@ async fn failover_keeps_addresses_unique_and_releases_through_the_finalizer() {
     let addr = listener.local_addr().unwrap();
     let app = fake.router();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let kc = kubeconfig(&dir, &format!("http://{addr}"));
+    let kc = fake_kubeconfig(&dir, &format!("http://{addr}"));
 
     let mut procs = Procs::default();
     for (pod, node) in [("porter-1", "n1"), ("porter-2", "n2")] {
@@ -400,7 +391,7 @@ async fn exhausted_pool_warns_retries_on_release_and_holds_eip_deletion() {
     let addr = listener.local_addr().unwrap();
     let app = fake.router();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let kc = kubeconfig(&dir, &format!("http://{addr}"));
+    let kc = fake_kubeconfig(&dir, &format!("http://{addr}"));
     let mut procs = Procs::default();
     procs.spawn(
         "porter-1",

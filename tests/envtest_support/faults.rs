@@ -276,20 +276,7 @@ pub async fn race<B: Backend>(
     timeout: Duration,
 ) -> RaceReport {
     let kills = faults.len();
-    let logs = || {
-        ["porter-1", "porter-2"]
-            .iter()
-            .map(|p| {
-                let log = std::fs::read_to_string(dir.join(format!("{p}.log"))).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                format!(
-                    "--- {p} (last lines)\n{}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let logs = || super::log_tails(dir, &["porter-1", "porter-2"]);
     for ns in ["default", "porter-system"] {
         let _ = api.create(NAMESPACES, namespace(ns)).await;
     }

@@ -436,6 +436,23 @@ pub async fn client_for(kubeconfig: &Path) -> Client {
     Client::try_from(config).expect("client")
 }
 
+/// The last 40 lines of `<name>.log` in `dir` for each of `names`, each under a heading: what
+/// a failing test prints of its managers.
+pub fn log_tails(dir: &Path, names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|p| {
+            let log = std::fs::read_to_string(dir.join(format!("{p}.log"))).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            format!(
+                "--- {p} (last lines)\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Polls `f` every 200 ms until it returns `Some`, or panics naming `what` after `timeout`.
 pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
 where

@@ -284,19 +284,7 @@ impl<'a> Run<'a> {
     }
 
     fn logs(&self) -> String {
-        ["porter-a", "porter-b"]
-            .iter()
-            .map(|p| {
-                let log =
-                    std::fs::read_to_string(self.dir.join(format!("{p}.log"))).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                format!(
-                    "--- {p} (last lines)\n{}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        crate::envtest_support::log_tails(&self.dir, &["porter-a", "porter-b"])
     }
 
     async fn lease(&self, ip: &str) -> Option<Value> {
