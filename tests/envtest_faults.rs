@@ -12,8 +12,7 @@ mod envtest_support;
 use std::time::Duration;
 
 use envtest_support::faults::{
-    self, bgp_conf, lb_service, peer, Backend, Fault, RealApi, BGP_CONFS, BGP_PEERS, EIPS,
-    NAMESPACES, SERVICES,
+    self, bgp_conf, lb_service, peer, Backend, Fault, RealApi, BGP_CONFS, BGP_PEERS, EIPS, SERVICES,
 };
 use envtest_support::{assets_or_skip, wait_for, Cluster};
 use serde_json::json;
@@ -31,11 +30,8 @@ async fn garbage_objects_get_conditions_on_a_real_api_server() {
         return;
     };
     let mut cluster = Cluster::start(&assets, "faults-garbage", "127.0.0.1").await;
-    cluster.install_crds().await;
+    cluster.install_porter().await;
     let api = RealApi(cluster.client.clone());
-    api.create(NAMESPACES, faults::namespace("porter-system"))
-        .await
-        .unwrap();
     for e in faults::garbage_eips() {
         api.create(EIPS, e)
             .await
@@ -121,9 +117,9 @@ async fn a_thousand_services_race_on_a_real_api_server() {
         &["--service-cluster-ip-range=10.96.0.0/24,2001:db8:96::/112"],
     )
     .await;
-    cluster.install_crds().await;
+    cluster.install_porter().await;
     let api = RealApi(cluster.client.clone());
-    let (kubeconfig, dir) = (cluster.kubeconfig.clone(), cluster.dir.clone());
+    let (kubeconfig, dir) = (cluster.porter_kubeconfig().to_owned(), cluster.dir.clone());
     let report = faults::race(
         &api,
         &mut cluster.procs,

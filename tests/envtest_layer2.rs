@@ -23,8 +23,8 @@ async fn envtest_layer2_owner_dies_and_the_survivor_takes_over_without_overlap()
     if !lab_available(test) {
         return;
     }
-    let cluster = Cluster::start(&assets, "layer2", "127.0.0.1").await;
-    cluster.install_crds().await;
+    let mut cluster = Cluster::start(&assets, "layer2", "127.0.0.1").await;
+    cluster.install_porter().await;
 
     // API server access from the node namespaces: their 127.0.0.1:6443 → a Unix socket →
     // the API server on the host's loopback.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use envtest_support::{assets_or_skip, wait_for, Cluster};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -29,13 +29,8 @@ where
         .unwrap_or_else(|e| panic!("create {}: {e}", obj.name_any()))
 }
 
-/// Namespace porter-system and Nodes `names`, Ready, with InternalIPs 10.200.48.<i+1>.
+/// Nodes `names`, Ready, with InternalIPs 10.200.48.<i+1>.
 async fn setup_nodes(client: &Client, names: &[&str]) {
-    create(
-        &Api::<Namespace>::all(client.clone()),
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "porter-system"}}),
-    )
-    .await;
     let nodes = Api::<Node>::all(client.clone());
     for (i, name) in names.iter().enumerate() {
         create(
@@ -123,7 +118,7 @@ async fn manager_allocates_reports_releases_and_holds_eip_deletion() {
         return;
     };
     let mut cluster = Cluster::start(&assets, "alloc", "127.0.0.1").await;
-    cluster.install_crds().await;
+    cluster.install_porter().await;
     let client = cluster.client.clone();
     setup_nodes(&client, &["n1"]).await;
     // A /29 without network and broadcast: 6 addresses, .1 to .6.
@@ -280,7 +275,7 @@ async fn leader_failover_never_hands_an_address_out_twice() {
         return;
     };
     let mut cluster = Cluster::start(&assets, "failover", "127.0.0.1").await;
-    cluster.install_crds().await;
+    cluster.install_porter().await;
     let client = cluster.client.clone();
     setup_nodes(&client, &["n1", "n2"]).await;
     create_eip(&client, "pool", "198.51.100.0/28").await;
@@ -331,7 +326,7 @@ async fn each_node_writes_its_own_peer_and_conf_status_and_gone_nodes_are_pruned
         return;
     };
     let mut cluster = Cluster::start(&assets, "status", "127.0.0.1").await;
-    cluster.install_crds().await;
+    cluster.install_porter().await;
     let client = cluster.client.clone();
     setup_nodes(&client, &["n1", "n2"]).await;
     // No listener (listenPort -1): only active sessions, to a closed loopback port.

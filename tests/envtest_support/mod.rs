@@ -1,10 +1,19 @@
-//! envtest-style harness: a real etcd and kube-apiserver started by the test itself, from
-//! `KUBEBUILDER_ASSETS` (the folder controller-runtime's envtest uses: `kube-apiserver` and
-//! `etcd`; an `etcd` on PATH serves when the folder has none), a generated service-account
-//! key, static-token authentication for the test and for `porter manager` processes, and a
-//! kubeconfig file both use. Every process is killed when the harness is dropped.
+//! envtest-style harness: a real etcd, kube-apiserver and kube-controller-manager started by
+//! the test itself, from `KUBEBUILDER_ASSETS` (the folder controller-runtime's envtest uses;
+//! `bash tests/k8s/build.sh` builds one: `kube-apiserver`, `kube-controller-manager`,
+//! `kubectl`, `etcd`), a generated service-account key, static-token authentication for the
+//! test (system:masters) and a kubeconfig for it. `porter manager` processes never use that
+//! identity: [`Cluster::install_porter`] applies deploy/'s namespace and RBAC and gets a token
+//! of the `porter` ServiceAccount (TokenRequest), so every call a manager makes is judged by the
+//! real RBAC authorizer. Every process is killed when the harness is dropped.
 //!
-//! Only APIs available since Kubernetes 1.24 are used, and only flags 1.24 accepts.
+//! kube-controller-manager runs the controllers a cluster without kubelets can use (namespace
+//! deletion, garbage collection, EndpointSlices from Pods, service accounts); node lifecycle
+//! is off because no kubelet sends heartbeats: tests play the kubelet and set Node and Pod
+//! status themselves.
+//!
+//! Only APIs available since Kubernetes 1.33 are used (the oldest k8s-openapi level porter
+//! claims), and only flags that release accepts.
 
 #![allow(dead_code)]
 
@@ -25,14 +34,18 @@ use kube::{Client, Config};
 /// The token the test and the managers authenticate with (group system:masters).
 pub const TOKEN: &str = "porter-envtest-token";
 
-/// The `KUBEBUILDER_ASSETS` folder, or `None` after printing the loud skip line.
+/// The `KUBEBUILDER_ASSETS` folder, or `None` after printing the loud skip line. Under
+/// `PORTER_LAB_REQUIRE=1` (CI) a missing control plane is a failure, like a missing router.
 pub fn assets_or_skip(test: &str) -> Option<PathBuf> {
     match std::env::var_os("KUBEBUILDER_ASSETS").filter(|v| !v.is_empty()) {
         Some(dir) => Some(PathBuf::from(dir)),
         None => {
-            eprintln!(
-                "SKIPPED: {test}: KUBEBUILDER_ASSETS is not set (needs kube-apiserver and etcd)"
+            let why = "KUBEBUILDER_ASSETS is not set (export KUBEBUILDER_ASSETS=$(bash tests/k8s/build.sh))";
+            assert!(
+                std::env::var("PORTER_LAB_REQUIRE").as_deref() != Ok("1"),
+                "{test}: {why}, and PORTER_LAB_REQUIRE=1 forbids skipping"
             );
+            eprintln!("SKIPPED: {test}: {why}");
             None
         }
     }
@@ -106,6 +119,12 @@ pub struct Cluster {
     pub client: Client,
     /// Processes, killed on drop.
     pub procs: Procs,
+    /// A kubeconfig with a token of the `porter` ServiceAccount (after
+    /// [`Cluster::install_porter`]): what managers authenticate with.
+    pub porter_kubeconfig: Option<PathBuf>,
+    assets: PathBuf,
+    /// How etcd and kube-apiserver were started, to start them again (same data, same port).
+    control_plane: Vec<(&'static str, Vec<std::ffi::OsString>)>,
 }
 
 fn find_binary(assets: &Path, name: &str) -> PathBuf {
@@ -127,10 +146,17 @@ fn find_binary(assets: &Path, name: &str) -> PathBuf {
         ""
     };
     panic!(
-        "KUBEBUILDER_ASSETS={} has no {name}{also}: install the envtest assets, \
-         e.g. `setup-envtest use 1.24 -p path`",
+        "KUBEBUILDER_ASSETS={} has no {name}{also}: build them with \
+         `bash tests/k8s/build.sh` (or `setup-envtest use 1.33 -p path`)",
         assets.display()
     );
+}
+
+/// Program and arguments of `cmd`, to build it again.
+fn command_line(cmd: &Command) -> Vec<std::ffi::OsString> {
+    std::iter::once(cmd.get_program().to_owned())
+        .chain(cmd.get_args().map(|a| a.to_owned()))
+        .collect()
 }
 
 fn run(cmd: &mut Command) {
@@ -197,6 +223,7 @@ impl Cluster {
             etcd = Command::new(etcd.get_program());
             etcd.args(args);
         }
+        let mut control_plane = vec![("etcd", command_line(&etcd))];
         procs.spawn("etcd", etcd, &dir.join("etcd.log"));
 
         // Service-account signing key (the API server refuses to start without one).
@@ -241,6 +268,7 @@ impl Cluster {
             "--disable-admission-plugins=ServiceAccount",
         ])
         .args(extra);
+        control_plane.push(("kube-apiserver", command_line(&api)));
         procs.spawn("kube-apiserver", api, &dir.join("kube-apiserver.log"));
 
         let host = if bind == "0.0.0.0" { "127.0.0.1" } else { bind };
@@ -260,9 +288,53 @@ impl Cluster {
             kubeconfig,
             client,
             procs,
+            porter_kubeconfig: None,
+            assets: assets.to_owned(),
+            control_plane,
         };
         cluster.wait_ready().await;
+        cluster.start_controller_manager();
         cluster
+    }
+
+    /// kube-controller-manager with the test's identity, every default controller but node
+    /// lifecycle (no kubelet heartbeats here: it would mark every Node NotReady and evict),
+    /// no serving port, no leader election.
+    fn start_controller_manager(&mut self) {
+        let mut kcm = Command::new(find_binary(&self.assets, "kube-controller-manager"));
+        kcm.args([
+            &format!("--kubeconfig={}", self.kubeconfig.display()),
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--controllers=*,-nodelifecycle,-nodeipam",
+            &format!(
+                "--service-account-private-key-file={}",
+                self.dir.join("sa.key").display()
+            ),
+            // EndpointSlices written at once, not batched: tests wait on them.
+            "--endpointslice-updates-batch-period=0s",
+        ]);
+        self.procs.spawn(
+            "kube-controller-manager",
+            kcm,
+            &self.dir.join("kube-controller-manager.log"),
+        );
+    }
+
+    /// Kills kube-apiserver and etcd (SIGKILL) and starts them again
+    /// with the same data directory and port, then waits until the API answers. Managers and
+    /// kube-controller-manager keep running and must reconnect by themselves.
+    pub async fn restart_control_plane(&mut self, down_for: Duration) {
+        self.procs.kill("kube-apiserver");
+        self.procs.kill("etcd");
+        tokio::time::sleep(down_for).await;
+        for (name, line) in self.control_plane.clone() {
+            let mut cmd = Command::new(&line[0]);
+            cmd.args(&line[1..]);
+            let log = self.dir.join(format!("{name}.restarted.log"));
+            self.procs.spawn(name, cmd, &log);
+        }
+        self.wait_ready().await;
     }
 
     async fn wait_ready(&mut self) {
@@ -293,6 +365,71 @@ impl Cluster {
             ns.get_opt("default").await.ok().flatten().map(|_| ())
         })
         .await;
+    }
+
+    /// What `kubectl apply -k deploy/` creates but the Deployment: the CRDs (established), the
+    /// porter-system namespace, the ServiceAccount and its RBAC; then a token of that
+    /// ServiceAccount (TokenRequest, as a kubelet would mount it) in
+    /// [`Cluster::porter_kubeconfig`], which managers started by this harness use.
+    pub async fn install_porter(&mut self) {
+        self.install_crds().await;
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+        self.kubectl(&[
+            "apply",
+            "-f",
+            deploy.join("namespace.yaml").to_str().unwrap(),
+            "-f",
+            deploy.join("rbac.yaml").to_str().unwrap(),
+        ]);
+        self.use_porter_token();
+    }
+
+    /// Requests a token of ServiceAccount porter-system/porter and writes the kubeconfig
+    /// managers use (after deploy/ is applied, by [`Cluster::install_porter`] or kubectl).
+    pub fn use_porter_token(&mut self) {
+        let token = self.kubectl(&[
+            "-n",
+            "porter-system",
+            "create",
+            "token",
+            "porter",
+            "--duration=6h",
+        ]);
+        let text = std::fs::read_to_string(&self.kubeconfig)
+            .unwrap()
+            .replace(TOKEN, token.trim());
+        let path = self.dir.join("kubeconfig-porter");
+        std::fs::write(&path, text).unwrap();
+        self.porter_kubeconfig = Some(path);
+    }
+
+    /// Runs the assets' kubectl against this cluster as the test (admin); panics with its
+    /// output unless it succeeds; returns its stdout.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let out = Command::new(find_binary(&self.assets, "kubectl"))
+            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .args(args)
+            .output()
+            .expect("kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Panics naming the call when any of `logs` (manager logs) shows an RBAC refusal: every
+    /// call porter makes must be allowed by deploy/rbac.yaml.
+    pub fn assert_no_forbidden(&self, logs: &[&str]) {
+        for name in logs {
+            let log = self.log(name);
+            if let Some(line) = log.lines().find(|l| l.contains("forbidden")) {
+                panic!("{name} made a call deploy/rbac.yaml does not allow: {line}");
+            }
+        }
     }
 
     /// Creates the CRDs of deploy/crds/ and waits until they are established.
@@ -334,8 +471,16 @@ impl Cluster {
     /// Starts `porter manager` as node `node` (identity `pod`), with short lease timings.
     /// `prefix` wraps the command (e.g. `ip netns exec <ns>`); `extra` adds arguments.
     pub fn start_manager(&mut self, pod: &str, node: &str, prefix: &[&str], extra: &[&str]) {
-        let kubeconfig = self.kubeconfig.clone();
+        let kubeconfig = self.porter_kubeconfig().to_owned();
         self.start_manager_with(pod, node, prefix, extra, &kubeconfig);
+    }
+
+    /// The ServiceAccount kubeconfig managers use; panics unless [`Cluster::install_porter`]
+    /// made it (a manager never runs as admin).
+    pub fn porter_kubeconfig(&self) -> &Path {
+        self.porter_kubeconfig
+            .as_deref()
+            .expect("install_porter() first: managers authenticate as the porter ServiceAccount")
     }
 
     /// [`Cluster::start_manager`] with another kubeconfig (one that reaches the API server
@@ -357,9 +502,10 @@ impl Cluster {
         self.procs.spawn(pod, cmd, &log);
     }
 
-    /// Writes a kubeconfig like the test's, for API server URL `server`; returns its path.
+    /// Writes a kubeconfig like the managers' (the porter ServiceAccount's), for API server URL
+    /// `server`; returns its path.
     pub fn kubeconfig_for(&self, file: &str, server: &str) -> PathBuf {
-        let text = std::fs::read_to_string(&self.kubeconfig)
+        let text = std::fs::read_to_string(self.porter_kubeconfig())
             .unwrap()
             .replace(&self.url, server);
         let path = self.dir.join(file);
@@ -467,4 +613,56 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Creates Pod `name` in `ns` with `labels`, bound to `node` as the scheduler would bind it
+/// (no kubelet runs it: [`set_pod_ready`] writes its status).
+pub async fn create_pod(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    labels: serde_json::Value,
+    node: &str,
+) {
+    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), ns);
+    let pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"nodeName": node,
+                 "containers": [{"name": "app", "image": "registry.invalid/app:1",
+                                 "ports": [{"containerPort": 8080}]}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .unwrap_or_else(|e| panic!("create Pod {ns}/{name}: {e}"));
+}
+
+/// Writes Pod status the way a kubelet does: Running with `ip`, the Ready and
+/// ContainersReady conditions `ready`. kube-controller-manager's EndpointSlice controller
+/// turns it into endpoints.
+pub async fn set_pod_ready(client: &Client, ns: &str, name: &str, ip: &str, ready: bool) {
+    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), ns);
+    let status = if ready { "True" } else { "False" };
+    let conditions: Vec<_> = ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
+        .iter()
+        .map(|t| {
+            let s = if matches!(*t, "ContainersReady" | "Ready") {
+                status
+            } else {
+                "True"
+            };
+            serde_json::json!({"type": t, "status": s,
+                               "lastTransitionTime": "2026-01-01T00:00:00Z"})
+        })
+        .collect();
+    let patch = serde_json::json!({"status": {
+        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+        "conditions": conditions}});
+    pods.patch_status(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("status of Pod {ns}/{name}: {e}"));
 }

@@ -13,6 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+command -v go >/dev/null || { echo "tests/k8s/build.sh: needs Go (1.26; see README)" >&2; exit 1; }
 pinned=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")
 version=${K8S_VERSION:-$pinned}
 cache_root=${PORTER_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/porter/k8s}
@@ -48,6 +49,11 @@ key=$(cat "$src/go.mod" "$src/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)
 out=$cache_root/$version-etcd-$etcd_version-$key
 bins=(kube-apiserver kube-controller-manager kubectl etcd)
 
+# One build at a time (two test runs at once: the second waits, then finds the cache).
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.lock"
+flock 9
+
 complete=1
 for b in "${bins[@]}"; do [[ -x $out/$b ]] || complete=0; done
 if [[ $complete == 1 ]]; then
@@ -58,8 +64,8 @@ fi
 
 echo "tests/k8s/build.sh: building Kubernetes $version and etcd $etcd_version (first time: ~15-25 min on 2 cores)" >&2
 start=$(date +%s)
+rm -rf "$cache_root"/*.tmp.* # an earlier build cut short
 tmp=$out.tmp.$$
-rm -rf "$tmp"
 mkdir -p "$tmp"
 minor=${version#v1.}
 minor=${minor%%.*}
