@@ -27,6 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -125,6 +126,10 @@ pub struct Cluster {
     assets: PathBuf,
     /// How etcd and kube-apiserver were started, to start them again (same data, same port).
     control_plane: Vec<(&'static str, Vec<std::ffi::OsString>)>,
+    /// From each [`Cluster::restart_control_plane`]'s kill to a grace period after the API
+    /// answered again: a restarted kube-apiserver refuses calls (403) until its RBAC
+    /// informers have synced, and [`Cluster::assert_no_forbidden`] excuses those.
+    restarts: Vec<(Timestamp, Timestamp)>,
 }
 
 fn find_binary(assets: &Path, name: &str) -> PathBuf {
@@ -150,6 +155,20 @@ fn find_binary(assets: &Path, name: &str) -> PathBuf {
          `bash tests/k8s/build.sh` (or `setup-envtest use 1.33 -p path`)",
         assets.display()
     );
+}
+
+/// `line` without terminal colour sequences (`ESC [ … m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Program and arguments of `cmd`, to build it again.
@@ -263,6 +282,9 @@ impl Cluster {
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--service-cluster-ip-range=10.96.0.0/24",
             "--allow-privileged=true",
+            // No `kubernetes` Service endpoints: the advertise address is loopback, which
+            // the reconciler refuses since 1.35 (envtest sets the same).
+            "--endpoint-reconciler-type=none",
             // envtest's own defaults: no ServiceAccount admission (no controller-manager
             // makes the tokens it would wait for).
             "--disable-admission-plugins=ServiceAccount",
@@ -291,6 +313,7 @@ impl Cluster {
             porter_kubeconfig: None,
             assets: assets.to_owned(),
             control_plane,
+            restarts: Vec::new(),
         };
         cluster.wait_ready().await;
         cluster.start_controller_manager();
@@ -325,6 +348,7 @@ impl Cluster {
     /// with the same data directory and port, then waits until the API answers. Managers and
     /// kube-controller-manager keep running and must reconnect by themselves.
     pub async fn restart_control_plane(&mut self, down_for: Duration) {
+        let killed = Timestamp::now();
         self.procs.kill("kube-apiserver");
         self.procs.kill("etcd");
         tokio::time::sleep(down_for).await;
@@ -335,6 +359,8 @@ impl Cluster {
             self.procs.spawn(name, cmd, &log);
         }
         self.wait_ready().await;
+        let grace = SignedDuration::from_secs(5);
+        self.restarts.push((killed, Timestamp::now() + grace));
     }
 
     async fn wait_ready(&mut self) {
@@ -422,13 +448,31 @@ impl Cluster {
     }
 
     /// Panics naming the call when any of `logs` (manager logs) shows an RBAC refusal: every
-    /// call porter makes must be allowed by deploy/rbac.yaml.
+    /// call porter makes must be allowed by deploy/rbac.yaml. Refusals while a restarted API
+    /// server was still filling its RBAC cache are counted, printed and excused.
     pub fn assert_no_forbidden(&self, logs: &[&str]) {
+        let mut excused = 0;
         for name in logs {
-            let log = self.log(name);
-            if let Some(line) = log.lines().find(|l| l.contains("forbidden")) {
-                panic!("{name} made a call deploy/rbac.yaml does not allow: {line}");
+            for line in self.log(name).lines().filter(|l| l.contains("forbidden")) {
+                let plain = strip_ansi(line);
+                let at = plain
+                    .split_whitespace()
+                    .next()
+                    .and_then(|t| t.parse::<Timestamp>().ok());
+                let in_restart = at.is_some_and(|at| {
+                    self.restarts
+                        .iter()
+                        .any(|(from, to)| (*from..=*to).contains(&at))
+                });
+                assert!(
+                    in_restart,
+                    "{name} made a call deploy/rbac.yaml does not allow: {plain}"
+                );
+                excused += 1;
             }
+        }
+        if excused > 0 {
+            eprintln!("envtest: {excused} refusals (403) right after a control-plane restart");
         }
     }
 
