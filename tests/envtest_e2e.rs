@@ -556,8 +556,7 @@ spec:
     assert!(openelb_vip.starts_with("198.51.100."), "{openelb_vip}");
     wait_fib(&lab, &openelb_vip, &[&h1], "OpenELB default Eip", T).await;
 
-    let names: Vec<&str> = managers.iter().map(String::as_str).collect();
-    cluster.assert_no_forbidden(&names);
+    // Dropping the cluster fails the test if any call was refused by RBAC.
     drop(cluster);
     drop(lab);
 }

@@ -298,10 +298,12 @@ pub async fn race<B: Backend>(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // Everything at once: the creates run concurrently, allocation starts while they land.
+    // Everything at once: the creates run concurrently, allocation starts while they land,
+    // and the strikes below come while they still land (on a real API server the leader
+    // keeps up with the creates: striking only after them would find nothing waiting).
     let created = Instant::now();
     let names: Vec<String> = (0..n).map(|i| format!("race-{i:04}")).collect();
-    {
+    let creating = async {
         use futures::StreamExt;
         let results: Vec<Result<(), String>> = futures::stream::iter(names.iter())
             .map(|name| api.create(SERVICES, lb_service(name, "IPv6")))
@@ -311,7 +313,7 @@ pub async fn race<B: Backend>(
         for r in results {
             r.expect("create a Service");
         }
-    }
+    };
 
     let mut report = RaceReport {
         services: n,
@@ -323,72 +325,76 @@ pub async fn race<B: Backend>(
     };
     let deadline = Instant::now() + timeout;
     let mut pending: Option<(&str, &str, Fault, usize)> = None;
-    loop {
-        let services = race_services(api).await;
-        report.samples += 1;
-        let dup = duplicates(&services);
-        assert!(
-            dup.is_empty(),
-            "an address shown by two Services at once: {dup:?}\n{}",
-            logs()
-        );
-        let done = services
-            .iter()
-            .filter(|s| !ingress_ips(s).is_empty())
-            .count();
-        if let Some(l) = leader(api).await {
-            report.leaders_seen.insert(l);
-        }
-        // Strike the leader at evenly spaced points of progress. A killed one is started
-        // again once the other replica has taken over (restarted at once, it would renew
-        // its own record: the identity is the pod's), a frozen one is woken once the new
-        // leader has allocated more, so that leadership really moves each time.
-        let holder = leader(api).await;
-        if let Some((pod, node, fault, at)) = pending {
-            if holder.as_deref().is_some_and(|h| h != pod) && done >= at.min(n) {
-                eprintln!("race: {done}/{n} allocated: {holder:?} leads; {fault:?} {pod} ends");
-                match fault {
-                    Fault::Kill => {
-                        pids.insert(pod, start_manager(procs, pod, node, kubeconfig, dir));
+    let striking = async {
+        loop {
+            let services = race_services(api).await;
+            report.samples += 1;
+            let dup = duplicates(&services);
+            assert!(
+                dup.is_empty(),
+                "an address shown by two Services at once: {dup:?}\n{}",
+                logs()
+            );
+            let done = services
+                .iter()
+                .filter(|s| !ingress_ips(s).is_empty())
+                .count();
+            if let Some(l) = leader(api).await {
+                report.leaders_seen.insert(l);
+            }
+            // Strike the leader at evenly spaced points of progress. A killed one is started
+            // again once the other replica has taken over (restarted at once, it would renew
+            // its own record: the identity is the pod's), a frozen one is woken once the new
+            // leader has allocated more, so that leadership really moves each time.
+            let holder = leader(api).await;
+            if let Some((pod, node, fault, at)) = pending {
+                if holder.as_deref().is_some_and(|h| h != pod) && done >= at.min(n) {
+                    eprintln!("race: {done}/{n} allocated: {holder:?} leads; {fault:?} {pod} ends");
+                    match fault {
+                        Fault::Kill => {
+                            pids.insert(pod, start_manager(procs, pod, node, kubeconfig, dir));
+                        }
+                        Fault::Freeze => signal(pids[pod], "-CONT"),
                     }
-                    Fault::Freeze => signal(pids[pod], "-CONT"),
+                    pending = None;
                 }
-                pending = None;
             }
-        }
-        let k = report.faults.len();
-        // A strike still due when every Service already has its address (a fast run) comes
-        // then: the takeover after it must keep every address as it is.
-        if pending.is_none() && k < kills && done >= (n * (k + 1) / (kills + 1)).min(n) {
-            if let Some(l) = holder {
-                let (pod, node) = *nodes.iter().find(|(p, _)| *p == l).unwrap();
-                let fault = faults[k];
-                eprintln!("race: {done}/{n} allocated: {fault:?} leader {pod}");
-                let at = match fault {
-                    Fault::Kill => {
-                        procs.kill(pod);
-                        0
-                    }
-                    Fault::Freeze => {
-                        signal(pids[pod], "-STOP");
-                        done + n / 20
-                    }
-                };
-                pending = Some((pod, node, fault, at));
-                report.faults.push(fault);
+            let k = report.faults.len();
+            // A strike still due when every Service already has its address (a fast run) comes
+            // then: the takeover after it must keep every address as it is.
+            if pending.is_none() && k < kills && done >= (n * (k + 1) / (kills + 1)).min(n) {
+                if let Some(l) = holder {
+                    let (pod, node) = *nodes.iter().find(|(p, _)| *p == l).unwrap();
+                    let fault = faults[k];
+                    eprintln!("race: {done}/{n} allocated: {fault:?} leader {pod}");
+                    let at = match fault {
+                        Fault::Kill => {
+                            procs.kill(pod);
+                            0
+                        }
+                        Fault::Freeze => {
+                            signal(pids[pod], "-STOP");
+                            done + n / 20
+                        }
+                    };
+                    pending = Some((pod, node, fault, at));
+                    report.faults.push(fault);
+                }
             }
+            if done == n && services.len() == n && pending.is_none() && report.faults.len() == kills
+            {
+                report.all_allocated_after = created.elapsed();
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{done} of {n} Services have an address after {timeout:?}\n{}",
+                logs()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        if done == n && services.len() == n && pending.is_none() && report.faults.len() == kills {
-            report.all_allocated_after = created.elapsed();
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{done} of {n} Services have an address after {timeout:?}\n{}",
-            logs()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    };
+    tokio::join!(creating, striking);
 
     // Exactly one address each, all distinct, all from the pool.
     let services = race_services(api).await;

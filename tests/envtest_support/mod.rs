@@ -5,7 +5,8 @@
 //! test (system:masters) and a kubeconfig for it. `porter manager` processes never use that
 //! identity: [`Cluster::install_porter`] applies deploy/'s namespace and RBAC and gets a token
 //! of the `porter` ServiceAccount (TokenRequest), so every call a manager makes is judged by the
-//! real RBAC authorizer. Every process is killed when the harness is dropped.
+//! real RBAC authorizer, and a refused call fails the test when the harness is dropped.
+//! Every process is killed then.
 //!
 //! kube-controller-manager runs the controllers a cluster without kubelets can use (namespace
 //! deletion, garbage collection, EndpointSlices from Pods, service accounts); node lifecycle
@@ -32,8 +33,11 @@ use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-/// The token the test and the managers authenticate with (group system:masters).
+/// The token the test authenticates with (group system:masters); never a manager's.
 pub const TOKEN: &str = "porter-envtest-token";
+
+/// The user porter's managers are, with the token [`Cluster::use_porter_token`] gets.
+pub const PORTER_SA: &str = "system:serviceaccount:porter-system:porter";
 
 /// The `KUBEBUILDER_ASSETS` folder, or `None` after printing the loud skip line. Under
 /// `PORTER_LAB_REQUIRE=1` (CI) a missing control plane is a failure, like a missing router.
@@ -447,13 +451,22 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Panics naming the call when any of `logs` (manager logs) shows an RBAC refusal: every
-    /// call porter makes must be allowed by deploy/rbac.yaml. Refusals while a restarted API
-    /// server was still filling its RBAC cache are counted, printed and excused.
-    pub fn assert_no_forbidden(&self, logs: &[&str]) {
+    /// Panics naming the call when any log in the scratch folder shows a call of the porter
+    /// ServiceAccount refused by RBAC: every call porter makes must be allowed by
+    /// deploy/rbac.yaml. Refusals while a restarted API server was still filling its RBAC
+    /// cache are counted, printed and excused. Runs when the cluster is dropped.
+    pub fn assert_no_forbidden(&self) {
         let mut excused = 0;
-        for name in logs {
-            for line in self.log(name).lines().filter(|l| l.contains("forbidden")) {
+        let logs = std::fs::read_dir(&self.dir).into_iter().flatten().flatten();
+        for path in logs
+            .map(|e| e.path())
+            .filter(|p| p.extension() == Some("log".as_ref()))
+        {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let refused = text
+                .lines()
+                .filter(|l| l.contains("forbidden") && l.contains(PORTER_SA));
+            for line in refused {
                 let plain = strip_ansi(line);
                 let at = plain
                     .split_whitespace()
@@ -466,7 +479,8 @@ impl Cluster {
                 });
                 assert!(
                     in_restart,
-                    "{name} made a call deploy/rbac.yaml does not allow: {plain}"
+                    "{} shows a call deploy/rbac.yaml does not allow: {plain}",
+                    path.display()
                 );
                 excused += 1;
             }
@@ -605,10 +619,14 @@ pub fn manager_command(
 }
 
 impl Drop for Cluster {
-    /// Stops every process; removes the scratch folder unless the test failed (its logs
+    /// Stops every process, fails the test on a call refused by RBAC
+    /// ([`Cluster::assert_no_forbidden`]); removes the scratch folder unless the test failed (its logs
     /// are then the evidence).
     fn drop(&mut self) {
         self.procs = Procs::default();
+        if !std::thread::panicking() && self.porter_kubeconfig.is_some() {
+            self.assert_no_forbidden();
+        }
         if std::thread::panicking() {
             eprintln!("envtest: logs kept in {}", self.dir.display());
         } else {
