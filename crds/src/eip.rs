@@ -39,7 +39,11 @@ pub struct EipSpec {
     /// The pool: one address (`203.0.113.5`), a CIDR (`203.0.113.0/24`; host bits are ignored,
     /// as OpenELB does) or an inclusive range `first-last` (`203.0.113.10-203.0.113.20`).
     /// IPv4 or IPv6.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 100))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": ADDRESS_RULE,
+        "message": "must be an IP address, a CIDR (a.b.c.d/n) or a range first-last of one address family",
+    }]))]
     pub address: String,
     /// How addresses from this pool are announced; `bgp` when left out.
     #[serde(default)]
@@ -47,6 +51,11 @@ pub struct EipSpec {
     /// For `layer2`: the interface that answers ARP/NDP, or `can_reach:<IP>` to pick on each node
     /// the interface that reaches that address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "!self.startsWith('can_reach:') || isIP(self.substring(10))",
+        "message": "can_reach: must be followed by an IP address",
+    }]))]
     pub interface: Option<String>,
     /// Stop assigning new addresses from this pool; Services that hold one keep it.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -59,12 +68,21 @@ pub struct EipSpec {
     pub priority: i32,
     /// Namespaces whose Services may draw from this pool without naming it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1, max = 63), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")))]
     pub namespaces: Vec<String>,
     /// Labels a namespace must all carry for its Services to draw from this pool without naming
     /// it (a plain label map, as in OpenELB, not a full LabelSelector).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub namespace_selector: BTreeMap<String, String>,
 }
+
+/// The CEL rule on `spec.address`: an IP, a CIDR, or `first-last` with both ends IPs of one
+/// family (the `ip` and `cidr` CEL libraries, Kubernetes 1.31+). Host bits in a CIDR are
+/// allowed, as [`AddressRange::parse`] allows them. What it cannot say, a range that ends
+/// before it starts (CEL IPs have no order), [`EipSpec::validate`] reports.
+pub const ADDRESS_RULE: &str = "isIP(self) || isCIDR(self) || \
+    (self.split('-').size() == 2 && isIP(self.split('-')[0]) && isIP(self.split('-')[1]) && \
+    ip(self.split('-')[0]).family() == ip(self.split('-')[1]).family())";
 
 /// How a pool's addresses reach the network.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
