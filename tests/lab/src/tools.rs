@@ -278,7 +278,8 @@ mod tests {
         }
         install(&sbin, "staticd");
         let first = |name: &str| {
-            let dirs = search_order(name, &[path.clone()], &[sbin.clone()], &[frr.clone()]);
+            let one = std::slice::from_ref;
+            let dirs = search_order(name, one(&path), one(&sbin), one(&frr));
             first_executable(name, dirs)
         };
         assert_eq!(first("bgpd"), Some(frr.join("bgpd")));
