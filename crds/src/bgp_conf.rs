@@ -53,8 +53,9 @@ pub struct BgpConfSpec {
     #[serde(default, skip_serializing_if = "is_zero_i32")]
     #[schemars(range(min = -1, max = 65535))]
     pub listen_port: i32,
-    /// Addresses to listen on; all addresses when left out.
+    /// Addresses to listen on (at most 64); all addresses when left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
     #[schemars(extend("items" = {
         "type": "string",
         "maxLength": 45,

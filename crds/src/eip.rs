@@ -118,7 +118,8 @@ pub struct EipStatus {
     /// How many addresses are in use.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub usage: u64,
-    /// How many addresses the pool holds (saturating at 2^64 - 1 for huge IPv6 pools).
+    /// How many addresses the pool holds, saturating at 2^63 - 1 for huge IPv6 pools (see
+    /// [`EipStatus::count`]).
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub pool_size: u64,
     /// Address in use → the Services using it, `namespace/name`, several joined by `;`.
@@ -140,6 +141,19 @@ pub struct EipStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+impl EipStatus {
+    /// The largest count a status can show: the API server stores integers as int64 and
+    /// refuses the whole status write when one is larger (a /64 pool's 2^64 addresses did,
+    /// kube-apiserver 1.37: "poolSize in body must be of type int64").
+    pub const MAX_COUNT: u64 = i64::MAX as u64;
+
+    /// A pool size or usage as `poolSize` and `usage` show it: saturating at
+    /// [`MAX_COUNT`](Self::MAX_COUNT).
+    pub fn count(n: u128) -> u64 {
+        u64::try_from(n).unwrap_or(u64::MAX).min(Self::MAX_COUNT)
+    }
 }
 
 /// The addresses an Eip's `address` field denotes: `first..=last`, one family.
@@ -186,26 +200,35 @@ pub enum AddressError {
 
 impl AddressRange {
     /// Parses an Eip `address`: `IP`, `IP/len` or `IP-IP`.
+    ///
+    /// It refuses what the API server's [`ADDRESS_RULE`] refuses (Go's `net/netip`, seen
+    /// against kube-apiserver 1.37 in tests/envtest_api.rs), so a standalone file is judged
+    /// as an applied object is: IPv4-mapped IPv6 addresses (`::ffff:203.0.113.5`) and
+    /// prefix lengths with a leading zero (`/08`).
     pub fn parse(text: &str) -> Result<Self, AddressError> {
         let malformed = || AddressError::Malformed(text.to_owned());
-        if let Ok(ip) = text.parse::<IpAddr>() {
+        let ip = |part: &str| parse_ip(part).ok_or_else(malformed);
+        if let Some(ip) = parse_ip(text) {
             return Ok(AddressRange {
                 first: ip,
                 last: ip,
             });
         }
-        if let Some((ip, len)) = text.split_once('/') {
-            let ip: IpAddr = ip.parse().map_err(|_| malformed())?;
-            // Digits only, so that "+24" or " 24" do not slip through u8::from_str.
-            if len.is_empty() || len.len() > 3 || !len.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some((addr, len)) = text.split_once('/') {
+            let addr = ip(addr)?;
+            // Digits only, so that "+24" or " 24" do not slip through u8::from_str; no leading
+            // zero, as netip.ParsePrefix.
+            let digits =
+                !len.is_empty() && len.len() <= 3 && len.bytes().all(|b| b.is_ascii_digit());
+            if !digits || (len.len() > 1 && len.starts_with('0')) {
                 return Err(malformed());
             }
             let len: u8 = len.parse().map_err(|_| malformed())?;
-            return cidr_range(ip, len);
+            return cidr_range(addr, len);
         }
         if let Some((first, last)) = text.split_once('-') {
-            let first: IpAddr = first.parse().map_err(|_| malformed())?;
-            let last: IpAddr = last.parse().map_err(|_| malformed())?;
+            let first = ip(first)?;
+            let last = ip(last)?;
             if first.is_ipv4() != last.is_ipv4() {
                 return Err(AddressError::MixedFamilies { first, last });
             }
@@ -308,6 +331,14 @@ impl Eip {
     }
 }
 
+/// An IP address as the API server's `isIP()` reads one: no IPv4-mapped IPv6 form.
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    match text.parse::<IpAddr>().ok()? {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => None,
+        ip => Some(ip),
+    }
+}
+
 fn cidr_range(ip: IpAddr, len: u8) -> Result<AddressRange, AddressError> {
     let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
     if len > max {
@@ -398,6 +429,11 @@ mod tests {
             "203.0.113.1 - 203.0.113.2",
             "x-y",
             "/24",
+            // Refused by the API server's isIP()/isCIDR() (Go's net/netip) too.
+            "::ffff:203.0.113.5",
+            "::ffff:203.0.113.0/120",
+            "203.0.113.0/08",
+            "203.0.113.1-::ffff:203.0.113.2",
         ] {
             assert!(
                 matches!(AddressRange::parse(bad), Err(AddressError::Malformed(_))),
@@ -416,6 +452,17 @@ mod tests {
             AddressRange::parse("203.0.113.1-2001:db8::1"),
             Err(AddressError::MixedFamilies { .. })
         ));
+    }
+
+    #[test]
+    fn status_counts_saturate_at_int64() {
+        assert_eq!(EipStatus::count(256), 256);
+        assert_eq!(EipStatus::count(1 << 64), EipStatus::MAX_COUNT);
+        assert_eq!(EipStatus::count(u128::MAX), EipStatus::MAX_COUNT);
+        assert_eq!(
+            EipStatus::count(u128::from(EipStatus::MAX_COUNT)),
+            EipStatus::MAX_COUNT
+        );
     }
 
     #[test]

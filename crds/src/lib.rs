@@ -88,9 +88,11 @@ pub fn crd_yaml() -> String {
 /// Rewrites schemars' unsigned formats to OpenAPI 3.0's `int32`/`int64`, everywhere below
 /// `schema`, and bounds each integer by its Rust type where no tighter bound is written.
 ///
-/// The bounds matter more than they look: the API server does not check that a number fits
-/// `format: int32`, so without `maximum` it stores `peerAs: 4294967296`, which then fails to
-/// decode into a `u32` and, in a List or watch, takes every other object of the kind with it.
+/// The bounds matter more than they look: a `u32` is written as `format: int64` (OpenAPI has
+/// no unsigned formats), which the API server checks only as int64, so without `maximum` it
+/// stores `peerAs: 4294967296`, which then fails to decode into a `u32` and, in a List or
+/// watch, takes every other object of the kind with it. (`format: int32` itself is enforced,
+/// as tests/envtest_api.rs shows; its explicit bounds only say so in the YAML.)
 fn openapi_formats(schema: &mut JSONSchemaProps) {
     if let Some(format) = schema.format.as_mut() {
         let bounds = match format.as_str() {

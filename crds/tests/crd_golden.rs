@@ -270,8 +270,11 @@ fn schema_of(kind: usize) -> Value {
 }
 
 /// Each rule sits on the field it checks, so the API server's message names that field
-/// (`spec.address: Invalid value: ...`), and each string a rule walks has a `maxLength`,
-/// which keeps the rule's estimated cost within the API server's budget.
+/// (`spec.address: Invalid value: ...`), and each string a rule walks has a `maxLength` and
+/// each list whose items carry a rule a `maxItems`: without them the API server estimates
+/// the rule's cost over the largest request it accepts and refuses the whole CRD (for
+/// `listenAddresses` without `maxItems`: "estimated rule cost exceeds budget by factor of
+/// 2.0x", kube-apiserver 1.37).
 #[test]
 fn cel_rules_sit_on_the_fields_they_check() {
     let cases = [
@@ -300,6 +303,13 @@ fn cel_rules_sit_on_the_fields_they_check() {
             assert!(
                 at["maxLength"].is_u64(),
                 "{path}: a CEL rule on a string needs maxLength"
+            );
+        }
+        if let Some(list) = path.strip_suffix("[]") {
+            let list = node(&schema, list);
+            assert!(
+                list["maxItems"].is_u64(),
+                "{path}: rules on items need maxItems"
             );
         }
     }
