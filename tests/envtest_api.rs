@@ -3,14 +3,15 @@
 //!
 //! - the CRD schema and its CEL rules refuse what porter cannot run (422 Invalid, the message
 //!   naming the field), accept OpenELB's objects unchanged, and the Eip address rule agrees
-//!   with porter's own parser (every disagreement listed);
-//! - unknown fields are pruned (spec, status, top level), not refused, unless the client asks
-//!   for strict field validation; the API server does not check that a number fits its
-//!   `format`, which is why the schema carries `maximum`s;
+//!   with porter's parsers (every disagreement listed with its reason);
+//! - unknown fields in a create or merge patch are pruned (spec, status, top level), not
+//!   refused; in a server-side apply, porter's way of writing status, they are refused with a
+//!   500 in every field-validation mode; `format: int32` is enforced but a u32 field can only
+//!   say `int64`, which is why the schema carries `maximum`s;
 //! - a server-side apply carrying a stale `metadata.resourceVersion` is refused with 409, on
 //!   the main resource and on `/status`, for a Service and for an Eip: the conditional write
 //!   that fences a deposed leader (src/controller/service.rs, kubernetes#63104);
-//! - the Eip status porter writes is accepted as written, also for pools larger than 2^63.
+//! - the Eip status porter computes is stored as written, also for pools larger than 2^63.
 //!
 //! Needs `KUBEBUILDER_ASSETS` (kube-apiserver and etcd); skips loudly otherwise.
 
@@ -416,7 +417,7 @@ async fn eip_address_rule_agrees_with_porters_parser() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unknown_fields_are_pruned_not_refused() {
+async fn unknown_fields_are_pruned_but_refused_in_an_apply() {
     let Some(cluster) = cluster("api-prune").await else {
         return;
     };
