@@ -17,6 +17,10 @@ use crate::validate::ValidationErrors;
 /// The only BgpConf name porter (like OpenELB) reads; others are ignored.
 pub const BGP_CONF_NAME: &str = "default";
 
+/// The CEL rule on a BGP Identifier: an IPv4 address, not 0.0.0.0 (RFC 6286 §2.1).
+pub const ROUTER_ID_RULE: &str =
+    "isIP(self) && ip(self).family() == 4 && !ip(self).isUnspecified()";
+
 /// Global settings of the BGP speaker that runs on every node.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -35,16 +39,28 @@ pub struct BgpConfSpec {
     pub asn: u32,
     /// Local AS per rack: nodes labelled `openelb.kubesphere.io/rack=<rack>` use that AS instead.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("additionalProperties" = {"type": "integer", "format": "uint32", "minimum": 1}))]
     pub as_per_rack: BTreeMap<String, u32>,
     /// BGP Identifier (an IPv4 address); when left out, each node uses its own IPv4 address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 15))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": ROUTER_ID_RULE,
+        "message": "must be a non-zero IPv4 address (a BGP Identifier, RFC 6286)",
+    }]))]
     pub router_id: Option<String>,
     /// TCP port to listen on: 0 means 179, -1 means do not listen (connect out only).
     #[serde(default, skip_serializing_if = "is_zero_i32")]
     #[schemars(range(min = -1, max = 65535))]
     pub listen_port: i32,
-    /// Addresses to listen on; all addresses when left out.
+    /// Addresses to listen on (at most 64); all addresses when left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[schemars(extend("items" = {
+        "type": "string",
+        "maxLength": 45,
+        "x-kubernetes-validations": [{"rule": "isIP(self)", "message": "must be an IP address"}],
+    }))]
     pub listen_addresses: Vec<String>,
     /// gobgp route families as numbers (`afi << 16 | safi`); kept for compatibility, porter
     /// takes families from each BgpPeer's `afiSafis`.

@@ -82,7 +82,8 @@ pub struct PeerConf {
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub local_as: u32,
     /// Neighbor address, IPv4 or IPv6.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 45))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "isIP(self)", "message": "must be an IP address"}]))]
     pub neighbor_address: String,
     /// Neighbor AS (4-octet).
     #[schemars(range(min = 1))]
@@ -187,12 +188,20 @@ pub struct Transport {
     pub remote_port: u16,
     /// Neighbor address to connect to, if different from `conf.neighborAddress`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 45))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "isIP(self)", "message": "must be an IP address"}]))]
     pub remote_address: Option<String>,
     /// Local address to bind the session to (gobgp `Transport.local_address`; not in OpenELB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 45))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "isIP(self)", "message": "must be an IP address"}]))]
     pub local_address: Option<String>,
     /// TCP MSS to set on the socket; the kernel's when 0 or left out.
     #[serde(default, skip_serializing_if = "is_zero_u16")]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self == 0 || self >= 88",
+        "message": "must be 0 (the kernel's) or at least the kernel's minimum MSS of 88",
+    }]))]
     pub tcp_mss: u16,
     /// Path MTU discovery on the session socket.
     #[serde(default, skip_serializing_if = "is_false")]

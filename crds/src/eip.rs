@@ -39,7 +39,11 @@ pub struct EipSpec {
     /// The pool: one address (`203.0.113.5`), a CIDR (`203.0.113.0/24`; host bits are ignored,
     /// as OpenELB does) or an inclusive range `first-last` (`203.0.113.10-203.0.113.20`).
     /// IPv4 or IPv6.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 100))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": ADDRESS_RULE,
+        "message": "must be an IP address, a CIDR (a.b.c.d/n) or a range first-last of one address family",
+    }]))]
     pub address: String,
     /// How addresses from this pool are announced; `bgp` when left out.
     #[serde(default)]
@@ -47,6 +51,11 @@ pub struct EipSpec {
     /// For `layer2`: the interface that answers ARP/NDP, or `can_reach:<IP>` to pick on each node
     /// the interface that reaches that address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "!self.startsWith('can_reach:') || isIP(self.substring(10))",
+        "message": "can_reach: must be followed by an IP address",
+    }]))]
     pub interface: Option<String>,
     /// Stop assigning new addresses from this pool; Services that hold one keep it.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -59,12 +68,21 @@ pub struct EipSpec {
     pub priority: i32,
     /// Namespaces whose Services may draw from this pool without naming it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1, max = 63), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")))]
     pub namespaces: Vec<String>,
     /// Labels a namespace must all carry for its Services to draw from this pool without naming
     /// it (a plain label map, as in OpenELB, not a full LabelSelector).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub namespace_selector: BTreeMap<String, String>,
 }
+
+/// The CEL rule on `spec.address`: an IP, a CIDR, or `first-last` with both ends IPs of one
+/// family (the `ip` and `cidr` CEL libraries, Kubernetes 1.31+). Host bits in a CIDR are
+/// allowed, as [`AddressRange::parse`] allows them. What it cannot say, a range that ends
+/// before it starts (CEL IPs have no order), [`EipSpec::validate`] reports.
+pub const ADDRESS_RULE: &str = "isIP(self) || isCIDR(self) || \
+    (self.split('-').size() == 2 && isIP(self.split('-')[0]) && isIP(self.split('-')[1]) && \
+    ip(self.split('-')[0]).family() == ip(self.split('-')[1]).family())";
 
 /// How a pool's addresses reach the network.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -100,7 +118,8 @@ pub struct EipStatus {
     /// How many addresses are in use.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub usage: u64,
-    /// How many addresses the pool holds (saturating at 2^64 - 1 for huge IPv6 pools).
+    /// How many addresses the pool holds, saturating at 2^63 - 1 for huge IPv6 pools (see
+    /// [`EipStatus::count`]).
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub pool_size: u64,
     /// Address in use → the Services using it, `namespace/name`, several joined by `;`.
@@ -122,6 +141,19 @@ pub struct EipStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+impl EipStatus {
+    /// The largest count a status can show: the API server stores integers as int64 and
+    /// refuses the whole status write when one is larger (a /64 pool's 2^64 addresses did,
+    /// kube-apiserver 1.37: "poolSize in body must be of type int64").
+    pub const MAX_COUNT: u64 = i64::MAX as u64;
+
+    /// A pool size or usage as `poolSize` and `usage` show it: saturating at
+    /// [`MAX_COUNT`](Self::MAX_COUNT).
+    pub fn count(n: u128) -> u64 {
+        u64::try_from(n).unwrap_or(u64::MAX).min(Self::MAX_COUNT)
+    }
 }
 
 /// The addresses an Eip's `address` field denotes: `first..=last`, one family.
@@ -168,26 +200,35 @@ pub enum AddressError {
 
 impl AddressRange {
     /// Parses an Eip `address`: `IP`, `IP/len` or `IP-IP`.
+    ///
+    /// It refuses what the API server's [`ADDRESS_RULE`] refuses (Go's `net/netip`, seen
+    /// against kube-apiserver 1.37 in tests/envtest_api.rs), so a standalone file is judged
+    /// as an applied object is: IPv4-mapped IPv6 addresses (`::ffff:203.0.113.5`) and
+    /// prefix lengths with a leading zero (`/08`).
     pub fn parse(text: &str) -> Result<Self, AddressError> {
         let malformed = || AddressError::Malformed(text.to_owned());
-        if let Ok(ip) = text.parse::<IpAddr>() {
+        let ip = |part: &str| parse_ip(part).ok_or_else(malformed);
+        if let Some(ip) = parse_ip(text) {
             return Ok(AddressRange {
                 first: ip,
                 last: ip,
             });
         }
-        if let Some((ip, len)) = text.split_once('/') {
-            let ip: IpAddr = ip.parse().map_err(|_| malformed())?;
-            // Digits only, so that "+24" or " 24" do not slip through u8::from_str.
-            if len.is_empty() || len.len() > 3 || !len.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some((addr, len)) = text.split_once('/') {
+            let addr = ip(addr)?;
+            // Digits only, so that "+24" or " 24" do not slip through u8::from_str; no leading
+            // zero, as netip.ParsePrefix.
+            let digits =
+                !len.is_empty() && len.len() <= 3 && len.bytes().all(|b| b.is_ascii_digit());
+            if !digits || (len.len() > 1 && len.starts_with('0')) {
                 return Err(malformed());
             }
             let len: u8 = len.parse().map_err(|_| malformed())?;
-            return cidr_range(ip, len);
+            return cidr_range(addr, len);
         }
         if let Some((first, last)) = text.split_once('-') {
-            let first: IpAddr = first.parse().map_err(|_| malformed())?;
-            let last: IpAddr = last.parse().map_err(|_| malformed())?;
+            let first = ip(first)?;
+            let last = ip(last)?;
             if first.is_ipv4() != last.is_ipv4() {
                 return Err(AddressError::MixedFamilies { first, last });
             }
@@ -290,6 +331,14 @@ impl Eip {
     }
 }
 
+/// An IP address as the API server's `isIP()` reads one: no IPv4-mapped IPv6 form.
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    match text.parse::<IpAddr>().ok()? {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => None,
+        ip => Some(ip),
+    }
+}
+
 fn cidr_range(ip: IpAddr, len: u8) -> Result<AddressRange, AddressError> {
     let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
     if len > max {
@@ -380,6 +429,11 @@ mod tests {
             "203.0.113.1 - 203.0.113.2",
             "x-y",
             "/24",
+            // Refused by the API server's isIP()/isCIDR() (Go's net/netip) too.
+            "::ffff:203.0.113.5",
+            "::ffff:203.0.113.0/120",
+            "203.0.113.0/08",
+            "203.0.113.1-::ffff:203.0.113.2",
         ] {
             assert!(
                 matches!(AddressRange::parse(bad), Err(AddressError::Malformed(_))),
@@ -398,6 +452,17 @@ mod tests {
             AddressRange::parse("203.0.113.1-2001:db8::1"),
             Err(AddressError::MixedFamilies { .. })
         ));
+    }
+
+    #[test]
+    fn status_counts_saturate_at_int64() {
+        assert_eq!(EipStatus::count(256), 256);
+        assert_eq!(EipStatus::count(1 << 64), EipStatus::MAX_COUNT);
+        assert_eq!(EipStatus::count(u128::MAX), EipStatus::MAX_COUNT);
+        assert_eq!(
+            EipStatus::count(u128::from(EipStatus::MAX_COUNT)),
+            EipStatus::MAX_COUNT
+        );
     }
 
     #[test]

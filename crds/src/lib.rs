@@ -7,9 +7,13 @@
 //! [`parse_object`] for the standalone YAML loader and [`crd_yaml`] for `deploy/crds/`.
 //!
 //! Two layers of checking:
-//! - the CRD schema ([`crds`]) that the API server enforces: types, enums, ranges, a CEL rule;
-//! - `validate()` on each kind (and [`AnyObject::validate`]) for what a schema cannot say
-//!   (address syntax, timer relations), each error naming its field path.
+//! - the CRD schema ([`crds`]) that the API server enforces on create and update: types, enums,
+//!   ranges (every integer bounded by its Rust type), and CEL rules for address syntax
+//!   (`isIP`, `isCIDR`, an Eip's `first-last` range), the router ID and the TCP MSS;
+//! - `validate()` on each kind (and [`AnyObject::validate`]) for everything again plus what a
+//!   schema cannot say (a range that ends before it starts, timer relations, families porter
+//!   does not run), each error naming its field path. It is what a standalone file gets, and
+//!   what the controllers report as `Valid=False` for objects stored before a rule existed.
 
 #![deny(missing_docs)]
 
@@ -82,13 +86,32 @@ pub fn crd_yaml() -> String {
 }
 
 /// Rewrites schemars' unsigned formats to OpenAPI 3.0's `int32`/`int64`, everywhere below
-/// `schema`.
+/// `schema`, and bounds each integer by its Rust type where no tighter bound is written.
+///
+/// The bounds matter more than they look: a `u32` is written as `format: int64` (OpenAPI has
+/// no unsigned formats), which the API server checks only as int64, so without `maximum` it
+/// stores `peerAs: 4294967296`, which then fails to decode into a `u32` and, in a List or
+/// watch, takes every other object of the kind with it. (`format: int32` itself is enforced,
+/// as tests/envtest_api.rs shows; its explicit bounds only say so in the YAML.)
 fn openapi_formats(schema: &mut JSONSchemaProps) {
     if let Some(format) = schema.format.as_mut() {
+        let bounds = match format.as_str() {
+            "uint8" => Some((0.0, f64::from(u8::MAX))),
+            "uint16" => Some((0.0, f64::from(u16::MAX))),
+            "uint32" => Some((0.0, f64::from(u32::MAX))),
+            "int8" => Some((f64::from(i8::MIN), f64::from(i8::MAX))),
+            "int16" => Some((f64::from(i16::MIN), f64::from(i16::MAX))),
+            "int32" => Some((f64::from(i32::MIN), f64::from(i32::MAX))),
+            _ => None,
+        };
         match format.as_str() {
             "uint8" | "uint16" | "int8" | "int16" => *format = "int32".into(),
             "uint32" | "uint64" => *format = "int64".into(),
             _ => {}
+        }
+        if let Some((min, max)) = bounds {
+            schema.minimum.get_or_insert(min);
+            schema.maximum.get_or_insert(max);
         }
     }
     let children = schema

@@ -244,3 +244,132 @@ fn schema_carries_defaults_enums_and_cel_rules() {
     let rules = spec["x-kubernetes-validations"].as_array().unwrap();
     assert!(rules[0]["rule"].as_str().unwrap().contains("layer2"));
 }
+
+/// The schema node at a dotted path below the openAPIV3Schema: `spec.address`,
+/// `spec.listenAddresses[]` (list items), `spec.asPerRack.*` (map values).
+fn node<'a>(schema: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(schema, |at, step| {
+        let (name, items) = match step.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (step, false),
+        };
+        let at = if name == "*" {
+            &at["additionalProperties"]
+        } else {
+            &at["properties"][name]
+        };
+        let at = if items { &at["items"] } else { at };
+        assert!(!at.is_null(), "no schema at {path} (stopped at {step})");
+        at
+    })
+}
+
+fn schema_of(kind: usize) -> Value {
+    let crd = serde_json::to_value(&porter_crds::crds()[kind]).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+/// Each rule sits on the field it checks, so the API server's message names that field
+/// (`spec.address: Invalid value: ...`), and each string a rule walks has a `maxLength` and
+/// each list whose items carry a rule a `maxItems`: without them the API server estimates
+/// the rule's cost over the largest request it accepts and refuses the whole CRD (for
+/// `listenAddresses` without `maxItems`: "estimated rule cost exceeds budget by factor of
+/// 2.0x", kube-apiserver 1.37).
+#[test]
+fn cel_rules_sit_on_the_fields_they_check() {
+    let cases = [
+        (0, "spec.address", porter_crds::eip::ADDRESS_RULE),
+        (0, "spec.interface", "can_reach:"),
+        (1, "spec.routerId", porter_crds::bgp_conf::ROUTER_ID_RULE),
+        (1, "spec.listenAddresses[]", "isIP(self)"),
+        (2, "spec.conf.neighborAddress", "isIP(self)"),
+        (2, "spec.transport.remoteAddress", "isIP(self)"),
+        (2, "spec.transport.localAddress", "isIP(self)"),
+        (2, "spec.transport.tcpMss", "self >= 88"),
+    ];
+    for (kind, path, rule) in cases {
+        let schema = schema_of(kind);
+        let at = node(&schema, path);
+        let rules = at["x-kubernetes-validations"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path}: no x-kubernetes-validations"));
+        assert!(
+            rules
+                .iter()
+                .any(|r| r["rule"].as_str().unwrap().contains(rule)),
+            "{path}: no rule containing {rule:?} in {rules:?}"
+        );
+        if at["type"] == "string" {
+            assert!(
+                at["maxLength"].is_u64(),
+                "{path}: a CEL rule on a string needs maxLength"
+            );
+        }
+        if let Some(list) = path.strip_suffix("[]") {
+            let list = node(&schema, list);
+            assert!(
+                list["maxItems"].is_u64(),
+                "{path}: rules on items need maxItems"
+            );
+        }
+    }
+}
+
+#[test]
+fn as_numbers_are_one_to_u32_max() {
+    let conf = schema_of(1);
+    let peer = schema_of(2);
+    for at in [
+        node(&conf, "spec.as"),
+        node(&conf, "spec.asPerRack.*"),
+        node(&peer, "spec.conf.peerAs"),
+    ] {
+        assert_eq!(at["minimum"], 1.0, "{at}");
+        assert_eq!(at["maximum"], f64::from(u32::MAX), "{at}");
+        assert_eq!(at["format"], "int64", "{at}");
+    }
+    // 0 means "the BgpConf AS" here, as in OpenELB.
+    assert_eq!(node(&peer, "spec.conf.localAs")["minimum"], 0.0);
+}
+
+/// The API server does not check that a number fits its `format`, so every integer field
+/// that decodes into a bounded Rust integer must say its bounds; only 64-bit ones may not.
+#[test]
+fn every_narrow_integer_is_bounded() {
+    fn walk(schema: &Value, path: &str, unbounded: &mut Vec<String>) {
+        if schema["type"] == "integer"
+            && schema["format"] != "int64"
+            && (schema["minimum"].is_null() || schema["maximum"].is_null())
+        {
+            unbounded.push(path.to_owned());
+        }
+        if schema["type"] == "integer"
+            && schema["format"] == "int64"
+            && schema["minimum"] == 0.0
+            && schema["maximum"].is_null()
+        {
+            // Unsigned 64-bit: only counters and sizes in status.
+            assert!(path.contains(".status."), "{path}: u64 in a spec");
+        }
+        if let Some(props) = schema["properties"].as_object() {
+            for (name, child) in props {
+                walk(child, &format!("{path}.{name}"), unbounded);
+            }
+        }
+        if schema["items"].is_object() {
+            walk(&schema["items"], &format!("{path}[]"), unbounded);
+        }
+        if schema["additionalProperties"].is_object() {
+            walk(
+                &schema["additionalProperties"],
+                &format!("{path}.*"),
+                unbounded,
+            );
+        }
+    }
+    for kind in 0..3 {
+        let mut unbounded = Vec::new();
+        walk(&schema_of(kind), "", &mut unbounded);
+        assert!(unbounded.is_empty(), "unbounded integers: {unbounded:?}");
+    }
+}

@@ -103,8 +103,8 @@ pub fn eip_status(ipam: &Allocator, eip: &EipView<'_>, now: Timestamp) -> EipSta
     };
     EipStatus {
         occupied: pool.occupied,
-        usage: pool.usage as u64,
-        pool_size: u64::try_from(pool.pool_size).unwrap_or(u64::MAX),
+        usage: EipStatus::count(pool.usage as u128),
+        pool_size: EipStatus::count(pool.pool_size),
         used: pool
             .used
             .iter()

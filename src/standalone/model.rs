@@ -393,8 +393,8 @@ fn pool_spec(name: &str, eip: &Eip) -> PoolSpec {
 fn eip_status(s: ipam::PoolStatus, protocol: Option<PoolProtocol>, bgp: bool) -> EipStatus {
     EipStatus {
         occupied: s.occupied,
-        usage: s.usage as u64,
-        pool_size: u64::try_from(s.pool_size).unwrap_or(u64::MAX),
+        usage: EipStatus::count(s.usage as u128),
+        pool_size: EipStatus::count(s.pool_size),
         used: s
             .used
             .into_iter()

@@ -10,7 +10,20 @@ const POLL_INTERVAL: Duration = Duration::from_millis(150);
 
 /// Directories searched after `$PATH`: routing daemons live in sbin directories, which a
 /// non-login root shell (cargo test under sudo, CI) often lacks in its `$PATH`.
-const EXTRA_DIRS: &[&str] = &["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/lib/frr"];
+const SBIN_DIRS: &[&str] = &["/usr/local/sbin", "/usr/sbin", "/sbin"];
+
+/// Where FRR packages put their daemons: Debian and Ubuntu, then Fedora, RHEL and openSUSE.
+/// Never on `$PATH`, so they are searched *first* for [`FRR_DAEMONS`]: a name like `bgpd` is
+/// not FRR's alone (OpenBGPD installs /usr/sbin/bgpd), and an FRR test must not run another
+/// program that happens to share it.
+const FRR_DIRS: &[&str] = &["/usr/lib/frr", "/usr/libexec/frr"];
+
+/// The daemons FRR installs in its own directory (`vtysh` is on `$PATH` and is not one).
+const FRR_DAEMONS: &[&str] = &[
+    "zebra", "bgpd", "staticd", "mgmtd", "watchfrr", "ospfd", "ospf6d", "ripd", "ripngd", "isisd",
+    "fabricd", "bfdd", "pimd", "pim6d", "ldpd", "nhrpd", "eigrpd", "babeld", "sharpd", "pbrd",
+    "vrrpd", "pathd",
+];
 
 /// Something a lab test needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,21 +86,44 @@ impl Tool {
     }
 }
 
-/// Finds an executable in `$PATH` or the sbin / FRR directories.
+/// Finds an executable: an FRR daemon (`bgpd`, `zebra`, …) in FRR's own directory first;
+/// then, for every name, `$PATH`, the sbin directories and FRR's directories.
 pub fn find_binary(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(EXTRA_DIRS.iter().map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
+    let path: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    let sbin: Vec<PathBuf> = SBIN_DIRS.iter().map(PathBuf::from).collect();
+    let frr: Vec<PathBuf> = FRR_DIRS.iter().map(PathBuf::from).collect();
+    first_executable(name, search_order(name, &path, &sbin, &frr))
 }
 
 /// Like [`find_binary`] but an error naming the binary when absent.
 pub(crate) fn binary(name: &str) -> Result<PathBuf> {
     match find_binary(name) {
         Some(p) => Ok(p),
-        None => bail!("{name} not found in $PATH or {EXTRA_DIRS:?}"),
+        None => bail!("{name} not found in $PATH, {SBIN_DIRS:?} or {FRR_DIRS:?}"),
     }
+}
+
+/// `dir/name` for the first of `dirs` where that is an executable file.
+fn first_executable(name: &str, dirs: Vec<PathBuf>) -> Option<PathBuf> {
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+/// The directories [`find_binary`] tries for `name`, in order.
+fn search_order(name: &str, path: &[PathBuf], sbin: &[PathBuf], frr: &[PathBuf]) -> Vec<PathBuf> {
+    let frr_first = FRR_DAEMONS.contains(&name);
+    let mut dirs = Vec::new();
+    if frr_first {
+        dirs.extend_from_slice(frr);
+    }
+    dirs.extend_from_slice(path);
+    dirs.extend_from_slice(sbin);
+    if !frr_first {
+        dirs.extend_from_slice(frr);
+    }
+    dirs
 }
 
 /// Whether the effective user is root, read from `/proc/self/status` (no libc needed).
@@ -221,6 +257,37 @@ mod tests {
     fn wait_until_ok_quotes_last_error() {
         let err = wait_until_ok(Duration::from_millis(10), "x", || bail!("boom")).unwrap_err();
         assert!(err.to_string().contains("last error: boom"), "{err}");
+    }
+
+    /// The bug this order fixes: OpenBGPD's /usr/sbin/bgpd (or any `bgpd` on `$PATH`) was
+    /// found before FRR's /usr/lib/frr/bgpd, and the FRR tests ran the wrong daemon.
+    #[test]
+    fn frr_daemons_come_from_frr_dir_before_path_and_sbin() {
+        let root = std::env::temp_dir().join(format!("porter-lab-order-{}", std::process::id()));
+        let [path, sbin, frr] = ["path", "sbin", "frr"].map(|d| root.join(d));
+        let install = |dir: &Path, name: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(dir).unwrap();
+            let file = dir.join(name);
+            std::fs::write(&file, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        for dir in [&path, &sbin, &frr] {
+            install(dir, "bgpd");
+            install(dir, "bird");
+        }
+        install(&sbin, "staticd");
+        let first = |name: &str| {
+            let one = std::slice::from_ref;
+            let dirs = search_order(name, one(&path), one(&sbin), one(&frr));
+            first_executable(name, dirs)
+        };
+        assert_eq!(first("bgpd"), Some(frr.join("bgpd")));
+        // Not FRR's: $PATH first, as for any tool.
+        assert_eq!(first("bird"), Some(path.join("bird")));
+        // An FRR daemon FRR's directory lacks (FRR built into /usr/local) is still found.
+        assert_eq!(first("staticd"), Some(sbin.join("staticd")));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
