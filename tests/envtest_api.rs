@@ -37,11 +37,7 @@ const MANAGER: &str = "envtest-api";
 
 async fn cluster(test: &str) -> Option<Cluster> {
     let assets = assets_or_skip(test)?;
-    // kube-apiserver 1.37 refuses to start with a loopback advertise address while the
-    // endpoint reconciler runs ("may not be in the loopback range"); these tests need no
-    // `kubernetes` Service endpoints.
-    let extra = ["--endpoint-reconciler-type=none"];
-    let cluster = Cluster::start_with_args(&assets, test, "127.0.0.1", &extra).await;
+    let cluster = Cluster::start(&assets, test, "127.0.0.1").await;
     cluster.install_crds().await;
     Some(cluster)
 }

@@ -19,8 +19,9 @@ use serde_json::json;
 
 const T: Duration = Duration::from_secs(60);
 
-/// Garbage costs only its own object, on a real API server: the Eip `10.0.0.300-foo`
-/// passes the schema (a string) and is reported `Valid=False BadAddress`; BgpPeers whose
+/// Garbage costs only its own object, on a real API server: the Eip
+/// `203.0.113.9-203.0.113.1` passes the schema's CEL rule (two IPv4 addresses) and is
+/// reported `Valid=False BadAddress` (it ends before it starts); BgpPeers whose
 /// fault the schema cannot see are reported `Valid=False InvalidSpec`; those it can see are
 /// refused at create with the field named; unknown fields are pruned and the object runs.
 #[tokio::test(flavor = "multi_thread")]
@@ -58,10 +59,10 @@ async fn garbage_objects_get_conditions_on_a_real_api_server() {
             .create(BGP_PEERS, p.clone())
             .await
             .expect_err("the schema refuses it");
-        let field = if phrase.contains("peerAs") {
-            "peerAs"
-        } else {
-            "afi"
+        let field = match p["metadata"]["name"].as_str() {
+            Some("bad-neighbor") => "spec.conf.neighborAddress",
+            _ if phrase.contains("peerAs") => "peerAs",
+            _ => "afi",
         };
         assert!(err.contains(field), "{}: {err}", p["metadata"]["name"]);
     }

@@ -156,7 +156,7 @@ async fn two_replicas_race_to_allocate_a_thousand_services_while_the_leader_dies
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Garbage in one object costs only that object. The Eip `garbage` (`10.0.0.300-foo`) is
+/// Garbage in one object costs only that object. The Eip `garbage` (`203.0.113.9-203.0.113.1`) is
 /// reported `Valid=False BadAddress` while `good` allocates; the bad BgpPeers (bad
 /// neighborAddress, peerAs 0, an unknown and an unsupported AFI/SAFI, hold time 2, which
 /// RFC 4271 §4.2 forbids) are reported `Valid=False InvalidSpec` while the session of the
