@@ -12,7 +12,7 @@ mod layer2_manager;
 
 use envtest_support::netlab::serve_api_socket;
 use envtest_support::{assets_or_skip, Cluster};
-use layer2_manager::{lab, lab_available, Objects, Run};
+use layer2_manager::{lab, lab_available, Endpoints, Objects, Run};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn envtest_layer2_owner_dies_and_the_survivor_takes_over_without_overlap() {
@@ -33,7 +33,7 @@ async fn envtest_layer2_owner_dies_and_the_survivor_takes_over_without_overlap()
     serve_api_socket(sock.clone(), api_addr);
     let kubeconfig = cluster.kubeconfig_for("kubeconfig-ns", "https://127.0.0.1:6443");
 
-    let objects = Objects(cluster.client.clone());
+    let objects = Objects(cluster.client.clone(), Endpoints::Pods);
     let dir = cluster.dir.clone();
     Run::new(&objects, lab("et", 61), &dir, &sock, &kubeconfig)
         .await

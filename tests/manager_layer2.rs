@@ -14,7 +14,7 @@ mod layer2_manager;
 
 use envtest_support::client_for;
 use envtest_support::fake_api::FakeApi;
-use layer2_manager::{fake_kubeconfig, lab, lab_available, Objects, Run};
+use layer2_manager::{fake_kubeconfig, lab, lab_available, Endpoints, Objects, Run};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_elected_node_answers_and_the_survivor_takes_over_after_expiry_without_overlap() {
@@ -39,7 +39,10 @@ async fn the_elected_node_answers_and_the_survivor_takes_over_after_expiry_witho
     let app = fake.router();
     tokio::spawn(async move { axum::serve(tcp, app).await });
     let kubeconfig = fake_kubeconfig(&dir, "kubeconfig-ns", "http://127.0.0.1:6443");
-    let objects = Objects(client_for(&fake_kubeconfig(&dir, "kubeconfig-test", &test_api)).await);
+    let objects = Objects(
+        client_for(&fake_kubeconfig(&dir, "kubeconfig-test", &test_api)).await,
+        Endpoints::Slices,
+    );
 
     let run = Run::new(&objects, lab("fk", 60), &dir, &sock, &kubeconfig).await;
     run.failover().await;

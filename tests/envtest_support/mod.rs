@@ -677,33 +677,21 @@ where
     }
 }
 
-/// Creates Pod `name` in `ns` with `labels`, bound to `node` as the scheduler would bind it
-/// (no kubelet runs it: [`set_pod_ready`] writes its status).
-pub async fn create_pod(
-    client: &Client,
-    ns: &str,
-    name: &str,
-    labels: serde_json::Value,
-    node: &str,
-) {
-    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), ns);
-    let pod = serde_json::from_value(serde_json::json!({
+/// Pod `name` in `ns` with `labels`, bound to `node` as the scheduler would bind it (no
+/// kubelet runs it: [`pod_status`] is what the test writes in its place).
+pub fn pod(ns: &str, name: &str, labels: serde_json::Value, node: &str) -> serde_json::Value {
+    serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "labels": labels},
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
         "spec": {"nodeName": node,
                  "containers": [{"name": "app", "image": "registry.invalid/app:1",
-                                 "ports": [{"containerPort": 8080}]}]}}))
-    .unwrap();
-    pods.create(&PostParams::default(), &pod)
-        .await
-        .unwrap_or_else(|e| panic!("create Pod {ns}/{name}: {e}"));
+                                 "ports": [{"containerPort": 8080}]}]}})
 }
 
-/// Writes Pod status the way a kubelet does: Running with `ip`, the Ready and
+/// Pod status the way a kubelet writes it, as a patch: Running with `ip`, the Ready and
 /// ContainersReady conditions `ready`. kube-controller-manager's EndpointSlice controller
 /// turns it into endpoints.
-pub async fn set_pod_ready(client: &Client, ns: &str, name: &str, ip: &str, ready: bool) {
-    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), ns);
+pub fn pod_status(ip: &str, ready: bool) -> serde_json::Value {
     let status = if ready { "True" } else { "False" };
     let conditions: Vec<_> = ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
         .iter()
@@ -717,14 +705,30 @@ pub async fn set_pod_ready(client: &Client, ns: &str, name: &str, ip: &str, read
                                "lastTransitionTime": "2026-01-01T00:00:00Z"})
         })
         .collect();
-    let patch = serde_json::json!({"status": {
-        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
-        "conditions": conditions}});
-    pods.patch_status(
-        name,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&patch),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("status of Pod {ns}/{name}: {e}"));
+    serde_json::json!({"status": {
+        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "conditions": conditions}})
+}
+
+/// Creates [`pod`] `name`.
+pub async fn create_pod(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    labels: serde_json::Value,
+    node: &str,
+) {
+    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), ns);
+    let pod = serde_json::from_value(pod(ns, name, labels, node)).unwrap();
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .unwrap_or_else(|e| panic!("create Pod {ns}/{name}: {e}"));
+}
+
+/// Writes [`pod_status`] to Pod `name`.
+pub async fn set_pod_ready(client: &Client, ns: &str, name: &str, ip: &str, ready: bool) {
+    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), ns);
+    let patch = kube::api::Patch::Merge(pod_status(ip, ready));
+    pods.patch_status(name, &kube::api::PatchParams::default(), &patch)
+        .await
+        .unwrap_or_else(|e| panic!("status of Pod {ns}/{name}: {e}"));
 }

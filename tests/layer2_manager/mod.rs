@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::envtest_support::netlab::forwarder_command;
-use crate::envtest_support::{manager_command, Procs};
+use crate::envtest_support::{manager_command, pod, pod_status, Procs};
 use crate::layer2_lab::{only_from, Lab, VIP4, VIP6};
 use porter_lab::Tool;
 
@@ -33,13 +33,26 @@ pub const LOCAL4: &str = "198.51.100.11";
 const LEASES: &str = "/apis/coordination.k8s.io/v1/leases";
 const SERVICES: &str = "/api/v1/services";
 const SLICES: &str = "/apis/discovery.k8s.io/v1/endpointslices";
+const PODS: &str = "/api/v1/pods";
+/// `local4`'s Pods with [`Endpoints::Pods`]: one per node, with its address.
+const LOCAL4_PODS: [(&str, &str); 2] = [("n1", "10.244.1.10"), ("n2", "10.244.2.10")];
 const CONDITION: &str = "advertised.porter.network.kubesphere.io";
 const T: Duration = Duration::from_secs(30);
 
 /// How the scenario writes and reads objects, by collection path (`/api/v1/services`) with
 /// the namespace in the object: through a kube client, POST, else PUT with the current
 /// `resourceVersion`; status through its subresource, which a create ignores.
-pub struct Objects(pub kube::Client);
+pub struct Objects(pub kube::Client, pub Endpoints);
+
+/// Where `local4`'s endpoint comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    /// The test writes the EndpointSlice (the fake API has no controllers).
+    Slices,
+    /// Pods whose status the test writes as a kubelet would; kube-controller-manager's
+    /// EndpointSlice controller makes the slices (a real control plane).
+    Pods,
+}
 
 /// The path of `collection` for objects in `namespace`.
 fn namespaced(collection: &str, namespace: Option<&str>) -> String {
@@ -81,6 +94,21 @@ impl Objects {
             )
             .await
             .unwrap_or_else(|e| panic!("PATCH {path}/status: {e}"));
+        }
+    }
+
+    /// `local4`'s one ready endpoint is on `node`: its EndpointSlice written, or its Pod on
+    /// `node` made Ready and the other not.
+    pub async fn endpoint_on(&self, node: &str) {
+        if self.1 == Endpoints::Slices {
+            return self.put(SLICES, slice(node)).await;
+        }
+        for (n, ip) in LOCAL4_PODS {
+            let path = format!("{}/local4-{n}/status", namespaced(PODS, Some("default")));
+            let patch = pod_status(ip, n == node);
+            self.call("PATCH", &path, "application/merge-patch+json", Some(&patch))
+                .await
+                .unwrap_or_else(|e| panic!("PATCH {path}: {e}"));
         }
     }
 
@@ -171,6 +199,7 @@ fn service(name: &str, eip: &str, ip: &str, local: bool) -> Value {
                         "annotations": {"lb.kubesphere.io/v1alpha1": "openelb",
                                         "eip.openelb.kubesphere.io/v1alpha2": eip}},
            "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}],
+                    "selector": {"app": name},
                     "externalTrafficPolicy": if local { "Local" } else { "Cluster" }},
            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
 }
@@ -235,7 +264,15 @@ impl<'a> Run<'a> {
         objects
             .put(SERVICES, service("local4", "l2v4", LOCAL4, true))
             .await;
-        objects.put(SLICES, slice("n2")).await;
+        if objects.1 == Endpoints::Pods {
+            for (node, ip) in LOCAL4_PODS {
+                let name = format!("local4-{node}");
+                let mut pod = pod("default", &name, json!({"app": "local4"}), node);
+                pod["status"] = pod_status(ip, false)["status"].take();
+                objects.put(PODS, pod).await;
+            }
+        }
+        objects.endpoint_on("n2").await;
 
         let mut procs = Procs::default();
         for end in ["a", "b"] {
@@ -392,7 +429,7 @@ impl<'a> Run<'a> {
 
         // The endpoint moves to n1: n2 releases at once, n1 takes it without waiting for
         // an expiry; and back.
-        self.objects.put(SLICES, slice("n1")).await;
+        self.objects.endpoint_on("n1").await;
         let took = self
             .wait_holder(LOCAL4, "n1", Duration::from_secs(10))
             .await;
@@ -402,7 +439,7 @@ impl<'a> Run<'a> {
             "a released lease taken in {took:?}"
         );
         only_from(self.lab.arping(LOCAL4), mac_a);
-        self.objects.put(SLICES, slice("n2")).await;
+        self.objects.endpoint_on("n2").await;
         self.wait_holder(LOCAL4, "n2", Duration::from_secs(10))
             .await;
         only_from(self.lab.arping(LOCAL4), mac_b);
