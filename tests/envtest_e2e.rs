@@ -409,20 +409,25 @@ async fn a_user_applies_deploy_and_samples_and_porter_serves_them() {
     })
     .await;
     cluster.procs.kill(&leader);
+    // Sampled every 200 ms until all are allocated: never one address on two Services.
     let all = wait_for(Duration::from_secs(60), "every Service allocated", || {
         let services = services.clone();
+        let managers = &managers;
         async move {
             let a = addresses(&services).await;
+            let mut seen = BTreeMap::new();
+            for (svc, ip) in a
+                .iter()
+                .flat_map(|(svc, ips)| ips.iter().map(move |ip| (svc, ip)))
+            {
+                if let Some(other) = seen.insert(ip, svc) {
+                    panic!("{ip} held by {svc} and {other}\n{}", logs(managers));
+                }
+            }
             a.values().all(|v| v.len() == 1).then_some(a)
         }
     })
     .await;
-    let mut seen = BTreeMap::new();
-    for (svc, ips) in &all {
-        if let Some(other) = seen.insert(ips[0].clone(), svc.clone()) {
-            panic!("{} held by {svc} and {other}\n{}", ips[0], logs(&managers));
-        }
-    }
     let new_leader = wait_for(T, "a new leader", || {
         let api = &api;
         let leader = leader.clone();
