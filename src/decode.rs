@@ -81,23 +81,26 @@ pub fn run(input: &[u8], opts: &DecodeOptions, out: &mut dyn Write) -> std::io::
     };
     let mut errors = 0;
     for item in decode_stream(input, &ctx) {
-        if item.get("error").is_some() {
+        // Judged by the decoder, not by the JSON: a NOTIFICATION has an `error` field too.
+        let item = item.unwrap_or_else(|malformed| {
             errors += 1;
-        }
+            malformed
+        });
         writeln!(out, "{item}")?;
     }
     Ok(errors)
 }
 
-/// Decodes a stream of messages into JSON values; after a framing error the rest of the
+/// Decodes a stream of messages into JSON values, `Err` for a malformed one (its error and
+/// the NOTIFICATION a speaker would answer with); after a framing error the rest of the
 /// stream cannot be trusted (RFC 4271 §6.1: the connection would be closed), so it stops.
-pub fn decode_stream(input: &[u8], ctx: &CodecContext) -> Vec<Value> {
+pub fn decode_stream(input: &[u8], ctx: &CodecContext) -> Vec<Result<Value, Value>> {
     let mut out = Vec::new();
     let mut at = 0usize;
     while at < input.len() {
         let rest = &input[at..];
         let Some(len) = next_frame(rest, ctx.max_message_len()) else {
-            out.push(json!({
+            out.push(Err(json!({
                 "offset": at,
                 "error": format!(
                     "truncated message: {} bytes left, {}",
@@ -107,7 +110,7 @@ pub fn decode_stream(input: &[u8], ctx: &CodecContext) -> Vec<Value> {
                         None => format!("a header needs {HEADER_LEN}"),
                     }
                 ),
-            }));
+            })));
             break;
         };
         let frame = &rest[..len];
@@ -119,18 +122,18 @@ pub fn decode_stream(input: &[u8], ctx: &CodecContext) -> Vec<Value> {
                     map.insert("offset".into(), json!(at));
                     map.insert("length".into(), json!(len));
                 }
-                out.push(v);
+                out.push(Ok(v));
             }
             Err(e) => {
                 let notification = e
                     .notification()
                     .map(|n| serde_json::to_value(&n).unwrap_or(Value::Null));
-                out.push(json!({
+                out.push(Err(json!({
                     "offset": at,
                     "length": len,
                     "error": e.to_string(),
                     "notification": notification,
-                }));
+                })));
                 // a header error means the framing itself is lost
                 if matches!(e, bgp_wire::DecodeError::Header(_)) {
                     break;
@@ -159,23 +162,33 @@ mod tests {
         assert!(matches!(parse_hex("fff"), Err(InputError::OddHex(3))));
     }
 
+    /// A message of `kind` with `body`, behind the all-ones marker.
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut b = vec![0xff; 16];
+        b.extend_from_slice(&(19 + body.len() as u16).to_be_bytes());
+        b.push(kind);
+        b.extend_from_slice(body);
+        b
+    }
+
     #[test]
     fn reports_truncated_header() {
         let v = decode_stream(&[0xff; 10], &CodecContext::default());
         assert_eq!(v.len(), 1);
-        assert!(v[0]["error"].as_str().unwrap().contains("truncated"));
+        let e = v[0].as_ref().unwrap_err();
+        assert!(e["error"].as_str().unwrap().contains("truncated"));
     }
 
     #[test]
     fn keepalive_then_bad_marker() {
-        let mut b = vec![0xff; 16];
-        b.extend_from_slice(&[0, 19, 4]);
+        let mut b = message(4, &[]);
         b.extend_from_slice(&[0u8; 16]);
         b.extend_from_slice(&[0, 19, 4]);
         let v = decode_stream(&b, &CodecContext::default());
-        assert_eq!(v[0]["type"], "KEEPALIVE");
-        assert_eq!(v[1]["notification"]["code"], 1);
-        assert_eq!(v[1]["notification"]["subcode"], 1);
+        assert_eq!(v[0].as_ref().unwrap()["type"], "KEEPALIVE");
+        let e = v[1].as_ref().unwrap_err();
+        assert_eq!(e["notification"]["code"], 1);
+        assert_eq!(e["notification"]["subcode"], 1);
     }
 
     #[test]
@@ -183,7 +196,37 @@ mod tests {
         let mut b = vec![0xff; 16];
         b.extend_from_slice(&[0, 18, 4]);
         let v = decode_stream(&b, &CodecContext::default());
-        assert_eq!(v[0]["notification"]["subcode"], 2);
-        assert_eq!(v[0]["notification"]["data"], "0012");
+        let e = v[0].as_ref().unwrap_err();
+        assert_eq!(e["notification"]["subcode"], 2);
+        assert_eq!(e["notification"]["data"], "0012");
+    }
+
+    /// Every message type, well formed, is success (exit 0) — a peer's NOTIFICATION too,
+    /// whose decoded form has an `error` field of its own.
+    #[test]
+    fn well_formed_messages_of_every_type_are_no_error() {
+        let cases: [(&str, Vec<u8>); 5] = [
+            // version 4, AS 65001, hold 90, BGP ID 10.0.0.1, no optional parameters
+            ("OPEN", message(1, &[4, 0xfd, 0xe9, 0, 90, 10, 0, 0, 1, 0])),
+            // End-of-RIB for IPv4 unicast
+            ("UPDATE", message(2, &[0, 0, 0, 0])),
+            // Cease / Administrative Shutdown with the reason "bye" (RFC 9003)
+            ("NOTIFICATION", message(3, &[6, 2, 3, b'b', b'y', b'e'])),
+            ("KEEPALIVE", message(4, &[])),
+            // IPv4 unicast
+            ("ROUTE_REFRESH", message(5, &[0, 1, 0, 1])),
+        ];
+        for (kind, bytes) in &cases {
+            let mut out = Vec::new();
+            let errors = run(bytes, &DecodeOptions::default(), &mut out).unwrap();
+            let line = String::from_utf8(out).unwrap();
+            assert_eq!(errors, 0, "{kind}: {line}");
+            let v: Value = serde_json::from_str(line.trim()).unwrap();
+            assert_eq!(v["type"], *kind, "{line}");
+        }
+        let all: Vec<u8> = cases.iter().flat_map(|(_, b)| b.clone()).collect();
+        let mut out = Vec::new();
+        assert_eq!(run(&all, &DecodeOptions::default(), &mut out).unwrap(), 0);
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 5);
     }
 }
