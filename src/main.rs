@@ -110,7 +110,7 @@ fn main() -> ExitCode {
             load_balancer_class,
             shutdown_drain,
         } => {
-            if let Err(e) = init_logging(log_level.as_deref()) {
+            if let Err(e) = porter::telemetry::init_logging(log_level.as_deref()) {
                 eprintln!("porter standalone: --log-level: {e}");
                 return ExitCode::from(2);
             }
@@ -194,22 +194,6 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-/// Logs to stderr with `filter` (tracing directives), else RUST_LOG, else `info`.
-fn init_logging(filter: Option<&str>) -> Result<(), String> {
-    let filter = match filter {
-        Some(f) => tracing_subscriber::EnvFilter::try_new(f).map_err(|e| e.to_string())?,
-        None => tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal, not in journald or a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-    Ok(())
 }
 
 /// The host name, lower-cased as Kubernetes node names are.

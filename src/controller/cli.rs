@@ -124,7 +124,8 @@ pub fn main(args: ManagerArgs) -> ExitCode {
             .with_writer(std::io::stderr)
             .try_init();
     } else {
-        crate::telemetry::init_logging();
+        // No filter flag here: RUST_LOG, else info, which cannot fail.
+        let _ = crate::telemetry::init_logging(None);
     }
     let opts = match args.options() {
         Ok(o) => o,
