@@ -1403,3 +1403,31 @@ async fn stuck_reader_with_a_200k_route_table_is_dropped_at_the_hold_time() {
     assert_eq!(open_fds(), fds, "porter holds the socket");
     lab.assert_undisturbed().await;
 }
+
+/// A session that porter restarts because its configuration changed (Cease 6/6, RFC 4486)
+/// is a drop from Established like any other: counted in `flops`, as gobgp counts every
+/// one, and the peer's counters go on from the earlier session's instead of starting again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_for_a_configuration_change_counts_as_a_flap() {
+    let _g = GATE.read().await;
+    let lab = Lab::start(37, hostile_peer(37, 9)).await;
+    let mut c = lab.hostile_established(9).await;
+    let before = lab.status(HOSTILE).snapshot;
+    assert_eq!((before.flaps, before.established_count), (0, 1));
+
+    let mut config = lab.config.clone();
+    config
+        .peers
+        .get_mut(HOSTILE)
+        .expect("hostile peer")
+        .hold_time = 12;
+    lab.speaker.apply(config).await.expect("config applies");
+    let n = c.expect_notification().await;
+    assert_eq!(n.error.code_subcode(), (6, 6), "{n}");
+
+    let _c = lab.hostile_established(12).await;
+    let after = lab.status(HOSTILE).snapshot;
+    assert_eq!((after.flaps, after.established_count), (1, 2), "{after:#?}");
+    assert_eq!(after.messages.received.open, 2, "{after:#?}");
+    lab.assert_undisturbed().await;
+}

@@ -30,7 +30,7 @@ pub use rib::{DesiredRoutes, NextHop, RouteAttrs, RouteSpec};
 
 use crate::telemetry::Metrics;
 use net::{Listener, SharedNeighbors};
-use peer::{Advertised, PeerCommand, PeerContext, PeerTask};
+use peer::{Advertised, Carried, PeerCommand, PeerContext, PeerTask};
 
 /// How long a stopping peer task may take to send its NOTIFICATION and end.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -67,7 +67,7 @@ struct State {
 struct PeerHandle {
     config: PeerConfig,
     commands: mpsc::Sender<PeerCommand>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Carried>,
 }
 
 /// The parts of the global configuration every session's OPEN depends on.
@@ -107,7 +107,9 @@ impl Speaker {
             .as_ref()
             .is_none_or(|old| session_key(&old.global) != session_key(&config.global));
 
-        // peers: stop the removed and changed ones first
+        // peers: stop the removed and changed ones first; a changed one's history goes on in
+        // its new task
+        let mut histories = BTreeMap::new();
         let names: Vec<String> = st.peers.keys().cloned().collect();
         for name in names {
             let keep = !global_changed
@@ -129,7 +131,9 @@ impl Speaker {
             };
             let h = st.peers.remove(&name).expect("listed");
             self.forget(&name, &h.config);
-            stop_peer(h, reason).await;
+            if let Some(history) = stop_peer(h, reason).await {
+                histories.insert(name, history);
+            }
         }
 
         // the listener, when its address or port changed
@@ -161,7 +165,8 @@ impl Speaker {
             if st.peers.contains_key(name) {
                 continue;
             }
-            match self.spawn_peer(name, pc, &config.global, st.routes.clone()) {
+            let history = histories.remove(name).unwrap_or_default();
+            match self.spawn_peer(name, pc, &config.global, st.routes.clone(), history) {
                 Ok(h) => {
                     st.peers.insert(name.clone(), h);
                 }
@@ -255,10 +260,11 @@ impl Speaker {
         pc: &PeerConfig,
         global: &GlobalConfig,
         routes: Arc<DesiredRoutes>,
+        history: Carried,
     ) -> anyhow::Result<PeerHandle> {
         let (status_tx, status_rx) = watch::channel(None);
         let advertised = Advertised::default();
-        let task = PeerTask::new(PeerContext {
+        let ctx = PeerContext {
             name: name.to_string(),
             config: pc.clone(),
             global: global.clone(),
@@ -266,8 +272,8 @@ impl Speaker {
             metrics: self.inner.metrics.clone(),
             status: status_tx,
             advertised: advertised.clone(),
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        };
+        let task = PeerTask::new(ctx, history).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (tx, rx) = mpsc::channel(64);
         let span = tracing::info_span!("neighbor", name = %name, address = %pc.neighbor);
         let handle = tokio::spawn(task.run(rx).instrument(span));
@@ -317,11 +323,16 @@ impl Speaker {
     }
 }
 
-async fn stop_peer(h: PeerHandle, reason: StopReason) {
+/// Stops a peer's task; its history (see [`Carried`]), unless it had to be aborted.
+async fn stop_peer(h: PeerHandle, reason: StopReason) -> Option<Carried> {
     let _ = h.commands.send(PeerCommand::Stop(reason)).await;
     let abort = h.task.abort_handle();
-    if tokio::time::timeout(STOP_GRACE, h.task).await.is_err() {
-        warn!("peer task did not stop in time; aborted");
-        abort.abort();
+    match tokio::time::timeout(STOP_GRACE, h.task).await {
+        Ok(joined) => joined.ok(),
+        Err(_) => {
+            warn!("peer task did not stop in time; aborted");
+            abort.abort();
+            None
+        }
     }
 }

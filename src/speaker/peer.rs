@@ -229,7 +229,8 @@ pub struct PeerTask {
     established_at: Option<SystemTime>,
     down_at: Option<SystemTime>,
     rejected: u64,
-    /// The history of sessions a won collision replaced (see [`Carried`]).
+    /// The history of sessions a won collision replaced, and of the peer's earlier tasks
+    /// (see [`Carried`]).
     carried: Carried,
     exported: SessionSnapshot,
 }
@@ -239,9 +240,11 @@ pub struct PeerTask {
 /// primary one; §6.8 chooses between two connections of one peer, so the peer's flaps,
 /// Established count and message counts must go on from the replaced session's, not start
 /// again from zero (which also stalled the Prometheus message counters, fed by differences
-/// between snapshots).
+/// between snapshots). The same holds when a configuration change restarts the peer: its
+/// task returns what it carried plus its last session, and the next task goes on from it,
+/// so `flops` counts that drop from Established too, as gobgp's does.
 #[derive(Debug, Default)]
-struct Carried {
+pub(crate) struct Carried {
     messages: Messages,
     flaps: u64,
     established_count: u64,
@@ -291,7 +294,10 @@ fn add_counters(to: &mut MessageCounters, from: &MessageCounters) {
 
 impl PeerTask {
     /// Builds the task; `run` drives it.
-    pub fn new(ctx: PeerContext) -> Result<Self, bgp_wire::session::ConfigError> {
+    pub(crate) fn new(
+        ctx: PeerContext,
+        carried: Carried,
+    ) -> Result<Self, bgp_wire::session::ConfigError> {
         let seed = seed_for(&ctx.name);
         let now = Instant::now();
         let session = Session::new(session_config(&ctx.global, &ctx.config, seed), now)?;
@@ -311,13 +317,15 @@ impl PeerTask {
             established_at: None,
             down_at: None,
             rejected: 0,
-            carried: Carried::default(),
+            carried,
             exported,
         })
     }
 
     /// Runs until stopped.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<PeerCommand>) {
+    /// Runs the peer until it is told to stop (or its command channel closes); returns its
+    /// history, for the task that replaces it after a configuration change.
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<PeerCommand>) -> Carried {
         if !self.ctx.config.admin_down {
             self.primary
                 .session
@@ -342,14 +350,8 @@ impl PeerTask {
             };
             tokio::select! {
                 cmd = commands.recv() => match cmd {
-                    Some(PeerCommand::Stop(reason)) => {
-                        self.stop(reason).await;
-                        return;
-                    }
-                    None => {
-                        self.stop(StopReason::PeerDeconfigured).await;
-                        return;
-                    }
+                    Some(PeerCommand::Stop(reason)) => return self.stop(reason).await,
+                    None => return self.stop(StopReason::PeerDeconfigured).await,
                     Some(other) => self.command(other),
                 },
                 Some((id, io)) = self.io_rx.recv() => self.io(id, io),
@@ -958,7 +960,9 @@ impl PeerTask {
 
     /// Stops the session with `reason` (a Cease NOTIFICATION, RFC 9003 text), waits briefly
     /// for it to be written, and ends.
-    async fn stop(&mut self, reason: StopReason) {
+    /// Closes the sessions (Cease with `reason`); returns the peer's history, the last
+    /// session included.
+    async fn stop(mut self, reason: StopReason) -> Carried {
         let now = Instant::now();
         self.primary
             .session
@@ -973,6 +977,9 @@ impl PeerTask {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.ctx.metrics.remove_peer(&self.ctx.name);
+        self.carried
+            .absorb(&self.primary.session.snapshot(Instant::now()));
+        self.carried
     }
 
     /// Publishes the status and feeds counter deltas to the metrics.
