@@ -428,3 +428,42 @@ async fn each_node_writes_its_own_peer_and_conf_status_and_gone_nodes_are_pruned
     })
     .await;
 }
+
+/// Started before porter's CRDs are installed, a manager names each missing one once, with
+/// the command that installs it (not at every retry), and goes on without a restart once
+/// they appear.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_crd_is_named_once_and_its_arrival_needs_no_restart() {
+    let test = "a_missing_crd_is_named_once_and_its_arrival_needs_no_restart";
+    let Some(assets) = assets_or_skip(test) else {
+        return;
+    };
+    let mut cluster = Cluster::start(&assets, "nocrd", "127.0.0.1").await;
+    cluster.install_rbac();
+    let client = cluster.client.clone();
+    setup_nodes(&client, &["n1"]).await;
+    cluster.start_manager("porter-a", "n1", &[], &[]);
+    // Several retries of every watch (0.5 s doubling to 5 s).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let log = cluster.log("porter-a");
+    for crd in ["eips", "bgpconfs", "bgppeers"] {
+        let named = format!("does not serve {crd}.network.kubesphere.io: is its CRD installed?");
+        assert_eq!(log.matches(&named).count(), 1, "{crd}:\n{log}");
+    }
+    assert!(log.contains("`kubectl apply -k deploy/` installs"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log}"
+    );
+
+    cluster.install_crds().await;
+    create_eip(&client, "pool", "203.0.113.8/29").await;
+    create_service(&client, "web").await;
+    let ip = wait_ip(&client, "web", T).await;
+    assert!(ip.to_string().starts_with("203.0.113."), "{ip}");
+    assert!(
+        cluster.procs.alive("porter-a"),
+        "{}",
+        cluster.log("porter-a")
+    );
+}

@@ -194,8 +194,34 @@ where
         .backoff(WatchBackoff::default())
         .reflect(writer)
         .touched_objects();
-    tokio::spawn(drive(stream, changed, K::kind(&()).to_string()));
+    let what = WatchedKind {
+        kind: K::kind(&()).to_string(),
+        resource: match K::group(&()).as_ref() {
+            "" => K::plural(&()).to_string(),
+            group => format!("{}.{group}", K::plural(&())),
+        },
+    };
+    tokio::spawn(drive(stream, changed, what));
     reader
+}
+
+/// What a watch is of, for its messages.
+struct WatchedKind {
+    kind: String,
+    /// `plural.group`: the CRD's name for a custom resource.
+    resource: String,
+}
+
+/// Whether `e` says the API server does not serve the watched resource at all: a 404 on the
+/// list, which for porter's kinds means their CRD is not installed.
+fn not_served(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code == 404,
+        watcher::Error::WatchError(s) => s.code == 404,
+        _ => false,
+    }
 }
 
 /// Retry pacing of the watches: 0.5 s, doubling to at most 5 s, back to 0.5 s after an
@@ -235,14 +261,34 @@ impl kube::runtime::utils::Backoff for WatchBackoff {
     }
 }
 
-async fn drive<S, K>(stream: S, changed: Arc<Notify>, kind: String)
+/// Feeds a watch's events to `changed` and says what goes wrong. A resource the API server
+/// does not serve (a CRD not installed yet) is named once, with the command that installs
+/// it, not at every retry; the stores stay not ready (so is `/readyz`) until it appears,
+/// and the manager then goes on without a restart.
+async fn drive<S, K>(stream: S, changed: Arc<Notify>, what: WatchedKind)
 where
     S: Stream<Item = Result<K, watcher::Error>>,
 {
+    let WatchedKind { kind, resource } = what;
     let mut stream = std::pin::pin!(stream);
+    let mut missing = false;
     while let Some(ev) = stream.next().await {
         match ev {
-            Ok(_) => changed.notify_one(),
+            Ok(_) => {
+                if std::mem::take(&mut missing) {
+                    info!(%kind, "{resource} is served now");
+                }
+                changed.notify_one()
+            }
+            Err(e) if not_served(&e) => {
+                if !std::mem::replace(&mut missing, true) {
+                    tracing::error!(
+                        %kind,
+                        "the API server does not serve {resource}: is its CRD installed? \
+                         `kubectl apply -k deploy/` installs porter's CRDs; waiting for it"
+                    );
+                }
+            }
             Err(e) => warn!(%kind, error = %e, "watch failed; retrying"),
         }
     }

@@ -161,20 +161,6 @@ fn find_binary(assets: &Path, name: &str) -> PathBuf {
     );
 }
 
-/// `line` without terminal colour sequences (`ESC [ … m`).
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|c| c.is_ascii_alphabetic());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Program and arguments of `cmd`, to build it again.
 fn command_line(cmd: &Command) -> Vec<std::ffi::OsString> {
     std::iter::once(cmd.get_program().to_owned())
@@ -403,6 +389,12 @@ impl Cluster {
     /// [`Cluster::porter_kubeconfig`], which managers started by this harness use.
     pub async fn install_porter(&mut self) {
         self.install_crds().await;
+        self.install_rbac();
+    }
+
+    /// deploy/'s namespace, ServiceAccount and RBAC, and a token of that ServiceAccount for
+    /// managers ([`Cluster::install_porter`] without the CRDs).
+    pub fn install_rbac(&mut self) {
         let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
         self.kubectl(&[
             "apply",
@@ -467,8 +459,7 @@ impl Cluster {
                 .lines()
                 .filter(|l| l.contains("forbidden") && l.contains(PORTER_SA));
             for line in refused {
-                let plain = strip_ansi(line);
-                let at = plain
+                let at = line
                     .split_whitespace()
                     .next()
                     .and_then(|t| t.parse::<Timestamp>().ok());
@@ -479,7 +470,7 @@ impl Cluster {
                 });
                 assert!(
                     in_restart,
-                    "{} shows a call deploy/rbac.yaml does not allow: {plain}",
+                    "{} shows a call deploy/rbac.yaml does not allow: {line}",
                     path.display()
                 );
                 excused += 1;
