@@ -13,7 +13,7 @@ porter_install_deps
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "Kubernetes control plane (kube-apiserver, kube-controller-manager, kubectl, etcd) from tests/k8s/go.mod"
-# Built from the Go module proxy on first use (~20 min on 2 cores), then reused from the cache.
+# Built from the Go module proxy on first use (~13 min on 2 cores), then reused from the cache.
 KUBEBUILDER_ASSETS=$(bash tests/k8s/build.sh)
 export KUBEBUILDER_ASSETS
 
