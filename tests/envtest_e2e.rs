@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 
 use envtest_support::faults::{self, ingress_ips, Backend, RealApi};
 use envtest_support::netlab::{
-    bird_command, forwarder_command, have, is_root, serve_api_socket, wait_fib, Lab,
+    bird_command, bird_config_with, forwarder_command, have, is_root, serve_api_socket, wait_fib,
+    Lab,
 };
 use envtest_support::{assets_or_skip, create_pod, log_tails, set_pod_ready, wait_for, Cluster};
 use k8s_openapi::api::core::v1::{Node, Service};
@@ -123,25 +124,6 @@ fn adapted_samples(dir: &Path) -> std::path::PathBuf {
         "deploy/samples/bgppeer.yaml no longer names 10.0.0.1: adapt this test"
     );
     out
-}
-
-/// BIRD's config for OpenELB's documented example: the router in AS 50000, the nodes'
-/// sessions from AS 50001 (the example BgpConf), no ADD-PATH (the example BgpPeer has none).
-fn openelb_bird_config(lab: &Lab) -> String {
-    let router = format!("{LAN}.254");
-    let mut config = porter_lab::BirdConfig::new(router.parse().unwrap(), 50000);
-    for i in 1..=lab.nodes.len() {
-        config = config.peer(
-            porter_lab::BirdPeer::new(
-                &format!("n{i}"),
-                format!("{LAN}.{i}").parse().unwrap(),
-                50001,
-            )
-            .local_address(router.parse().unwrap())
-            .hold_time(9),
-        );
-    }
-    config.render()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -479,7 +461,10 @@ async fn a_user_applies_deploy_and_samples_and_porter_serves_them() {
     // OpenELB's documented objects, applied as written: BgpConf with as, listenPort and
     // routerId; a BgpPeer with only conf{neighborAddress, peerAs} and a nodeSelector on
     // kubernetes.io/hostname; an Eip annotated as the default. The router moves to AS 50000.
-    std::fs::write(dir.join("bird.conf"), openelb_bird_config(&lab)).unwrap();
+    // The router in AS 50000, the nodes' sessions from AS 50001 (the example BgpConf), no
+    // ADD-PATH (the example BgpPeer has none).
+    let openelb_bird = bird_config_with(LAN, lab.nodes.len(), 50000, 50001, false);
+    std::fs::write(dir.join("bird.conf"), openelb_bird.render()).unwrap();
     let reconfigured = faults::birdc(&dir, &["configure"]);
     assert!(reconfigured.contains("Reconfigur"), "{reconfigured}");
     cluster.kubectl(&["delete", "bgppeer", "bgppeer-sample"]);

@@ -89,16 +89,29 @@ impl Lab {
 /// BIRD on the router: AS 65001, a session to each node (AS 64512) with ADD-PATH receive
 /// and short timers, BGP routes merged into ECMP routes in the kernel FIB.
 pub fn bird_config(lan: &str, nodes: usize) -> BirdConfig {
+    bird_config_with(lan, nodes, 65001, 64512, true)
+}
+
+/// [`bird_config`] with the router in `router_as`, the nodes' sessions from `node_as`, and
+/// ADD-PATH receive only when `add_path`.
+pub fn bird_config_with(
+    lan: &str,
+    nodes: usize,
+    router_as: u32,
+    node_as: u32,
+    add_path: bool,
+) -> BirdConfig {
     let router: IpAddr = format!("{lan}.254").parse().unwrap();
-    let mut config = BirdConfig::new(format!("{lan}.254").parse().unwrap(), 65001);
+    let mut config = BirdConfig::new(format!("{lan}.254").parse().unwrap(), router_as);
     for i in 1..=nodes {
         let node: IpAddr = format!("{lan}.{i}").parse().unwrap();
-        config = config.peer(
-            BirdPeer::new(&format!("n{i}"), node, 64512)
-                .local_address(router)
-                .add_path_rx()
-                .hold_time(9),
-        );
+        let mut peer = BirdPeer::new(&format!("n{i}"), node, node_as)
+            .local_address(router)
+            .hold_time(9);
+        if add_path {
+            peer = peer.add_path_rx();
+        }
+        config = config.peer(peer);
     }
     config
 }
