@@ -54,7 +54,7 @@ pub fn named(name: &str) -> Vector {
 }
 
 /// A packet with no flags, no diagnostic and no authentication.
-fn base(state: State, mult: u8, my: u32, your: u32, tx: u32, rx: u32) -> ControlPacket {
+pub fn base(state: State, mult: u8, my: u32, your: u32, tx: u32, rx: u32) -> ControlPacket {
     ControlPacket {
         version: 1,
         diag: Diag::None,
