@@ -25,4 +25,4 @@ pub mod packet;
 pub mod session;
 
 pub use packet::{decode, AuthSection, ControlPacket, DecodeError, Diag, State, CONTROL_LEN};
-pub use session::{Counters, Discard, Event, Session, SessionConfig};
+pub use session::{ConfigError, Counters, Discard, Event, Session, SessionConfig};

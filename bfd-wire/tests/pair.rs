@@ -100,6 +100,7 @@ fn the_slower_side_sets_the_interval() {
     assert_eq!(p.a.session.negotiated_tx_interval(), 500 * MS);
     assert_eq!(p.b.session.negotiated_tx_interval(), 300 * MS);
     // a detects b after 3 × max(100 ms, b's 300 ms)
+    assert_eq!(p.a.session.negotiated_rx_interval(), 300 * MS);
     assert_eq!(p.a.session.detection_time(), 900 * MS);
     assert_eq!(p.b.session.detection_time(), 1500 * MS);
 }

@@ -71,7 +71,11 @@
 //!
 //! The transmit interval is the larger of our `bfd.DesiredMinTxInterval` and the remote
 //! Required Min RX Interval, less 0–25 % jitter (§6.8.7). While the session is not Up, our
-//! Desired Min TX is at least one second (§6.8.3). A change of our intervals — by
+//! Desired Min TX is at least one second (§6.8.3). Besides the periodic packets, a session
+//! sends one packet at once on each change of its state (as BIRD does, so that the handshake
+//! takes one round trip rather than one interval per step) and the immediate answer to a
+//! Poll that §6.8.7 requires; both are driven by received packets, at most one each per
+//! packet received. A change of our intervals — by
 //! [`Session::set_config`], or when entering or leaving Up — starts a Poll Sequence (§6.5);
 //! while Up, a larger Desired Min TX and a smaller Required Min RX take effect only when the
 //! Final arrives, so the remote system never times out on us during a change. The detection
@@ -294,11 +298,23 @@ impl Session {
         self.in_effect.desired_min_tx.max(remote_rx)
     }
 
+    /// The interval at which we expect the remote system's packets, before its jitter: the
+    /// larger of our Required Min RX in effect and the remote Desired Min TX (the "agreed
+    /// transmit interval of the remote system" of §6.8.4). Our Required Min RX when no
+    /// remote system is known.
+    pub fn negotiated_rx_interval(&self) -> Duration {
+        let remote_tx = self
+            .phase
+            .remote()
+            .map_or(Duration::ZERO, |r| r.desired_min_tx);
+        self.in_effect.required_min_rx.max(remote_tx)
+    }
+
     /// The detection time (§6.8.4): the remote Detect Mult times the larger of our Required
     /// Min RX in effect and the remote Desired Min TX. Zero when no remote system is known.
     pub fn detection_time(&self) -> Duration {
         self.phase.remote().map_or(Duration::ZERO, |r| {
-            self.in_effect.required_min_rx.max(r.desired_min_tx) * u32::from(r.detect_mult)
+            self.negotiated_rx_interval() * u32::from(r.detect_mult)
         })
     }
 
