@@ -10,11 +10,12 @@ use std::time::SystemTime;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use porter_crds::bgp_peer::{
-    AdminState, Direction, LastError, MessageCounters, Messages, NodePeerStatus, PeerState,
-    SessionState, TimersState,
+    AdminState, BfdDiagnostic, BfdStatus, Direction, LastError, MessageCounters, Messages,
+    NodePeerStatus, PeerState, SessionState, TimersState,
 };
 use porter_crds::ProtoU64;
 
+use crate::speaker::bfd::BfdView;
 use crate::speaker::PeerStatus;
 
 /// The `nodesPeerStatus` entry of one node's session. `global_as` is the BgpConf AS, the
@@ -71,6 +72,28 @@ pub fn node_peer_status(status: &PeerStatus, global_as: u32) -> NodePeerStatus {
                 time: time(e.time)?,
             })
         }),
+        bfd: status.bfd.as_ref().map(bfd_status),
+    }
+}
+
+/// A BFD session as `nodesPeerStatus.<node>.bfd` shows it.
+pub fn bfd_status(v: &BfdView) -> BfdStatus {
+    let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+    BfdStatus {
+        state: format!("{:?}", v.state),
+        remote_state: format!("{:?}", v.remote_state),
+        local_discriminator: v.local_discriminator,
+        remote_discriminator: v.remote_discriminator,
+        tx_interval_ms: ms(v.tx_interval),
+        detection_time_ms: ms(v.detection_time),
+        up_transitions: v.up_events.into(),
+        down_transitions: v.down_events.into(),
+        last_diagnostic: (v.diag.code() != 0).then(|| BfdDiagnostic {
+            code: v.diag.code(),
+            name: v.diag.to_string(),
+        }),
+        last_change: v.last_change.and_then(time),
+        error: v.error.clone(),
     }
 }
 
@@ -155,6 +178,7 @@ mod tests {
                 time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_699_999_000),
             }),
             rejected_connections: 0,
+            bfd: None,
         }
     }
 

@@ -6,6 +6,8 @@
 //! - Interface facts by `ioctl` (index, flags, hardware address), read through a socket so
 //!   they come from the calling thread's network namespace.
 //! - `setns` of the calling thread into a named network namespace (lab tests).
+//! - The TTL / hop limit of received datagrams (`IP_RECVTTL`, `recvmsg` control messages)
+//!   for BFD's single-hop check.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -79,19 +81,39 @@ pub fn set_tcp_md5(socket: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Resul
 /// Turns path MTU discovery on for `socket` (IP_MTU_DISCOVER / IPV6_MTU_DISCOVER =
 /// `PMTUDISC_DO`: DF set, the kernel lowers the path MTU on ICMP "fragmentation needed").
 pub fn set_path_mtu_discovery(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
-    let (level, name, value) = if ipv6 {
-        (
+    if ipv6 {
+        set_int_option(
+            socket,
             libc::IPPROTO_IPV6,
             libc::IPV6_MTU_DISCOVER,
             libc::IPV6_PMTUDISC_DO,
         )
     } else {
-        (
+        set_int_option(
+            socket,
             libc::IPPROTO_IP,
             libc::IP_MTU_DISCOVER,
             libc::IP_PMTUDISC_DO,
         )
-    };
+    }
+}
+
+/// Asks the kernel to report the TTL (IPv4, `IP_RECVTTL`) or hop limit (IPv6,
+/// `IPV6_RECVHOPLIMIT`) of every datagram received on `socket`, for [`recv_with_ttl`].
+pub fn set_recv_ttl(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
+    if ipv6 {
+        set_int_option(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)
+    } else {
+        set_int_option(socket, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)
+    }
+}
+
+fn set_int_option(
+    socket: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: the fd is a valid socket for the lifetime of `socket`; the value is a c_int
     // of the size we pass.
     let rc = unsafe {
@@ -108,6 +130,71 @@ pub fn set_path_mtu_discovery(socket: &impl AsRawFd, ipv6: bool) -> io::Result<(
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// One datagram read by [`recv_with_ttl`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// Bytes copied into the buffer.
+    pub len: usize,
+    /// The datagram was longer than the buffer (the rest is lost).
+    pub truncated: bool,
+    /// Its source.
+    pub from: std::net::SocketAddr,
+    /// The TTL or hop limit it arrived with, when the kernel reported it (see
+    /// [`set_recv_ttl`]).
+    pub ttl: Option<u8>,
+}
+
+/// Reads one datagram without blocking (`WouldBlock` when none is queued), with the TTL or
+/// hop limit it arrived with: RFC 5881 §5 (GTSM, RFC 5082) has BFD check it on receipt.
+pub fn recv_with_ttl(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<Datagram> {
+    let mut addr = socket2::SockAddrStorage::zeroed();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // room for a few control messages, aligned for cmsghdr
+    let mut control = [0u64; 16];
+    // SAFETY: plain old data; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = &mut addr as *mut socket2::SockAddrStorage as *mut libc::c_void;
+    msg.msg_namelen = addr.size_of();
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: every pointer in `msg` points at live buffers of the sizes given.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut ttl = None;
+    // SAFETY: the kernel filled `msg_control` up to `msg_controllen`; the CMSG macros walk
+    // it within those bounds, and the data of an IP_TTL / IPV6_HOPLIMIT message is a c_int.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let h = &*c;
+            if (h.cmsg_level == libc::IPPROTO_IP && h.cmsg_type == libc::IP_TTL)
+                || (h.cmsg_level == libc::IPPROTO_IPV6 && h.cmsg_type == libc::IPV6_HOPLIMIT)
+            {
+                let v = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
+                ttl = u8::try_from(v).ok();
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into `addr`.
+    let from = unsafe { socket2::SockAddr::new(addr, msg.msg_namelen) }
+        .as_socket()
+        .ok_or_else(|| io::Error::other("datagram from a non-IP address"))?;
+    Ok(Datagram {
+        len: n as usize,
+        truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        from,
+        ttl,
+    })
 }
 
 /// How a received frame reached the socket (`sll_pkttype` of `struct sockaddr_ll`).
@@ -431,6 +518,40 @@ mod tests {
         set_tcp_md5(&l, "::1".parse().unwrap(), b"secret").unwrap_err(); // v6 key on a v4 socket
         let e = set_tcp_md5(&l, "127.0.0.1".parse().unwrap(), &[b'x'; 81]).unwrap_err();
         assert!(e.to_string().contains("at most 80"));
+    }
+
+    #[test]
+    fn reports_the_ttl_a_datagram_arrived_with() {
+        for (bind, ipv6) in [("127.0.0.1:0", false), ("[::1]:0", true)] {
+            let Ok(rx) = std::net::UdpSocket::bind(bind) else {
+                continue; // no IPv6 loopback here
+            };
+            set_recv_ttl(&rx, ipv6).unwrap();
+            let tx = std::net::UdpSocket::bind(bind).unwrap();
+            for ttl in [255u32, 254, 1] {
+                if ipv6 {
+                    socket2::SockRef::from(&tx)
+                        .set_unicast_hops_v6(ttl)
+                        .unwrap();
+                } else {
+                    tx.set_ttl(ttl).unwrap();
+                }
+                tx.send_to(b"hello", rx.local_addr().unwrap()).unwrap();
+                let mut buf = [0u8; 3];
+                let d = loop {
+                    match recv_with_ttl(&rx, &mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                        r => break r.unwrap(),
+                    }
+                };
+                assert_eq!(d.ttl, Some(ttl as u8));
+                assert_eq!((d.len, d.truncated), (3, true));
+                assert_eq!(d.from, tx.local_addr().unwrap());
+            }
+            let mut buf = [0u8; 8];
+            let e = recv_with_ttl(&rx, &mut buf).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        }
     }
 
     #[test]

@@ -124,6 +124,25 @@ pub struct Metrics {
     layer2_owners: Mutex<BTreeMap<IpAddr, String>>,
     /// Failed reconciles per controller (`service`, `eip`).
     pub reconcile_failures: Family<ControllerLabels, Counter>,
+    /// 1 while a peer's BFD session is Up.
+    pub bfd_session_up: Family<PeerLabels, Gauge>,
+    /// BFD transitions to Up per peer.
+    pub bfd_up_events: Family<PeerLabels, Counter>,
+    /// BFD transitions from Up per peer.
+    pub bfd_down_events: Family<PeerLabels, Counter>,
+    /// BFD control packets sent per peer.
+    pub bfd_packets_sent: Family<PeerLabels, Counter>,
+    /// BFD control packets received per peer (before the session's own checks).
+    pub bfd_packets_received: Family<PeerLabels, Counter>,
+    /// BFD packets dropped, by reason (TTL, malformed, no session, RFC 5880 §6.8.6 rule).
+    pub bfd_packets_dropped: Family<BfdDropLabels, Counter>,
+}
+
+/// Labels of dropped BFD packets.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BfdDropLabels {
+    /// Why (`ttl`, `bad_version`, `no_session`, …).
+    pub reason: String,
 }
 
 /// Labels of per-controller series.
@@ -159,6 +178,12 @@ impl Metrics {
             layer2_owner: Family::default(),
             layer2_owners: Mutex::new(BTreeMap::new()),
             reconcile_failures: Family::default(),
+            bfd_session_up: Family::default(),
+            bfd_up_events: Family::default(),
+            bfd_down_events: Family::default(),
+            bfd_packets_sent: Family::default(),
+            bfd_packets_received: Family::default(),
+            bfd_packets_dropped: Family::default(),
         };
         registry.register(
             "bgp_session_state",
@@ -224,6 +249,36 @@ impl Metrics {
             "reconcile_errors",
             "Failed reconciles by controller",
             m.reconcile_failures.clone(),
+        );
+        registry.register(
+            "bfd_session_up",
+            "1 while each peer's BFD session is Up",
+            m.bfd_session_up.clone(),
+        );
+        registry.register(
+            "bfd_session_up_events",
+            "BFD sessions that came Up, per peer",
+            m.bfd_up_events.clone(),
+        );
+        registry.register(
+            "bfd_session_down_events",
+            "BFD sessions that went down from Up, per peer",
+            m.bfd_down_events.clone(),
+        );
+        registry.register(
+            "bfd_control_packets_sent",
+            "BFD control packets sent, per peer",
+            m.bfd_packets_sent.clone(),
+        );
+        registry.register(
+            "bfd_control_packets_received",
+            "BFD control packets received, per peer",
+            m.bfd_packets_received.clone(),
+        );
+        registry.register(
+            "bfd_control_packets_dropped",
+            "BFD control packets dropped, by reason",
+            m.bfd_packets_dropped.clone(),
         );
         *m.registry.lock().expect("fresh mutex") = registry;
         m

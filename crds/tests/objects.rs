@@ -655,6 +655,7 @@ fn status_is_written_as_openelb_writes_it() {
             reason: "Hold Timer Expired".into(),
             time: time("2024-05-01T10:04:31Z"),
         }),
+        bfd: None,
     };
     let status = BgpPeerStatus {
         nodes_peer_status: [("node-a".to_string(), node)].into(),

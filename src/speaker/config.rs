@@ -98,6 +98,23 @@ pub struct PeerConfig {
     /// Path MTU discovery forced on (`transport.mtuDiscovery`); off leaves the kernel's
     /// default, which for TCP already probes.
     pub mtu_discovery: bool,
+    /// BFD with the neighbor (`spec.bfd`), `None` when off.
+    pub bfd: Option<BfdConfig>,
+}
+
+/// BFD settings of one neighbor, after defaulting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BfdConfig {
+    /// Required Min RX Interval.
+    pub min_rx: Duration,
+    /// Desired Min TX Interval.
+    pub min_tx: Duration,
+    /// Detect Mult (1–255).
+    pub multiplier: u8,
+    /// Wait for the neighbor's first packet.
+    pub passive: bool,
+    /// Keep the BGP session down while BFD is not up.
+    pub strict: bool,
 }
 
 impl PeerConfig {
@@ -125,6 +142,7 @@ impl PeerConfig {
             description: String::new(),
             tcp_mss: None,
             mtu_discovery: false,
+            bfd: None,
         }
     }
 }

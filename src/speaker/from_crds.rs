@@ -20,10 +20,12 @@ use bgp_wire::Family;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use porter_crds::annotations;
 use porter_crds::bgp_conf::BgpConfSpec;
-use porter_crds::bgp_peer::{Afi, BgpPeerSpec, Safi, DEFAULT_HOLD_TIME};
+use porter_crds::bgp_peer::{
+    Afi, BgpPeerSpec, Safi, DEFAULT_BFD_INTERVAL_MS, DEFAULT_BFD_MULTIPLIER, DEFAULT_HOLD_TIME,
+};
 use porter_crds::validate::{FieldError, ValidationErrors};
 
-use super::config::{AddPath, GracefulRestart, BGP_PORT};
+use super::config::{AddPath, BfdConfig, GracefulRestart, BGP_PORT};
 use super::{GlobalConfig, PeerConfig};
 
 /// The node a configuration is computed for.
@@ -227,6 +229,17 @@ pub fn peer_config(spec: &BgpPeerSpec) -> Result<PeerConfig, ValidationErrors> {
             ttl => ttl,
         });
     }
+    pc.bfd = spec.bfd.as_ref().filter(|b| b.enabled).map(|b| {
+        let ms =
+            |v: Option<u32>| Duration::from_millis(v.unwrap_or(DEFAULT_BFD_INTERVAL_MS).into());
+        BfdConfig {
+            min_rx: ms(b.min_rx_interval_ms),
+            min_tx: ms(b.min_tx_interval_ms),
+            multiplier: b.multiplier.unwrap_or(DEFAULT_BFD_MULTIPLIER),
+            passive: b.passive,
+            strict: b.strict,
+        }
+    });
     pc.families.clear();
     for (i, afi_safi) in spec.afi_safis.iter().enumerate() {
         let Some(config) = afi_safi.config.as_ref().filter(|c| c.enabled) else {

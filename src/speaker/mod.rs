@@ -7,6 +7,7 @@
 //! graceful restart) restarts the sessions, and the routes come back with them because they
 //! live in the desired state, not in the sessions.
 
+pub mod bfd;
 pub mod config;
 pub mod encode;
 pub mod from_crds;
@@ -16,7 +17,7 @@ pub mod rib;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
 use bgp_wire::nlri::Prefix;
@@ -29,6 +30,7 @@ pub use peer::{LastError, PeerStatus};
 pub use rib::{DesiredRoutes, NextHop, RouteAttrs, RouteSpec};
 
 use crate::telemetry::Metrics;
+use bfd::{Bfd, BfdPublisher};
 use net::{Listener, SharedNeighbors};
 use peer::{Advertised, Carried, PeerCommand, PeerContext, PeerTask};
 
@@ -47,6 +49,8 @@ struct Inner {
     state: Mutex<State>,
     /// Read side for status queries without the async lock.
     views: RwLock<BTreeMap<String, PeerView>>,
+    /// The BFD task, started with the first peer that has BFD on.
+    bfd: OnceLock<Bfd>,
 }
 
 #[derive(Clone)]
@@ -68,6 +72,8 @@ struct PeerHandle {
     config: PeerConfig,
     commands: mpsc::Sender<PeerCommand>,
     task: tokio::task::JoinHandle<Carried>,
+    /// Where the BFD task publishes this peer's BFD state for its task.
+    bfd: BfdPublisher,
 }
 
 /// The parts of the global configuration every session's OPEN depends on.
@@ -75,10 +81,12 @@ fn session_key(g: &GlobalConfig) -> impl PartialEq + '_ {
     (g.asn, g.router_id, g.graceful_restart, &g.node_addresses)
 }
 
-/// Peer settings that matter to the session (the description does not).
+/// Peer settings that matter to the session: the description does not, and BFD settings
+/// change without a restart (RFC 5880 §6.8.3 Poll sequence).
 fn peer_key(p: &PeerConfig) -> PeerConfig {
     PeerConfig {
         description: String::new(),
+        bfd: None,
         ..p.clone()
     }
 }
@@ -92,6 +100,7 @@ impl Speaker {
                 neighbors: SharedNeighbors::default(),
                 state: Mutex::new(State::default()),
                 views: RwLock::new(BTreeMap::new()),
+                bfd: OnceLock::new(),
             }),
         }
     }
@@ -118,8 +127,12 @@ impl Speaker {
                     .get(&name)
                     .is_some_and(|p| peer_key(p) == peer_key(&st.peers[&name].config));
             if keep {
-                // a description-only change: keep the session, remember the text
+                // a description or BFD change: keep the session, remember the settings
                 if let (Some(h), Some(p)) = (st.peers.get_mut(&name), config.peers.get(&name)) {
+                    if h.config.bfd != p.bfd {
+                        let _ = h.commands.send(PeerCommand::Bfd(p.bfd)).await;
+                        self.set_bfd(&name, p, &h.bfd);
+                    }
                     h.config = p.clone();
                 }
                 continue;
@@ -131,6 +144,9 @@ impl Speaker {
             };
             let h = st.peers.remove(&name).expect("listed");
             self.forget(&name, &h.config);
+            if config.peers.get(&name).is_none_or(|p| p.bfd.is_none()) {
+                self.remove_bfd(&name);
+            }
             if let Some(history) = stop_peer(h, reason).await {
                 histories.insert(name, history);
             }
@@ -168,6 +184,7 @@ impl Speaker {
             let history = histories.remove(name).unwrap_or_default();
             match self.spawn_peer(name, pc, &config.global, st.routes.clone(), history) {
                 Ok(h) => {
+                    self.set_bfd(name, pc, &h.bfd);
                     st.peers.insert(name.clone(), h);
                 }
                 Err(e) => errors.push(format!("BgpPeer {name}: {e}")),
@@ -248,10 +265,29 @@ impl Speaker {
         let peers = std::mem::take(&mut st.peers);
         for (name, h) in peers {
             self.forget(&name, &h.config);
+            self.remove_bfd(&name);
             stop_peer(h, StopReason::AdministrativeShutdown(reason.to_string())).await;
         }
         st.listener = None;
         st.listener_key = None;
+    }
+
+    /// Runs, reconfigures or (when `pc` has BFD off) ends the BFD session of peer `name`.
+    fn set_bfd(&self, name: &str, pc: &PeerConfig, publish: &BfdPublisher) {
+        match pc.bfd {
+            Some(cfg) => self
+                .inner
+                .bfd
+                .get_or_init(|| Bfd::start(self.inner.metrics.clone()))
+                .set(name, pc.neighbor, pc.local_address, cfg, publish.clone()),
+            None => self.remove_bfd(name),
+        }
+    }
+
+    fn remove_bfd(&self, name: &str) {
+        if let Some(b) = self.inner.bfd.get() {
+            b.remove(name);
+        }
     }
 
     fn spawn_peer(
@@ -263,6 +299,7 @@ impl Speaker {
         history: Carried,
     ) -> anyhow::Result<PeerHandle> {
         let (status_tx, status_rx) = watch::channel(None);
+        let (bfd_tx, bfd_rx) = watch::channel(None);
         let advertised = Advertised::default();
         let ctx = PeerContext {
             name: name.to_string(),
@@ -272,6 +309,7 @@ impl Speaker {
             metrics: self.inner.metrics.clone(),
             status: status_tx,
             advertised: advertised.clone(),
+            bfd: bfd_rx,
         };
         let task = PeerTask::new(ctx, history).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (tx, rx) = mpsc::channel(64);
@@ -304,6 +342,7 @@ impl Speaker {
             config: pc.clone(),
             commands: tx,
             task: handle,
+            bfd: Arc::new(bfd_tx),
         })
     }
 
@@ -320,6 +359,14 @@ impl Speaker {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
+    }
+}
+
+/// Sleeps until the earliest deadline of a sans-IO core's timers, or forever without one.
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -25,7 +25,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
-use super::config::{GlobalConfig, PeerConfig};
+use super::bfd::BfdView;
+use super::config::{BfdConfig, GlobalConfig, PeerConfig};
 use super::encode::{encode_changes, end_of_rib, Sender};
 use super::rib::{AdjRibOut, Change, DesiredRoutes, PeerView};
 use crate::telemetry::{MessageLabels, Metrics, PeerLabels};
@@ -54,6 +55,8 @@ pub enum PeerCommand {
     Incoming(TcpStream),
     /// Re-announce everything with GRACEFUL_SHUTDOWN (RFC 8326) until stopped.
     GracefulShutdown,
+    /// The BFD settings changed (the session is kept; strict mode may start or stop it).
+    Bfd(Option<BfdConfig>),
     /// Close the session with this reason and end the task.
     Stop(StopReason),
 }
@@ -96,6 +99,8 @@ pub struct PeerStatus {
     pub last_error: Option<LastError>,
     /// Connections refused while another was up (collision losers, Idle refusals).
     pub rejected_connections: u64,
+    /// The BFD session, when BFD is on.
+    pub bfd: Option<BfdView>,
 }
 
 /// Prefix → (next hops advertised, since when), shared with the speaker for `/status`.
@@ -117,6 +122,8 @@ pub struct PeerContext {
     pub status: watch::Sender<Option<PeerStatus>>,
     /// Where to publish advertised paths.
     pub advertised: Advertised,
+    /// The BFD session's state, published by the BFD task (`None` while BFD is off).
+    pub bfd: watch::Receiver<Option<BfdView>>,
 }
 
 /// The session configuration for a neighbor.
@@ -233,6 +240,8 @@ pub struct PeerTask {
     /// (see [`Carried`]).
     carried: Carried,
     exported: SessionSnapshot,
+    /// The BFD state last acted on.
+    bfd_seen: Option<BfdView>,
 }
 
 /// Counters of the peer's earlier session objects. A collision that the neighbor's newer
@@ -319,6 +328,7 @@ impl PeerTask {
             rejected: 0,
             carried,
             exported,
+            bfd_seen: None,
         })
     }
 
@@ -326,7 +336,8 @@ impl PeerTask {
     /// Runs the peer until it is told to stop (or its command channel closes); returns its
     /// history, for the task that replaces it after a configuration change.
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<PeerCommand>) -> Carried {
-        if !self.ctx.config.admin_down {
+        self.bfd_seen = self.ctx.bfd.borrow_and_update().clone();
+        if !self.ctx.config.admin_down && !self.held_by_bfd() {
             self.primary
                 .session
                 .handle_event(Instant::now(), Event::Start);
@@ -342,12 +353,7 @@ impl PeerTask {
             .into_iter()
             .flatten()
             .min();
-            let sleep = async {
-                match deadline {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let sleep = super::sleep_until(deadline);
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(PeerCommand::Stop(reason)) => return self.stop(reason).await,
@@ -355,6 +361,7 @@ impl PeerTask {
                     Some(other) => self.command(other),
                 },
                 Some((id, io)) = self.io_rx.recv() => self.io(id, io),
+                Ok(()) = self.ctx.bfd.changed() => self.on_bfd(),
                 () = sleep => {
                     let now = Instant::now();
                     self.primary.session.handle_timeout(now);
@@ -381,7 +388,70 @@ impl PeerTask {
                 }
                 self.sync_routes();
             }
+            PeerCommand::Bfd(bfd) => {
+                let was_held = self.held_by_bfd();
+                self.ctx.config.bfd = bfd;
+                if self.held_by_bfd() {
+                    self.stop_for_bfd("BFD strict mode: BFD is not up".into());
+                } else if was_held && !self.ctx.config.admin_down {
+                    self.primary
+                        .session
+                        .handle_event(Instant::now(), Event::Start);
+                }
+            }
             PeerCommand::Stop(_) => unreachable!("handled by run"),
+        }
+    }
+
+    /// BFD strict mode: the session may run only while BFD is Up.
+    fn held_by_bfd(&self) -> bool {
+        self.ctx.config.bfd.is_some_and(|b| b.strict)
+            && !self
+                .bfd_seen
+                .as_ref()
+                .is_some_and(|v| v.state == bfd_wire::State::Up)
+    }
+
+    /// RFC 5882 §3.2: BFD declaring the neighbor down takes the BGP session down at once
+    /// (Cease / BFD Down, RFC 9384) instead of waiting for the hold timer; the neighbor
+    /// switching BFD off (AdminDown) does not. In strict mode the session comes back when
+    /// BFD is Up again.
+    fn on_bfd(&mut self) {
+        let view = self.ctx.bfd.borrow_and_update().clone();
+        let before = std::mem::replace(&mut self.bfd_seen, view);
+        let Some(v) = self.bfd_seen.as_ref() else {
+            return;
+        };
+        if v.failed_from(before.as_ref()) {
+            let reason = format!("BFD down: {}", v.diag);
+            self.stop_for_bfd(reason);
+        } else if v.state == bfd_wire::State::Up
+            && !before.is_some_and(|b| b.state == bfd_wire::State::Up)
+            && self.ctx.config.bfd.is_some_and(|b| b.strict)
+            && !self.ctx.config.admin_down
+        {
+            self.primary
+                .session
+                .handle_event(Instant::now(), Event::Start);
+        }
+    }
+
+    /// Closes every connection of the neighbor for BFD's sake; it restarts by itself after
+    /// the idle hold time unless strict mode holds it until BFD is Up.
+    fn stop_for_bfd(&mut self, reason: String) {
+        let now = Instant::now();
+        let restart = !self.ctx.config.bfd.is_some_and(|b| b.strict);
+        let idle = self.primary.session.state() == SessionState::Idle;
+        if !idle {
+            warn!(peer = %self.ctx.name, "{reason}: closing the BGP session");
+        }
+        let stop = Event::Stop(StopReason::BfdDown { reason, restart });
+        // in Idle a stop only cancels a pending restart, which strict mode wants
+        if !idle || !restart {
+            self.primary.session.handle_event(now, stop.clone());
+        }
+        if let Some(c) = self.secondary.as_mut() {
+            c.session.handle_event(now, stop);
         }
     }
 
@@ -1023,6 +1093,7 @@ impl PeerTask {
             advertised: self.rib.len(),
             last_error: self.last_error.clone(),
             rejected_connections: self.rejected,
+            bfd: self.bfd_seen.clone(),
         };
         self.exported = snap;
         let _ = self.ctx.status.send(Some(status));

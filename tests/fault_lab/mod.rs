@@ -132,6 +132,8 @@ pub struct Peer {
     pub local: IpAddr,
     /// Hold time offered (keepalive a third of it).
     pub hold_time: u16,
+    /// `spec.bfd`, as a YAML flow mapping's inside (`enabled: true, multiplier: 3`).
+    pub bfd: Option<String>,
 }
 
 impl Peer {
@@ -142,7 +144,14 @@ impl Peer {
             neighbor,
             local,
             hold_time: 9,
+            bfd: None,
         }
+    }
+
+    /// Sets `spec.bfd` to `{fields}`.
+    pub fn bfd(mut self, fields: &str) -> Peer {
+        self.bfd = Some(fields.to_string());
+        self
     }
 
     /// Sets the hold time.
@@ -221,6 +230,9 @@ impl Conf {
                 (p.hold_time / 3).max(1),
                 p.local
             );
+            if let Some(bfd) = &p.bfd {
+                let _ = writeln!(c, "  bfd: {{{bfd}}}");
+            }
         }
         for (name, pool) in [("pool-v4", POOL_V4), ("pool-v6", POOL_V6)] {
             let _ = write!(

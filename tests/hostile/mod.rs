@@ -328,6 +328,7 @@ fn placeholder_status() -> PeerStatus {
         end_of_rib_received: Vec::new(),
         last_error: None,
         rejected_connections: 0,
+        bfd: None,
     }
 }
 

@@ -66,15 +66,25 @@ pub enum StopReason {
     /// 6/6 Other Configuration Change: the session restarts after the idle hold time, e.g.
     /// with new capabilities.
     ConfigurationChange,
+    /// 6/10 BFD Down (RFC 9384): BFD declared the path to the peer dead (RFC 5882). The
+    /// NOTIFICATION carries no data; `reason` is for the local log and status.
+    BfdDown {
+        /// What BFD reported, for people.
+        reason: String,
+        /// Restart after the idle hold time (false: stay in Idle until started, as BFD
+        /// strict mode wants while BFD is down).
+        restart: bool,
+    },
 }
 
 impl StopReason {
     /// Whether the session starts again by itself after this stop.
     pub fn restarts(&self) -> bool {
-        matches!(
-            self,
-            StopReason::AdministrativeReset(_) | StopReason::ConfigurationChange
-        )
+        match self {
+            StopReason::AdministrativeReset(_) | StopReason::ConfigurationChange => true,
+            StopReason::BfdDown { restart, .. } => *restart,
+            StopReason::AdministrativeShutdown(_) | StopReason::PeerDeconfigured => false,
+        }
     }
 
     /// The Cease NOTIFICATION this stop sends.
@@ -87,6 +97,9 @@ impl StopReason {
             }
             StopReason::ConfigurationChange => {
                 NotificationMsg::cease(CeaseSubcode::OTHER_CONFIGURATION_CHANGE, Vec::new())
+            }
+            StopReason::BfdDown { .. } => {
+                NotificationMsg::cease(CeaseSubcode::BFD_DOWN, Vec::new())
             }
         }
     }
@@ -162,6 +175,7 @@ pub enum DownReason {
 impl std::fmt::Display for DownReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            DownReason::Stopped(StopReason::BfdDown { reason, .. }) => f.write_str(reason),
             DownReason::Stopped(r) => write!(f, "stopped: {r:?}"),
             DownReason::HoldTimerExpired => f.write_str("hold timer expired"),
             DownReason::NotificationReceived => f.write_str("NOTIFICATION received"),

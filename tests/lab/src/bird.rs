@@ -46,6 +46,8 @@ pub struct BirdPeer {
     /// Log every state change of the protocol (`debug { states; }`): BIRD's log then has one
     /// `NAME: State changed to up` line per session that reached Established.
     pub debug_states: bool,
+    /// BFD with the neighbor (`bfd on`): (interval in ms for both directions, multiplier).
+    pub bfd: Option<(u32, u8)>,
 }
 
 impl BirdPeer {
@@ -66,7 +68,14 @@ impl BirdPeer {
             add_path_tx: false,
             hold_time: 9,
             debug_states: false,
+            bfd: None,
         }
+    }
+
+    /// Runs BFD with the neighbor: `interval_ms` as both min rx and min tx, `multiplier`.
+    pub fn bfd(mut self, interval_ms: u32, multiplier: u8) -> Self {
+        self.bfd = Some((interval_ms, multiplier));
+        self
     }
 
     /// Sets the neighbor's TCP port.
@@ -213,6 +222,14 @@ impl BirdConfig {
             }
             let _ = writeln!(c, "}}");
         }
+        // one BFD protocol for the whole router, with the first BFD peer's timers
+        if let Some((interval, mult)) = self.peers.iter().find_map(|p| p.bfd) {
+            let _ = writeln!(
+                c,
+                "protocol bfd {{ interface \"*\" {{ min rx interval {interval} ms; \
+                 min tx interval {interval} ms; idle tx interval 1000 ms; multiplier {mult}; }}; }}"
+            );
+        }
         for p in &self.peers {
             self.render_peer(&mut c, p);
         }
@@ -247,6 +264,9 @@ impl BirdConfig {
         }
         if p.debug_states {
             let _ = writeln!(c, "  debug {{ states }};");
+        }
+        if p.bfd.is_some() {
+            let _ = writeln!(c, "  bfd on;");
         }
         // short timers: a lab session should come up and recover within seconds
         let _ = writeln!(
