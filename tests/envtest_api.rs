@@ -244,6 +244,47 @@ async fn schema_refuses_what_porter_cannot_run_and_names_the_field() {
             "spec.transport.tcpMss",
         ),
         (
+            "BgpPeer BFD detect multiplier 0",
+            &peers,
+            peer(
+                "bad-8",
+                json!({"conf": {"neighborAddress": "10.0.0.1", "peerAs": 65001},
+                       "bfd": {"enabled": true, "multiplier": 0}}),
+            ),
+            "spec.bfd.multiplier",
+        ),
+        (
+            "BgpPeer BFD receive interval below 10 ms",
+            &peers,
+            peer(
+                "bad-9",
+                json!({"conf": {"neighborAddress": "10.0.0.1", "peerAs": 65001},
+                       "bfd": {"enabled": true, "minRxIntervalMs": 5}}),
+            ),
+            "spec.bfd.minRxIntervalMs",
+        ),
+        (
+            "BgpPeer BFD transmit interval above a minute",
+            &peers,
+            peer(
+                "bad-10",
+                json!({"conf": {"neighborAddress": "10.0.0.1", "peerAs": 65001},
+                       "bfd": {"enabled": true, "minTxIntervalMs": 60001}}),
+            ),
+            "spec.bfd.minTxIntervalMs",
+        ),
+        (
+            "BgpPeer BFD with eBGP multihop",
+            &peers,
+            peer(
+                "bad-11",
+                json!({"conf": {"neighborAddress": "10.0.0.1", "peerAs": 65001},
+                       "ebgpMultihop": {"enabled": true, "multihopTtl": 3},
+                       "bfd": {"enabled": true}}),
+            ),
+            "spec.bfd",
+        ),
+        (
             "BgpConf AS 0",
             &confs,
             conf("default", json!({"as": 0})),
@@ -321,6 +362,27 @@ async fn schema_refuses_what_porter_cannot_run_and_names_the_field() {
     let typed = Api::<BgpPeer>::all(cluster.client.clone());
     let full = typed.get("bgppeer-full").await.unwrap();
     assert!(full.validate().is_ok(), "{:?}", full.validate());
+    // porter's BFD extension is stored as written, and so is a multihop peer with BFD off
+    let bfd = json!({"enabled": true, "minRxIntervalMs": 10, "minTxIntervalMs": 60000,
+                     "multiplier": 255, "passive": true, "strict": true});
+    for (name, extra) in [
+        ("bfd", json!({"bfd": bfd})),
+        (
+            "bfd-off-multihop",
+            json!({"bfd": {"enabled": false}, "ebgpMultihop": {"enabled": true}}),
+        ),
+    ] {
+        let mut spec = json!({"conf": {"neighborAddress": "10.0.0.2", "peerAs": 65001}});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        create(&peers, peer(name, spec))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: refused: {e}"));
+    }
+    let stored = typed.get("bfd").await.unwrap();
+    assert_eq!(serde_json::to_value(&stored.spec.bfd).unwrap(), bfd);
+    assert!(stored.validate().is_ok(), "{:?}", stored.validate());
     let typed = Api::<Eip>::all(cluster.client.clone());
     assert_eq!(
         typed.list(&Default::default()).await.unwrap().items.len(),

@@ -44,6 +44,11 @@ pub const DEFAULT_SEND_MAX: u32 = 10;
     printcolumn(name = "peerAs", type_ = "integer", json_path = ".spec.conf.peerAs")
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.bfd) || !has(self.bfd.enabled) || !self.bfd.enabled || !has(self.ebgpMultihop) || !has(self.ebgpMultihop.enabled) || !self.ebgpMultihop.enabled",
+    "message": BFD_MULTIHOP_REFUSAL,
+    "fieldPath": ".bfd",
+}]))]
 pub struct BgpPeerSpec {
     /// Who the neighbor is.
     pub conf: PeerConf,
@@ -71,6 +76,10 @@ pub struct BgpPeerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd: Option<Bfd>,
 }
+
+/// Why a BgpPeer with BFD and eBGP multihop is refused (schema rule and [`BgpPeerSpec::validate`]).
+pub const BFD_MULTIHOP_REFUSAL: &str = "multihop BFD (RFC 5883) is not supported: porter runs \
+     single-hop BFD (RFC 5881), which a neighbor more than one hop away cannot answer";
 
 /// Default BFD transmit and receive interval, milliseconds.
 pub const DEFAULT_BFD_INTERVAL_MS: u32 = 300;
@@ -1026,11 +1035,7 @@ impl BgpPeerSpec {
             );
         }
         if self.ebgp_multihop.as_ref().is_some_and(|m| m.enabled) {
-            errs.push(
-                "spec.bfd",
-                "multihop BFD (RFC 5883) is not supported: porter runs single-hop BFD \
-                 (RFC 5881), which a neighbor more than one hop away cannot answer",
-            );
+            errs.push("spec.bfd", BFD_MULTIHOP_REFUSAL);
         }
     }
 

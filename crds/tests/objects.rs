@@ -543,6 +543,33 @@ fn hold_time_zero_disables_keepalives_and_three_is_the_minimum() {
 }
 
 #[test]
+fn bfd_settings_are_checked_as_the_schema_checks_them() {
+    let paths = validation_paths(peer_with(json!({
+        "bfd": {"enabled": true, "minRxIntervalMs": 9, "minTxIntervalMs": 60001, "multiplier": 0},
+        "ebgpMultihop": {"enabled": true}
+    })));
+    assert_eq!(
+        paths,
+        [
+            "spec.bfd.minRxIntervalMs",
+            "spec.bfd.minTxIntervalMs",
+            "spec.bfd.multiplier",
+            "spec.bfd",
+        ]
+    );
+    // off, nothing in it is checked (as the schema's rule does not look inside either)
+    let off = peer_with(json!({"bfd": {"enabled": false}, "ebgpMultihop": {"enabled": true}}));
+    parse_object(&off).unwrap().validate().unwrap();
+    // a Detect Mult above 255 does not fit the field: a parse error naming it
+    let err = parse_object(&peer_with(
+        json!({"bfd": {"enabled": true, "multiplier": 256}}),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("spec.bfd.multiplier"), "{err}");
+}
+
+#[test]
 fn family_listed_twice_is_reported() {
     let entry =
         json!({"config": {"family": {"afi": "AFI_IP", "safi": "SAFI_UNICAST"}, "enabled": true}});

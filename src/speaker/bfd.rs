@@ -621,3 +621,76 @@ async fn receive_loop(sock: UdpSocket, out: mpsc::Sender<Received>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(state: State, remote_state: State) -> BfdView {
+        BfdView {
+            config: BfdConfig {
+                min_rx: Duration::from_millis(300),
+                min_tx: Duration::from_millis(300),
+                multiplier: 3,
+                passive: false,
+                strict: false,
+            },
+            state,
+            remote_state,
+            local_discriminator: 1,
+            remote_discriminator: 2,
+            tx_interval: Duration::from_millis(300),
+            detection_time: Duration::from_millis(900),
+            up_events: 0,
+            down_events: 0,
+            diag: Diag::None,
+            last_change: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn only_a_drop_from_up_that_nobody_asked_for_is_a_failure() {
+        use State::*;
+        let up = view(Up, Up);
+        // RFC 5882 §3.2: detection expiry or the neighbor saying Down
+        assert!(view(Down, Up).failed_from(Some(&up)));
+        assert!(view(Down, Down).failed_from(Some(&up)));
+        assert!(view(Init, Down).failed_from(Some(&up)));
+        // either side switching BFD off is not
+        assert!(!view(Down, AdminDown).failed_from(Some(&up)));
+        assert!(!view(AdminDown, Up).failed_from(Some(&up)));
+        // a session that never came up has nothing to lose (a router without BFD)
+        assert!(!view(Down, Down).failed_from(Some(&view(Down, Down))));
+        assert!(!view(Down, Down).failed_from(Some(&view(Init, Down))));
+        assert!(!view(Down, Down).failed_from(None));
+        assert!(!up.failed_from(Some(&up)));
+    }
+
+    #[tokio::test]
+    async fn a_session_sends_from_a_port_of_rfc_5881_with_ttl_255() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        crate::sys::set_recv_ttl(&rx, false).unwrap();
+        let sock = open_sender(
+            "127.0.0.1".parse().unwrap(),
+            Some("127.0.0.1".parse().unwrap()),
+        )
+        .unwrap();
+        let port = sock.local_addr().unwrap().port();
+        assert!(SOURCE_PORTS.contains(&port), "{port}");
+        assert_eq!(sock.peer_addr().unwrap().port(), CONTROL_PORT);
+        // the same socket options on a socket pointed at our receiver
+        let probe = open_sender("127.0.0.1".parse().unwrap(), None).unwrap();
+        probe.connect(rx.local_addr().unwrap()).await.unwrap();
+        probe.send(b"x").await.unwrap();
+        let mut buf = [0u8; 4];
+        let d = loop {
+            match crate::sys::recv_with_ttl(&rx, &mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => tokio::task::yield_now().await,
+                r => break r.unwrap(),
+            }
+        };
+        assert_eq!(d.ttl, Some(TTL));
+        assert!(SOURCE_PORTS.contains(&d.from.port()));
+    }
+}

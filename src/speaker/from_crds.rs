@@ -458,4 +458,34 @@ mod tests {
         // sendMax is clamped to what one octet holds.
         assert_eq!(pc.families[&Family::IPV6_UNICAST].send_max, 255);
     }
+
+    #[test]
+    fn bfd_defaults_to_300_ms_times_3_and_is_off_unless_enabled() {
+        let peer = |bfd: serde_json::Value| {
+            let spec: BgpPeerSpec = serde_json::from_value(serde_json::json!({
+                "conf": {"peerAs": 65001, "neighborAddress": "10.0.0.1"}, "bfd": bfd
+            }))
+            .unwrap();
+            peer_config(&spec).unwrap().bfd
+        };
+        assert_eq!(peer(serde_json::json!({"multiplier": 5})), None);
+        assert_eq!(
+            peer(serde_json::json!({"enabled": true})),
+            Some(BfdConfig {
+                min_rx: Duration::from_millis(300),
+                min_tx: Duration::from_millis(300),
+                multiplier: 3,
+                passive: false,
+                strict: false,
+            })
+        );
+        let custom = peer(serde_json::json!({"enabled": true, "minRxIntervalMs": 50,
+            "minTxIntervalMs": 100, "multiplier": 5, "passive": true, "strict": true}))
+        .unwrap();
+        assert_eq!(
+            (custom.min_rx, custom.min_tx, custom.multiplier),
+            (Duration::from_millis(50), Duration::from_millis(100), 5)
+        );
+        assert!(custom.passive && custom.strict);
+    }
 }
