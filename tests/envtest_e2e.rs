@@ -11,6 +11,8 @@
 //! - a Node made NotReady is withdrawn, the control plane restarted under running speakers
 //!   withdraws nothing, the leader SIGKILLed mid-allocation hands no address out twice, a
 //!   deleted Service releases its finalizer and its route;
+//! - BFD turned on in the BgpPeer against a BIRD with BFD: both nodes Up in its status, no
+//!   BGP restart for it.
 //! - `kubectl get eips`, `kubectl get bgppeers -o yaml` and `kubectl get events` show what
 //!   README says;
 //! - objects written as OpenELB's documentation writes them apply unchanged, and their status
@@ -325,6 +327,75 @@ async fn a_user_applies_deploy_and_samples_and_porter_serves_them() {
         "{}",
         cond.message
     );
+    // BFD, porter's extension: the router runs it, then the BgpPeer turns it on. Both nodes'
+    // BFD sessions come Up in the BgpPeer's status, and the BGP sessions are not restarted
+    // for it (a BFD setting is not a session setting).
+    let mut bfd_bird = envtest_support::netlab::bird_config(LAN, lab.nodes.len());
+    for p in &mut bfd_bird.peers {
+        p.bfd = Some((300, 3));
+    }
+    std::fs::write(dir.join("bird.conf"), bfd_bird.render()).unwrap();
+    let reconfigured = faults::birdc(&dir, &["configure"]);
+    assert!(reconfigured.contains("Reconfigur"), "{reconfigured}");
+    let node_status = |out: String| -> Option<Value> {
+        let v: Value = serde_yaml::from_str(&out).ok()?;
+        Some(v["items"][0]["status"]["nodesPeerStatus"].clone())
+    };
+    let before = wait_for(T, "both nodes Established with BFD on the router", || {
+        let out = cluster.kubectl(&["get", "bgppeers", "-o", "yaml"]);
+        async move {
+            let st = node_status(out)?;
+            NODES
+                .iter()
+                .all(|n| st[n]["peerState"]["sessionState"] == "ESTABLISHED")
+                .then_some(st)
+        }
+    })
+    .await;
+    cluster.kubectl(&[
+        "patch",
+        "bgppeer",
+        "bgppeer-sample",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"bfd":{"enabled":true}}}"#,
+    ]);
+    let after = wait_for(T, "both nodes' BFD Up in the BgpPeer's status", || {
+        let out = cluster.kubectl(&["get", "bgppeers", "-o", "yaml"]);
+        async move {
+            let st = node_status(out)?;
+            NODES
+                .iter()
+                .all(|n| st[n]["bfd"]["state"] == "Up")
+                .then_some(st)
+        }
+    })
+    .await;
+    for n in NODES {
+        let bfd = &after[n]["bfd"];
+        assert_eq!(
+            (
+                &bfd["txIntervalMs"],
+                &bfd["detectionTimeMs"],
+                &bfd["upTransitions"]
+            ),
+            (&300.into(), &900.into(), &"1".into()),
+            "{n}: {bfd}"
+        );
+        assert_eq!(
+            (
+                &after[n]["peerState"]["flops"],
+                &after[n]["peerState"]["sessionState"]
+            ),
+            (&before[n]["peerState"]["flops"], &"ESTABLISHED".into()),
+            "{n}: turning BFD on restarted the BGP session"
+        );
+    }
+    eprintln!(
+        "kubectl get bgppeers: node4's BFD: {}",
+        after["node4"]["bfd"]
+    );
+
     let events = cluster.kubectl(&["get", "events", "-n", "default"]);
     for want in ["Allocated", "service/web", "service/cluster"] {
         assert!(
