@@ -15,8 +15,19 @@
 //!   Services holding one address without a sharing agreement are reported; the loser's claim
 //!   is kept ("pending"), so it is not silently renumbered: its next `allocate` asks for that
 //!   address again and fails, naming the holder, until the holder lets go.
-//! * **Not O(pool size).** Used addresses are a sorted map per pool; the lowest free address
-//!   is found by walking the gaps between used ones, so an IPv6 /64 costs what it holds.
+//! * **O(log n) per Service, whatever the pool's size.** Per pool, besides the sorted map of
+//!   used addresses and their holders, the free addresses are kept as maximal runs
+//!   (`first → last`, in `free.rs`): a fresh IPv6 /64 is one run of two numbers, the lowest
+//!   free address is the first run's start, and taking or giving back an address splits or
+//!   merges runs in a few searches. An address the requester holds alone also counts as free
+//!   for it: that is its own slot, one more search. A Service with a sharing key looks for an
+//!   address to join only among the addresses whose holders all have its key (an index per
+//!   key), not among every used address. So allocating and releasing cost O(log n) searches
+//!   and a rebuild O(n log n). Memory: one entry per used address, per hole between used
+//!   addresses and per address shared under a key. Still linear, as before: joining under a
+//!   key walks that key's addresses until one has no port in common with the requester, and
+//!   each holder of a shared address is checked. A test keeps the counted steps from growing
+//!   faster than n·log n (`cost.rs`, `allocation_work_grows_as_n_log_n`).
 //!
 //! # Pool choice, per wanted family
 //!
@@ -1050,6 +1061,15 @@ impl PoolState {
     }
 }
 
+/// One (Service, address) pair to record during a rebuild.
+struct Claim {
+    /// Lower wins a contested address: 0 held in memory, 1 explicitly requested, 2 other.
+    rank: u8,
+    service: ServiceKey,
+    ip: IpAddr,
+    holder: Holder,
+}
+
 #[cfg(test)]
 impl PoolState {
     /// `free` is exactly the complement of `used` in `[lo, hi]`, as runs that never touch, and
@@ -1145,13 +1165,4 @@ mod linear {
         }
         Some(candidate)
     }
-}
-
-/// One (Service, address) pair to record during a rebuild.
-struct Claim {
-    /// Lower wins a contested address: 0 held in memory, 1 explicitly requested, 2 other.
-    rank: u8,
-    service: ServiceKey,
-    ip: IpAddr,
-    holder: Holder,
 }
