@@ -15,8 +15,19 @@
 //!   Services holding one address without a sharing agreement are reported; the loser's claim
 //!   is kept ("pending"), so it is not silently renumbered: its next `allocate` asks for that
 //!   address again and fails, naming the holder, until the holder lets go.
-//! * **Not O(pool size).** Used addresses are a sorted map per pool; the lowest free address
-//!   is found by walking the gaps between used ones, so an IPv6 /64 costs what it holds.
+//! * **O(log n) per Service, whatever the pool's size.** Per pool, besides the sorted map of
+//!   used addresses and their holders, the free addresses are kept as maximal runs
+//!   (`first → last`, in `free.rs`): a fresh IPv6 /64 is one run of two numbers, the lowest
+//!   free address is the first run's start, and taking or giving back an address splits or
+//!   merges runs in a few searches. An address the requester holds alone also counts as free
+//!   for it: that is its own slot, one more search. A Service with a sharing key looks for an
+//!   address to join only among the addresses whose holders all have its key (an index per
+//!   key), not among every used address. So allocating and releasing cost O(log n) searches
+//!   and a rebuild O(n log n). Memory: one entry per used address, per hole between used
+//!   addresses and per address shared under a key. Still linear, as before: joining under a
+//!   key walks that key's addresses until one has no port in common with the requester, and
+//!   each holder of a shared address is checked. A test keeps the counted steps from growing
+//!   faster than n·log n (`cost.rs`, `allocation_work_grows_as_n_log_n`).
 //!
 //! # Pool choice, per wanted family
 //!
@@ -30,11 +41,13 @@
 //!
 //! Disabled pools give out no new addresses but keep existing ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::address::{from_u128, to_u128, IpFamily};
+use super::cost;
 use super::error::{IpamError, SharingRefusal};
+use super::free::FreeRuns;
 use super::pool::{validate_pools, Invalid, Pool, PoolProtocol, PoolSpec};
 use super::request::{ServiceKey, ServicePort, ServiceRequest};
 
@@ -150,6 +163,9 @@ pub struct Allocator {
     services: BTreeMap<ServiceKey, Held>,
     /// Contested claims from a rebuild, per Service and family.
     pending: BTreeMap<ServiceKey, BTreeMap<IpFamily, IpAddr>>,
+    /// Test only: pick addresses by the linear walks of the reference model.
+    #[cfg(test)]
+    linear: bool,
 }
 
 impl Allocator {
@@ -166,13 +182,7 @@ impl Allocator {
                     (pool.family(), pool.address().span_bounds().0),
                     name.clone(),
                 );
-                (
-                    name,
-                    PoolState {
-                        pool,
-                        used: BTreeMap::new(),
-                    },
-                )
+                (name, PoolState::new(pool))
             })
             .collect();
         Allocator {
@@ -181,6 +191,8 @@ impl Allocator {
             blocks,
             services: BTreeMap::new(),
             pending: BTreeMap::new(),
+            #[cfg(test)]
+            linear: false,
         }
     }
 
@@ -237,7 +249,13 @@ impl Allocator {
                 });
             }
         }
+        #[cfg(test)]
+        let linear = self.linear;
         *self = Allocator::new(pools);
+        #[cfg(test)]
+        {
+            self.linear = linear;
+        }
         self.record_claims(claims)
     }
 
@@ -251,12 +269,14 @@ impl Allocator {
             return Err(self.missing_pool(name));
         }
         let key = &req.service;
+        cost::search(self.services.len());
         let current = self.services.get(key).cloned().unwrap_or_default();
         let mut plan = Vec::new();
         for &family in req.families.families() {
             let explicit = req.requested_ip(family).or_else(|| {
                 // A pending claim acts as a requested address unless the request now points
                 // elsewhere (other named pools).
+                cost::search(self.pending.len());
                 self.pending
                     .get(key)
                     .and_then(|c| c.get(&family))
@@ -288,14 +308,13 @@ impl Allocator {
             self.pools
                 .get_mut(&slot.pool)
                 .expect("planned pool exists")
-                .used
-                .entry(slot.addr)
-                .or_default()
-                .insert(key.clone(), holder.clone());
+                .hold(slot.addr, key.clone(), holder.clone());
             assigned.push(self.assigned_of(family, &slot));
             held.insert(family, slot);
         }
+        cost::search(self.services.len());
         self.services.insert(key.clone(), held);
+        cost::search(self.pending.len());
         self.pending.remove(key);
         Ok(Allocation { assigned, released })
     }
@@ -303,7 +322,9 @@ impl Allocator {
     /// Release everything the Service holds or claims (Service deleted or no longer ours).
     /// Returns the released addresses.
     pub fn release(&mut self, service: &ServiceKey) -> Vec<Assigned> {
+        cost::search(self.pending.len());
         self.pending.remove(service);
+        cost::search(self.services.len());
         let Some(held) = self.services.remove(service) else {
             return Vec::new();
         };
@@ -342,7 +363,7 @@ impl Allocator {
     /// The Services holding `ip`, in order.
     pub fn holders(&self, ip: IpAddr) -> Vec<ServiceKey> {
         self.pool_spanning(ip)
-            .and_then(|state| state.used.get(&to_u128(ip)))
+            .and_then(|state| state.holders(to_u128(ip)))
             .map(|h| h.keys().cloned().collect())
             .unwrap_or_default()
     }
@@ -463,7 +484,7 @@ impl Allocator {
                 continue;
             }
             let addr = to_u128(claim.ip);
-            let refusal = state.used.get(&addr).and_then(|holders| {
+            let refusal = state.holders(addr).and_then(|holders| {
                 holders.iter().find_map(|(other, h)| {
                     refusal(&claim.holder, h).map(|reason| (other.clone(), reason))
                 })
@@ -484,10 +505,8 @@ impl Allocator {
             self.pools
                 .get_mut(&pool)
                 .expect("spanning pool exists")
-                .used
-                .entry(addr)
-                .or_default()
-                .insert(claim.service.clone(), claim.holder);
+                .hold(addr, claim.service.clone(), claim.holder);
+            cost::search(self.services.len());
             self.services
                 .entry(claim.service)
                 .or_default()
@@ -517,7 +536,7 @@ impl Allocator {
         addr: u128,
     ) -> Option<(ServiceKey, SharingRefusal)> {
         let ours = Holder::of(req);
-        state.used.get(&addr).and_then(|holders| {
+        state.holders(addr).and_then(|holders| {
             holders
                 .iter()
                 .filter(|(k, _)| **k != req.service)
@@ -658,23 +677,38 @@ impl Allocator {
     /// address whose holders all agree to share; otherwise (or if there is none) the lowest
     /// free address.
     fn pick(&self, req: &ServiceRequest, state: &PoolState) -> Option<u128> {
+        #[cfg(test)]
+        if self.linear {
+            return linear::pick(req, state);
+        }
         if req.sharing_key.is_some() {
-            let ours = Holder::of(req);
-            let join = state.used.iter().find_map(|(addr, holders)| {
-                let mut others = holders
-                    .iter()
-                    .filter(|(k, _)| **k != req.service)
-                    .peekable();
-                let has_others = others.peek().is_some();
-                let agree = others.all(|(_, h)| refusal(&ours, h).is_none());
-                (has_others && agree).then_some(*addr)
-            });
+            let join = join_shared(req, state);
             if join.is_some() {
                 return join;
             }
         }
-        let (lo, hi) = state.pool.address().usable_bounds();
-        lowest_free(&state.used, lo, hi, &req.service)
+        self.lowest_free(req, state)
+    }
+
+    /// The lowest address of the pool not held by anyone but the requester: the lowest free
+    /// one, or the one the requester holds alone if that is lower.
+    fn lowest_free(&self, req: &ServiceRequest, state: &PoolState) -> Option<u128> {
+        cost::search(self.services.len());
+        let own = self
+            .services
+            .get(&req.service)
+            .and_then(|held| held.get(&state.pool.family()))
+            .filter(|slot| slot.pool == state.pool.name())
+            .map(|slot| slot.addr)
+            .filter(|addr| {
+                state
+                    .holders(*addr)
+                    .is_some_and(|h| h.len() == 1 && h.contains_key(&req.service))
+            });
+        match (state.free.lowest(), own) {
+            (Some(free), Some(own)) => Some(free.min(own)),
+            (free, own) => free.or(own),
+        }
     }
 
     fn pool_spanning(&self, ip: IpAddr) -> Option<&PoolState> {
@@ -707,12 +741,7 @@ impl Allocator {
 
     fn remove_holder(&mut self, service: &ServiceKey, slot: &Slot) {
         if let Some(state) = self.pools.get_mut(&slot.pool) {
-            if let Some(holders) = state.used.get_mut(&slot.addr) {
-                holders.remove(service);
-                if holders.is_empty() {
-                    state.used.remove(&slot.addr);
-                }
-            }
+            state.release(slot.addr, service);
         }
     }
 
@@ -728,14 +757,24 @@ impl Allocator {
         }
     }
 
+    /// The same allocator, picking addresses by the linear walks of the reference model
+    /// instead of the free runs and the sharing index: what the property tests compare with.
+    #[cfg(test)]
+    pub(crate) fn linear_model(mut self) -> Self {
+        self.linear = true;
+        self
+    }
+
     /// Check every internal invariant; used by the tests after each step.
     #[cfg(test)]
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
-        use std::collections::BTreeSet;
         let mut seen = BTreeSet::new();
         for (name, state) in &self.pools {
             let addr = state.pool.address();
             let (lo, hi) = addr.usable_bounds();
+            state
+                .check_index(lo, hi)
+                .map_err(|e| format!("{name}: {e}"))?;
             for (a, holders) in &state.used {
                 if *a < lo || *a > hi {
                     return Err(format!("{name}: {a} outside pool"));
@@ -803,30 +842,27 @@ fn refusal(ours: &Holder, theirs: &Holder) -> Option<SharingRefusal> {
         })
 }
 
-/// The lowest address in `[lo, hi]` not held by anyone but `me`, walking the gaps between used
-/// addresses: O(used addresses in the pool), whatever the pool's size.
-fn lowest_free(
-    used: &BTreeMap<u128, Holders>,
-    lo: u128,
-    hi: u128,
-    me: &ServiceKey,
-) -> Option<u128> {
-    let mut candidate = lo;
-    for (addr, holders) in used.range(lo..=hi) {
-        if holders.len() == 1 && holders.contains_key(me) {
-            // Held by the requester alone: free for it.
-            continue;
-        }
-        if *addr > candidate {
-            break;
-        }
-        // *addr == candidate: taken, try the next one.
-        if *addr == hi {
-            return None;
-        }
-        candidate = addr + 1;
-    }
-    Some(candidate)
+/// The lowest address a request with a sharing key may join: one whose other holders (there
+/// must be some) all agree to share with it. Holders of one address agree with each other, so
+/// they all have the requester's key: only the addresses indexed under that key are tried.
+fn join_shared(req: &ServiceRequest, state: &PoolState) -> Option<u128> {
+    let ours = Holder::of(req);
+    let key = ours.sharing_key.as_ref()?;
+    cost::search(state.shared.len());
+    state.shared.get(key)?.iter().copied().find(|addr| {
+        cost::visit(1);
+        state
+            .holders(*addr)
+            .is_some_and(|holders| agree_to_share(&ours, &req.service, holders))
+    })
+}
+
+/// Whether `holders` other than `me` exist and all agree to share with `ours`.
+fn agree_to_share(ours: &Holder, me: &ServiceKey, holders: &Holders) -> bool {
+    let mut others = holders.iter().filter(|(k, _)| *k != me).peekable();
+    let has_others = others.peek().is_some();
+    let agree = others.all(|(_, h)| refusal(ours, h).is_none());
+    has_others && agree
 }
 
 /// Where a Service's address of one family lives.
@@ -926,13 +962,103 @@ impl Holders {
     fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The sharing key all holders have, if there are holders and they have one key.
+    fn common_key(&self) -> Option<&str> {
+        let (first, rest) = self.0.split_first()?;
+        let key = first.1.sharing_key.as_deref()?;
+        rest.iter()
+            .all(|(_, h)| h.sharing_key.as_deref() == Some(key))
+            .then_some(key)
+    }
 }
 
+/// One valid pool and who holds what in it.
+///
+/// `used`, `free` and `shared` change together, only through [`PoolState::hold`] and
+/// [`PoolState::release`], each a few searches: O(log used).
 #[derive(Debug, Clone)]
 struct PoolState {
     pool: Pool,
     /// Used addresses → their holders (more than one only when shared).
     used: BTreeMap<u128, Holders>,
+    /// The pool's allocatable addresses not in `used`.
+    free: FreeRuns,
+    /// Sharing key → the used addresses whose holders all have that key: the only addresses a
+    /// Service with that key can join.
+    shared: BTreeMap<String, BTreeSet<u128>>,
+}
+
+impl PoolState {
+    fn new(pool: Pool) -> Self {
+        let (lo, hi) = pool.address().usable_bounds();
+        PoolState {
+            pool,
+            used: BTreeMap::new(),
+            free: FreeRuns::new(lo, hi),
+            shared: BTreeMap::new(),
+        }
+    }
+
+    /// The holders of `addr`, if it is used.
+    fn holders(&self, addr: u128) -> Option<&Holders> {
+        cost::search(self.used.len());
+        self.used.get(&addr)
+    }
+
+    /// Adds (or updates) `service` as a holder of `addr`, an allocatable address of the pool.
+    fn hold(&mut self, addr: u128, service: ServiceKey, holder: Holder) {
+        cost::search(self.used.len());
+        let holders = self.used.entry(addr).or_insert_with(|| {
+            self.free.take(addr);
+            Holders::default()
+        });
+        let before = holders.common_key().map(str::to_owned);
+        holders.insert(service, holder);
+        let after = holders.common_key().map(str::to_owned);
+        self.reindex(addr, before, after);
+    }
+
+    /// Removes `service` from the holders of `addr`; the address is free when none is left.
+    fn release(&mut self, addr: u128, service: &ServiceKey) {
+        cost::search(self.used.len());
+        let Some(holders) = self.used.get_mut(&addr) else {
+            return;
+        };
+        let before = holders.common_key().map(str::to_owned);
+        holders.remove(service);
+        let after = holders.common_key().map(str::to_owned);
+        if holders.is_empty() {
+            cost::search(self.used.len());
+            self.used.remove(&addr);
+            self.free.give(addr);
+        }
+        self.reindex(addr, before, after);
+    }
+
+    /// Moves `addr` in the sharing index from under the key its holders had to the one they
+    /// have now.
+    fn reindex(&mut self, addr: u128, before: Option<String>, after: Option<String>) {
+        if before == after {
+            return;
+        }
+        if let Some(key) = before {
+            cost::search(self.shared.len());
+            if let Some(addrs) = self.shared.get_mut(&key) {
+                cost::search(addrs.len());
+                addrs.remove(&addr);
+                if addrs.is_empty() {
+                    self.shared.remove(&key);
+                }
+            }
+        }
+        if let Some(key) = after {
+            cost::search(self.shared.len());
+            let addrs = self.shared.entry(key).or_default();
+            cost::search(addrs.len());
+            addrs.insert(addr);
+        }
+    }
 }
 
 /// One (Service, address) pair to record during a rebuild.
@@ -942,4 +1068,101 @@ struct Claim {
     service: ServiceKey,
     ip: IpAddr,
     holder: Holder,
+}
+
+#[cfg(test)]
+impl PoolState {
+    /// `free` is exactly the complement of `used` in `[lo, hi]`, as runs that never touch, and
+    /// `shared` indexes exactly the addresses whose holders have one key.
+    fn check_index(&self, lo: u128, hi: u128) -> Result<(), String> {
+        let mut pieces: Vec<(u128, u128, bool)> = self
+            .free
+            .runs()
+            .map(|(f, l)| (f, l, true))
+            .chain(self.used.keys().map(|a| (*a, *a, false)))
+            .collect();
+        pieces.sort();
+        let mut next = Some(lo);
+        let mut last_was_free = false;
+        for (first, last, free) in pieces {
+            if Some(first) != next || first > last {
+                return Err(format!(
+                    "free runs and used addresses do not tile at {first}"
+                ));
+            }
+            if free && last_was_free {
+                return Err(format!("two adjacent free runs at {first}"));
+            }
+            last_was_free = free;
+            next = last.checked_add(1);
+        }
+        if next != hi.checked_add(1) {
+            return Err("free runs and used addresses do not reach the end".to_owned());
+        }
+        let mut shared: BTreeMap<String, BTreeSet<u128>> = BTreeMap::new();
+        for (addr, holders) in &self.used {
+            if let Some(key) = holders.common_key() {
+                shared.entry(key.to_owned()).or_default().insert(*addr);
+            }
+        }
+        if shared != self.shared {
+            return Err(format!(
+                "sharing index {:?}, expected {shared:?}",
+                self.shared
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The linear walks that the free runs and the sharing index replaced, kept as the reference
+/// model: [`Allocator::linear_model`] picks addresses with them, and the property tests require
+/// both to give the same results. Each visited address counts one step.
+#[cfg(test)]
+mod linear {
+    use super::*;
+
+    /// The old `pick`: the first address to join walks every used address, then the lowest
+    /// free one walks the used addresses from the start of the pool.
+    pub(super) fn pick(req: &ServiceRequest, state: &PoolState) -> Option<u128> {
+        if req.sharing_key.is_some() {
+            let ours = Holder::of(req);
+            let join = state.used.iter().find_map(|(addr, holders)| {
+                cost::visit(1);
+                agree_to_share(&ours, &req.service, holders).then_some(*addr)
+            });
+            if join.is_some() {
+                return join;
+            }
+        }
+        let (lo, hi) = state.pool.address().usable_bounds();
+        lowest_free(&state.used, lo, hi, &req.service)
+    }
+
+    /// The lowest address in `[lo, hi]` not held by anyone but `me`, walking the gaps between
+    /// used addresses: O(used addresses in the pool).
+    fn lowest_free(
+        used: &BTreeMap<u128, Holders>,
+        lo: u128,
+        hi: u128,
+        me: &ServiceKey,
+    ) -> Option<u128> {
+        let mut candidate = lo;
+        for (addr, holders) in used.range(lo..=hi) {
+            cost::visit(1);
+            if holders.len() == 1 && holders.contains_key(me) {
+                // Held by the requester alone: free for it.
+                continue;
+            }
+            if *addr > candidate {
+                break;
+            }
+            // *addr == candidate: taken, try the next one.
+            if *addr == hi {
+                return None;
+            }
+            candidate = addr + 1;
+        }
+        Some(candidate)
+    }
 }

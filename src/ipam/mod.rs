@@ -35,7 +35,9 @@
 
 pub mod address;
 pub mod allocator;
+mod cost;
 pub mod error;
+mod free;
 pub mod pool;
 pub mod request;
 

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use super::cost;
+
 use super::*;
 
 fn ip(s: &str) -> IpAddr {
@@ -990,6 +992,89 @@ fn set_pools_holders_beat_pending_claims() {
     a.check_invariants().unwrap();
 }
 
+// ---- cost: counted steps, not time ------------------------------------------------------------
+
+/// The steps (see `cost`) `a` takes for `n` Services in one pool: allocate them all (a quarter
+/// with a sharing key of their own, a quarter joining the address of a partner with the same
+/// key), release every third, allocate those again, and rebuild from the holdings.
+fn allocation_steps(n: u32, a: Allocator) -> u64 {
+    let mut a = a;
+    let reqs: Vec<ServiceRequest> = (0..n)
+        .map(|i| {
+            let r = svc("ns", &format!("s{i:06}"));
+            match i % 4 {
+                0 => r,
+                1 => r.share(&format!("own{i}")),
+                2 => r.share(&format!("pair{}", i / 4)).tcp(80),
+                _ => r.share(&format!("pair{}", i / 4)).tcp(443),
+            }
+        })
+        .collect();
+    let third: Vec<&ServiceRequest> = reqs.iter().step_by(3).collect();
+    cost::take();
+    for r in &reqs {
+        a.allocate(r).unwrap();
+    }
+    for r in &third {
+        a.release(&r.service);
+    }
+    for r in &third {
+        a.allocate(r).unwrap();
+    }
+    let mut steps = cost::take();
+    let existing: Vec<(ServiceRequest, IpAddr)> = reqs
+        .iter()
+        .flat_map(|r| {
+            a.assigned(&r.service)
+                .into_iter()
+                .map(|x| (r.clone(), x.ip))
+        })
+        .collect();
+    cost::take();
+    let (b, conflicts) = Allocator::rebuild([default_pool("p", "10.0.0.0/8")], &existing);
+    steps += cost::take();
+    assert!(conflicts.is_empty());
+    assert_eq!(b.pool_status("p").unwrap().usage, n as usize / 4 * 3);
+    steps
+}
+
+/// Whether the steps for n and 2n Services grow as n·log n: at most 2.5 times for twice the
+/// Services (n² would give 4), and at most `per_log` · log2(n) steps per Service.
+fn grows_as_n_log_n(n: u32, steps_n: u64, steps_2n: u64, per_log: u64) -> Result<(), String> {
+    let per_service = steps_2n / u64::from(2 * n);
+    let log = u64::from(u32::BITS - (2 * n).leading_zeros());
+    if steps_2n * 2 > steps_n * 5 {
+        return Err(format!(
+            "{steps_n} steps for {n} Services, {steps_2n} for twice as many"
+        ));
+    }
+    if per_service > per_log * log {
+        return Err(format!(
+            "{per_service} steps per Service at {}, over {per_log}·{log}",
+            2 * n
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn allocation_work_grows_as_n_log_n() {
+    let pool = || Allocator::new([default_pool("p", "10.0.0.0/8")]);
+    let steps_10k = allocation_steps(10_000, pool());
+    let steps_20k = allocation_steps(20_000, pool());
+    println!("steps: 10,000 Services {steps_10k}, 20,000 Services {steps_20k}");
+    grows_as_n_log_n(10_000, steps_10k, steps_20k, 16).unwrap();
+}
+
+#[test]
+fn cost_guard_catches_the_linear_walk() {
+    // The guard itself: the reference model's linear walks fail it already at 1,000 Services.
+    let pool = || Allocator::new([default_pool("p", "10.0.0.0/8")]).linear_model();
+    let steps_1k = allocation_steps(1_000, pool());
+    let steps_2k = allocation_steps(2_000, pool());
+    assert!(grows_as_n_log_n(1_000, steps_1k, steps_2k, 16).is_err());
+}
+
 // ---- property tests -------------------------------------------------------------------------
 
 mod props {
@@ -1088,10 +1173,11 @@ mod props {
         r
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    /// Allocations and releases over `services` Services.
+    fn op(services: u8) -> impl Strategy<Value = Op> {
         prop_oneof![
             4 => (
-                0u8..10,
+                0u8..services,
                 0u8..3,
                 proptest::option::weighted(0.3, any::<u8>()),
                 proptest::option::weighted(0.3, any::<u8>()),
@@ -1106,8 +1192,65 @@ mod props {
                     key,
                     ports
                 }),
-            1 => (0u8..10).prop_map(Op::Release),
+            1 => (0u8..services).prop_map(Op::Release),
         ]
+    }
+
+    /// A step of the comparison with the reference model.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Op(Op),
+        /// Restart: rebuild from what the Services hold, plus claims (Service, wanted address)
+        /// that may contest them.
+        Rebuild(Vec<(u8, u8)>),
+        /// Switch to another pool set (see [`pool_set`]).
+        SetPools(u8),
+    }
+
+    /// Pool sets the comparison switches between: ranges that shrink (to the middle of the old
+    /// range), grow, move, disappear, pools disabled, and an invalid overlapping pool.
+    fn pool_set(variant: u8) -> Vec<PoolSpec> {
+        let mut v = specs();
+        match variant % 4 {
+            0 => {}
+            1 => {
+                v[0].address = "203.0.113.2-203.0.113.5".into();
+                v[1].disable = true;
+            }
+            2 => {
+                v[0].address = "203.0.113.0/28".into();
+                v[2].disable = true;
+                v[3].address = "2001:db8:1::ffff:ffff:ffff:fff0/124".into();
+                v.push(pool("e", "203.0.113.12/30"));
+            }
+            _ => {
+                v.remove(0);
+                v[0].is_default = true;
+                v[0].disable = true;
+                v[1].address = "2001:db8::4-2001:db8::9".into();
+            }
+        }
+        v
+    }
+
+    fn step(services: u8) -> impl Strategy<Value = Step> {
+        prop_oneof![
+            12 => op(services).prop_map(Step::Op),
+            1 => proptest::collection::vec((0u8..services, any::<u8>()), 0..4).prop_map(Step::Rebuild),
+            1 => any::<u8>().prop_map(Step::SetPools),
+        ]
+    }
+
+    /// Everything the allocator shows outside, for comparing two of them.
+    fn outside(a: &Allocator) -> String {
+        let statuses: Vec<_> = a.pool_names().map(|n| a.pool_status(n)).collect();
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}",
+            a.allocations().collect::<Vec<_>>(),
+            a.pending_claims(),
+            a.invalid_pools(),
+            statuses
+        )
     }
 
     proptest! {
@@ -1116,7 +1259,7 @@ mod props {
         /// Random allocate/release runs never hand out an address twice (except agreed
         /// sharing), never leave the pool, fail without side effects, and can be rebuilt.
         #[test]
-        fn random_runs_keep_invariants(ops in proptest::collection::vec(op(), 1..60)) {
+        fn random_runs_keep_invariants(ops in proptest::collection::vec(op(10), 1..60)) {
             let mut a = Allocator::new(specs());
             let mut reqs: BTreeMap<ServiceKey, ServiceRequest> = BTreeMap::new();
             for op in &ops {
@@ -1184,6 +1327,55 @@ mod props {
             prop_assert!(conflicts.is_empty(), "{:?}", conflicts);
             for (n, _) in POOLS {
                 prop_assert_eq!(a.pool_status(n), b.pool_status(n));
+            }
+        }
+
+        /// Random allocate/release/restart/pool-change runs give exactly the results of the
+        /// reference model (the linear walks the free runs and the sharing index replaced):
+        /// the same addresses in the same order, the same errors, conflicts and statuses.
+        #[test]
+        fn random_runs_match_the_linear_model(steps in proptest::collection::vec(step(24), 1..80)) {
+            let mut specs = pool_set(0);
+            let mut a = Allocator::new(specs.clone());
+            let mut model = Allocator::new(specs.clone()).linear_model();
+            let mut reqs: BTreeMap<ServiceKey, ServiceRequest> = BTreeMap::new();
+            for step in &steps {
+                match step {
+                    Step::Op(op @ Op::Alloc { .. }) => {
+                        let r = request(op);
+                        let got = a.allocate(&r);
+                        prop_assert_eq!(&got, &model.allocate(&r), "{}", r.service);
+                        if got.is_ok() {
+                            reqs.insert(r.service.clone(), r);
+                        }
+                    }
+                    Step::Op(Op::Release(s)) => {
+                        let k = key(&format!("ns{}", s % 3), &format!("s{s}"));
+                        prop_assert_eq!(a.release(&k), model.release(&k));
+                        reqs.remove(&k);
+                    }
+                    Step::Rebuild(claims) => {
+                        let mut existing: Vec<(ServiceRequest, IpAddr)> = reqs
+                            .values()
+                            .flat_map(|r| a.assigned(&r.service).into_iter().map(move |x| (r.clone(), x.ip)))
+                            .collect();
+                        for (s, w) in claims {
+                            existing.push((svc(&format!("ns{}", s % 3), &format!("s{s}")), wanted(*w)));
+                        }
+                        let (b, conflicts) = Allocator::rebuild(specs.clone(), &existing);
+                        let (m, model_conflicts) = Allocator::rebuild(specs.clone(), &existing);
+                        prop_assert_eq!(conflicts, model_conflicts);
+                        a = b;
+                        model = m.linear_model();
+                    }
+                    Step::SetPools(variant) => {
+                        specs = pool_set(*variant);
+                        prop_assert_eq!(a.set_pools(specs.clone()), model.set_pools(specs.clone()));
+                    }
+                }
+                prop_assert_eq!(a.check_invariants(), Ok(()));
+                prop_assert_eq!(model.check_invariants(), Ok(()));
+                prop_assert_eq!(outside(&a), outside(&model));
             }
         }
 

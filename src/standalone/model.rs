@@ -1261,4 +1261,42 @@ status:
             ["previous address not kept: default/y holds 198.51.100.1, which is in no pool"]
         );
     }
+
+    /// Not a test but a measurement (it asserts no time): a file with N Services that name a
+    /// pool and no address, allocated at start and again on a reload. Run it on a release
+    /// build, e.g. `PORTER_MEASURE_N=2500,10000,40000,100000 cargo test --release -p porter
+    /// --lib -- --ignored --nocapture measure_automatic_allocation`.
+    #[test]
+    #[ignore]
+    fn measure_automatic_allocation() {
+        let sizes = std::env::var("PORTER_MEASURE_N").unwrap_or_else(|_| "2500,10000".into());
+        for n in sizes.split(',').map(|n| n.trim().parse::<usize>().unwrap()) {
+            let mut docs = vec![CONF.to_owned(), eip("pool", "10.0.0.0/8", "")];
+            docs.extend((0..n).map(|i| {
+                service(
+                    &format!("svc-{i:06}"),
+                    &format!(", {}: pool", crate::ipam::POOL_ANNOTATION),
+                    "",
+                )
+            }));
+            let yaml = docs.join("---\n");
+            let (node, opts) = (Node::standalone("node1"), Options::default());
+            let start = std::time::Instant::now();
+            let objects = parse(yaml.as_bytes()).unwrap();
+            let parsed = start.elapsed();
+            let first = translate(&objects, &node, &opts, &Holdings::new()).unwrap();
+            let started = start.elapsed();
+            let reload = std::time::Instant::now();
+            let second = translate(&objects, &node, &opts, &first.holdings).unwrap();
+            let reloaded = reload.elapsed();
+            assert_eq!(first.holdings, second.holdings);
+            assert_eq!(first.holdings.len(), n);
+            println!(
+                "N={n:>7}: parse {:>8.1} ms, parse + allocate {:>8.1} ms, reload (allocate) {:>8.1} ms",
+                parsed.as_secs_f64() * 1e3,
+                started.as_secs_f64() * 1e3,
+                reloaded.as_secs_f64() * 1e3
+            );
+        }
+    }
 }
