@@ -1152,6 +1152,7 @@ fn scenario6(ctx: &Ctx, report: &mut Report) -> Result<()> {
     // after it, as the question costs it CPU; the routers are watched throughout.
     for r in &mut running {
         r.before = Some(proc_sample(r.run.spk.pid(), ctx.tck)?);
+        r.packets_before = link_packets(&r.run.net.s, "s-r")?;
     }
     eprintln!("  s6: measuring for {window:?}");
     let t0 = Instant::now();
@@ -1167,12 +1168,18 @@ fn scenario6(ctx: &Ctx, report: &mut Report) -> Result<()> {
         }
     }
     let elapsed = t0.elapsed();
-    let after: Vec<ProcSample> = running
+    let after: Vec<(ProcSample, u64)> = running
         .iter()
-        .map(|r| proc_sample(r.run.spk.pid(), ctx.tck))
+        .map(|r| {
+            Ok((
+                proc_sample(r.run.spk.pid(), ctx.tck)?,
+                link_packets(&r.run.net.s, "s-r")?,
+            ))
+        })
         .collect::<Result<_>>()?;
-    for (mut r, a) in running.into_iter().zip(after) {
+    for (mut r, (a, packets_after)) in running.into_iter().zip(after) {
         let b = r.before.context("sampled before the window")?;
+        let packets = packets_after.saturating_sub(r.packets_before);
         let kind = r.run.spk.kind;
         r.run.spk.check()?;
         let last = speaker_bfd(&mut r.run)?;
@@ -1209,8 +1216,9 @@ fn scenario6(ctx: &Ctx, report: &mut Report) -> Result<()> {
             ));
         }
         let cpu_pct = (a.cpu_s - b.cpu_s) / elapsed.as_secs_f64() * 100.0;
+        let packets_per_s = packets as f64 / elapsed.as_secs_f64();
         eprintln!(
-            "      {}: CPU {cpu_pct:.2} % of one core, RSS {:.1} MB (peak {:.1} MB), {} flap(s)",
+            "      {}: CPU {cpu_pct:.2} % of one core, RSS {:.1} MB (peak {:.1} MB), {packets_per_s:.0} packets/s, {} flap(s)",
             kind.name(),
             mb(a.rss_kb),
             mb(a.hwm_kb),
@@ -1227,6 +1235,7 @@ fn scenario6(ctx: &Ctx, report: &mut Report) -> Result<()> {
             rss_kb: a.rss_kb,
             peak_rss_kb: a.hwm_kb,
             window_s: elapsed.as_secs_f64(),
+            packets_per_s,
             flaps: r.flaps.len(),
         });
     }
@@ -1242,6 +1251,8 @@ struct S6Run {
     speaker_first: Vec<BfdSession>,
     router_first: Vec<BfdSession>,
     before: Option<ProcSample>,
+    /// Packets through the speaker's link (both directions) before the window.
+    packets_before: u64,
     /// Every session seen down or re-established since.
     flaps: Vec<String>,
 }
@@ -1266,6 +1277,7 @@ fn s6_setup(ctx: &Ctx, kind: Kind, peers: usize, vips: usize) -> Result<S6Run> {
                 speaker_first: speaker,
                 router_first: router,
                 before: None,
+                packets_before: 0,
                 flaps: Vec::new(),
             });
         }
@@ -1347,6 +1359,18 @@ fn speaker_bfd(run: &mut ManyPeers) -> Result<Vec<BfdSession>> {
 /// A BIRD's BFD sessions (`show bfd sessions`).
 fn router_bfd(ctl: &mut BirdCtl) -> Result<Vec<BfdSession>> {
     ctl.bfd_sessions()
+}
+
+/// Packets sent plus received on `dev` in `ns` so far (`ip -s -j link`).
+fn link_packets(ns: &Netns, dev: &str) -> Result<u64> {
+    let out = ns.exec(&["ip", "-s", "-j", "link", "show", "dev", dev])?;
+    let v: Value = serde_json::from_str(&out)?;
+    let stats = &v[0]["stats64"];
+    let n = |dir: &str| stats[dir]["packets"].as_u64();
+    n("rx")
+        .zip(n("tx"))
+        .map(|(rx, tx)| rx + tx)
+        .with_context(|| format!("no packet counts for {dev} in {out}"))
 }
 
 /// Whether two epochs of one session are the same: equal, or, for BIRD's Since, clock times
@@ -2572,6 +2596,9 @@ struct S6Row {
     rss_kb: u64,
     peak_rss_kb: u64,
     window_s: f64,
+    /// Packets per second through the speaker's link, sent and received (BFD, and a
+    /// keepalive per session every 30 s): the work the CPU time pays for.
+    packets_per_s: f64,
     /// Sessions seen down or re-established (at either end), from the start on.
     flaps: usize,
 }
@@ -2796,7 +2823,9 @@ impl Report {
                 "bgp_up_ms": round(r.bgp_up_ms), "bfd_up_ms": round(r.bfd_up_ms),
                 "cpu_s": (r.cpu_s * 1000.0).round() / 1000.0, "cpu_percent_of_one_core": round(r.cpu_pct),
                 "rss_kb": r.rss_kb, "peak_rss_kb": r.peak_rss_kb,
-                "window_s": round(r.window_s), "flaps": r.flaps,
+                "window_s": round(r.window_s), "packets_per_s": round(r.packets_per_s),
+                "cpu_us_per_packet": round(r.cpu_s * 1e6 / (r.packets_per_s * r.window_s)),
+                "flaps": r.flaps,
             })).collect::<Vec<_>>(),
             "scenario6_ratios_porter_to_bird": self.s6_ratios(),
             "targets": self.targets().into_iter().map(|(t, m, ok)| json!({"target": t, "measured": m, "met": ok})).collect::<Vec<_>>(),
@@ -2964,21 +2993,23 @@ impl Report {
         }
         if !self.s6.is_empty() {
             let r0 = &self.s6[0];
-            let _ = writeln!(m, "### 6. BFD: {} peers, BFD {} ms × {} on each\n\nThe router (BIRD) runs {} BGP sessions with BFD; the speaker the same. Time from process start until every BGP session is Established with every route, and until every BFD session is Up at both ends at {} ms; then the speaker's CPU (share of one core) and RSS over {:.0} s, while the routers' BFD sessions are watched every 0.5 s. A session that goes down or is re-established at either end fails the run. The speaker's BGP sessions (hold time 90 s) are part of the load: scenario 4 has them alone.\n", r0.peers, r0.bfd.interval_ms, r0.bfd.multiplier, r0.peers, r0.bfd.interval_ms, r0.window_s);
+            let _ = writeln!(m, "### 6. BFD: {} peers, BFD {} ms × {} on each\n\nThe router (BIRD) runs {} BGP sessions with BFD; the speaker the same. Time from process start until every BGP session is Established with every route, and until every BFD session is Up at both ends at {} ms; then the speaker's CPU (share of one core, and per packet sent or received on its link) and RSS over {:.0} s, while the routers' BFD sessions are watched every 0.5 s. A session that goes down or is re-established at either end fails the run. The speaker's BGP sessions (hold time 90 s) are part of the load: scenario 4 has them alone.\n", r0.peers, r0.bfd.interval_ms, r0.bfd.multiplier, r0.peers, r0.bfd.interval_ms, r0.window_s);
             let _ = writeln!(
                 m,
-                "| speaker | BGP all up (ms) | BFD all Up (ms) | CPU (% of one core) | CPU (s) | RSS (MB) | peak RSS (MB) | flaps |"
+                "| speaker | BGP all up (ms) | BFD all Up (ms) | CPU (% of one core) | CPU (s) | packets/s | CPU per packet (µs) | RSS (MB) | peak RSS (MB) | flaps |"
             );
-            let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for r in &self.s6 {
                 let _ = writeln!(
                     m,
-                    "| {} | {:.0} | {:.0} | {:.2} | {:.3} | {:.1} | {:.1} | {} |",
+                    "| {} | {:.0} | {:.0} | {:.2} | {:.3} | {:.0} | {:.0} | {:.1} | {:.1} | {} |",
                     r.kind.name(),
                     r.bgp_up_ms,
                     r.bfd_up_ms,
                     r.cpu_pct,
                     r.cpu_s,
+                    r.packets_per_s,
+                    r.cpu_s * 1e6 / (r.packets_per_s * r.window_s),
                     mb(r.rss_kb),
                     mb(r.peak_rss_kb),
                     r.flaps
