@@ -4,7 +4,7 @@
 //! ```text
 //! cargo build --release -p porter
 //! cargo run --release -p porter-lab --bin porter-bench -- [--quick] [--out bench/results]
-//!     [--porter PATH] [--only 1,2,3,4,5]
+//!     [--porter PATH] [--only 1,2,3,4,5,6]
 //! ```
 //!
 //! Every scenario builds its own namespaces (`lab-bn-…`): BIRD 2 as the router (AS 65000) and,
@@ -13,7 +13,7 @@
 //!
 //! ```text
 //!   ns router: BIRD 2, AS 65000                ns speaker: porter | gobgpd | BIRD, AS 65001
-//!   r-s 10.203.X.1/24 (+ .1-.50 in 4) <─veth─> s-r 10.203.X.2/24 (.100 in 4)
+//!   r-s 10.203.X.1/24 (+ .1-.50 in 4, 6) <─veth─> s-r 10.203.X.2/24 (.101-.150 in 4, 6)
 //! ```
 //!
 //! 1. announce N VIP /32 at start: process start → last route in the router's table, the
@@ -26,6 +26,9 @@
 //!    then idle RSS and CPU;
 //! 5. failover: SIGKILL the speaker → routes gone at the router; SIGKILL and restart with
 //!    graceful restart → routes never leave the router's table or its kernel FIB.
+//! 6. BFD: 50 sessions, each with BFD at 300 ms × 3 at both ends (porter and BIRD only:
+//!    gobgpd has no BFD): time until every BFD session is Up, then the speaker's CPU and RSS
+//!    over a window (20 s, 5 s in `--quick`); a session that flaps at either end fails the run.
 //!
 //! Every count is checked: a speaker that does not deliver all routes fails the run with
 //! what it did deliver. gobgpd is fed with `gobgp mrt inject global` reading a FIFO that is
@@ -123,13 +126,13 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: porter-bench [--quick] [--out DIR] [--porter PATH] [--only 1,2,3,4,5] [--speakers porter,gobgpd,bird]";
+const USAGE: &str = "usage: porter-bench [--quick] [--out DIR] [--porter PATH] [--only 1,2,3,4,5,6] [--speakers porter,gobgpd,bird]";
 
 fn run(args: &[String]) -> Result<()> {
     let mut porter = std::env::current_exe()?.with_file_name("porter");
     let mut out = PathBuf::from("bench/results");
     let mut quick = false;
-    let mut only: Vec<u8> = vec![1, 2, 3, 4, 5];
+    let mut only: Vec<u8> = vec![1, 2, 3, 4, 5, 6];
     let mut kinds = Kind::ALL.to_vec();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -145,8 +148,8 @@ fn run(args: &[String]) -> Result<()> {
                     .map(|s| s.trim().parse::<u8>())
                     .collect::<Result<_, _>>()
                     .context(USAGE)?;
-                if only.iter().any(|s| !(1..=5).contains(s)) {
-                    bail!("scenarios are 1 to 5 ({USAGE})");
+                if only.iter().any(|s| !(1..=6).contains(s)) {
+                    bail!("scenarios are 1 to 6 ({USAGE})");
                 }
             }
             "--speakers" => {
@@ -210,6 +213,7 @@ fn run(args: &[String]) -> Result<()> {
             3 => scenario3(&ctx, &mut report),
             4 => scenario4(&ctx, &mut report),
             5 => scenario5(&ctx, &mut report),
+            6 => scenario6(&ctx, &mut report),
             _ => unreachable!("checked above"),
         };
         if let Err(e) = res {
@@ -724,7 +728,7 @@ fn scenario4(ctx: &Ctx, report: &mut Report) -> Result<()> {
             "  s4: {} with {PEERS} sessions and {VIPS} VIPs",
             kind.name()
         );
-        match s4_setup(ctx, kind, PEERS, VIPS) {
+        match many_peers_setup(ctx, kind, ("bn-s4", 4), PEERS, VIPS, None) {
             Ok(r) => {
                 eprintln!("      all up with all routes after {:.0} ms", r.up_ms);
                 running.push(r);
@@ -741,7 +745,7 @@ fn scenario4(ctx: &Ctx, report: &mut Report) -> Result<()> {
     eprintln!("  s4: idle for {window:?}");
     std::thread::sleep(window);
     for (run, b) in running.into_iter().zip(before) {
-        let S4Run {
+        let ManyPeers {
             mut spk,
             mut ctl,
             up_ms,
@@ -776,24 +780,36 @@ fn scenario4(ctx: &Ctx, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// One speaker of scenario 4 with its router, left running for the idle window.
-struct S4Run {
+/// One speaker of scenario 4 or 6 with its router, left running for the measured window.
+struct ManyPeers {
     spk: Spk,
+    /// The router's control socket.
     ctl: BirdCtl,
+    /// Process start → every session Established with every route at the router.
     up_ms: f64,
-    // dropped last: the namespaces with everything still inside
+    // dropped last (fields drop in order): the router, then the namespaces
     _router: Bird,
-    _net: Pair,
+    net: Pair,
 }
 
-fn s4_setup(ctx: &Ctx, kind: Kind, peers: usize, vips: usize) -> Result<S4Run> {
-    // Session i joins router address 10.203.4.i and speaker address 10.203.4.(100+i) on
+/// Scenario 4's and 6's lab: `peers` sessions between one router and one speaker of `kind`
+/// announcing `vips` VIPs, on link `10.203.X.0/24`; with BFD on every session at both ends
+/// when `bfd` is given. Returns once every session is Established with every route.
+fn many_peers_setup(
+    ctx: &Ctx,
+    kind: Kind,
+    (tag, x): (&str, u8),
+    peers: usize,
+    vips: usize,
+    bfd: Option<Bfd>,
+) -> Result<ManyPeers> {
+    // Session i joins router address 10.203.X.i and speaker address 10.203.X.(100+i) on
     // one link: BIRD tells incoming sessions apart by the neighbor's address only, so each
     // session needs its own address on both ends.
-    let net = Pair::new("bn-s4", 4)?;
-    let speaker_ip = Ipv4Addr::new(10, 203, 4, 101);
+    let net = Pair::new(tag, x)?;
+    let speaker_ip = Ipv4Addr::new(10, 203, x, 101);
     net.s.ip(&["addr", "flush", "dev", "s-r"])?;
-    let host = |i: usize| Ipv4Addr::new(10, 203, 4, u8::try_from(i).expect("fits"));
+    let host = |i: usize| Ipv4Addr::new(10, 203, x, u8::try_from(i).expect("fits"));
     let routers: Vec<Ipv4Addr> = (1..=peers).map(host).collect();
     let locals: Vec<Ipv4Addr> = (101..=100 + peers).map(host).collect();
     for r in routers.iter().skip(1) {
@@ -804,12 +820,14 @@ fn s4_setup(ctx: &Ctx, kind: Kind, peers: usize, vips: usize) -> Result<S4Run> {
     }
     let mut cfg = BirdConfig::new(net.router_ip, ROUTER_AS).without_kernel();
     for (i, (r, l)) in routers.iter().zip(&locals).enumerate() {
-        cfg = cfg.peer(
-            BirdPeer::new(&format!("p{}", i + 1), (*l).into(), SPEAKER_AS)
-                .local_address((*r).into())
-                .passive()
-                .hold_time(90),
-        );
+        let mut peer = BirdPeer::new(&format!("p{}", i + 1), (*l).into(), SPEAKER_AS)
+            .local_address((*r).into())
+            .passive()
+            .hold_time(90);
+        if let Some(b) = bfd {
+            peer = peer.bfd(b.interval_ms, b.multiplier);
+        }
+        cfg = cfg.peer(peer);
     }
     // Resolve every neighbor's MAC first: 50 simultaneous first SYNs to unresolved
     // neighbors lose some, and a lost SYN costs a 1 s retransmission whatever the speaker.
@@ -825,6 +843,7 @@ fn s4_setup(ctx: &Ctx, kind: Kind, peers: usize, vips: usize) -> Result<S4Run> {
     let mut spec = Spec::new(speaker_ip, &routers, &list);
     spec.locals = &locals;
     spec.hold_time = 90;
+    spec.bfd = bfd;
     let prepared = Prepared::new(ctx, kind, &net.s, &spec)?;
     let names: Vec<String> = (1..=peers).map(|i| format!("p{i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -839,12 +858,12 @@ fn s4_setup(ctx: &Ctx, kind: Kind, peers: usize, vips: usize) -> Result<S4Run> {
         &mut spk,
     )?;
     spk.finish_feed()?;
-    Ok(S4Run {
-        _net: net,
-        _router: router,
+    Ok(ManyPeers {
         spk,
         ctl,
         up_ms: ms(progress.done),
+        _router: router,
+        net,
     })
 }
 
@@ -1091,6 +1110,305 @@ fn porter_lab_ip(netns: &str) -> Result<usize> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scenario 6: BFD with many peers
+// ---------------------------------------------------------------------------------------------
+
+/// Scenario 6's timers: 300 ms × 3, porter's default (issue 16).
+const S6_BFD: Bfd = Bfd {
+    interval_ms: 300,
+    multiplier: 3,
+};
+
+fn scenario6(ctx: &Ctx, report: &mut Report) -> Result<()> {
+    const PEERS: usize = 50;
+    const VIPS: usize = 10;
+    let window = Duration::from_secs(if ctx.quick { 5 } else { 20 });
+    if ctx.kinds.contains(&Kind::Gobgpd) {
+        eprintln!("  s6: gobgpd left out: it has no BFD");
+    }
+    // As in scenario 4: set up one after the other, then measure together.
+    let mut running: Vec<S6Run> = Vec::new();
+    for kind in ctx.kinds.iter().copied().filter(|k| *k != Kind::Gobgpd) {
+        eprintln!(
+            "  s6: {} with {PEERS} sessions, BFD {} ms × {} on each",
+            kind.name(),
+            S6_BFD.interval_ms,
+            S6_BFD.multiplier
+        );
+        match s6_setup(ctx, kind, PEERS, VIPS) {
+            Ok(r) => {
+                eprintln!(
+                    "      BGP up with all routes after {:.0} ms, every BFD session Up at both ends after {:.0} ms",
+                    r.run.up_ms, r.bfd_up_ms
+                );
+                running.push(r);
+            }
+            Err(e) => report
+                .errors
+                .push(format!("scenario 6, {}: {e:#}", kind.name())),
+        }
+    }
+    // Each speaker is asked for its sessions once before the window (in the setup) and once
+    // after it, as the question costs it CPU; the routers are watched throughout.
+    for r in &mut running {
+        r.before = Some(proc_sample(r.run.spk.pid(), ctx.tck)?);
+        r.packets_before = link_packets(&r.run.net.s, "s-r")?;
+    }
+    eprintln!("  s6: measuring for {window:?}");
+    let t0 = Instant::now();
+    while t0.elapsed() < window {
+        std::thread::sleep(Duration::from_millis(500).min(window.saturating_sub(t0.elapsed())));
+        for r in &mut running {
+            let now = router_bfd(&mut r.run.ctl)?;
+            for f in bfd_changes("router", &r.router_first, &now) {
+                if !r.flaps.contains(&f) {
+                    r.flaps.push(f);
+                }
+            }
+        }
+    }
+    let elapsed = t0.elapsed();
+    let after: Vec<(ProcSample, u64)> = running
+        .iter()
+        .map(|r| {
+            Ok((
+                proc_sample(r.run.spk.pid(), ctx.tck)?,
+                link_packets(&r.run.net.s, "s-r")?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    for (mut r, (a, packets_after)) in running.into_iter().zip(after) {
+        let b = r.before.context("sampled before the window")?;
+        let packets = packets_after.saturating_sub(r.packets_before);
+        let kind = r.run.spk.kind;
+        r.run.spk.check()?;
+        let last = speaker_bfd(&mut r.run)?;
+        r.flaps
+            .extend(bfd_changes(kind.name(), &r.speaker_first, &last));
+        if kind == Kind::Porter {
+            // porter counts every down transition since its start: none before the window
+            // either (those in it are changes of the count, above)
+            r.flaps
+                .extend(r.speaker_first.iter().filter(|s| s.epoch != "0").map(|s| {
+                    format!(
+                        "porter: {} went down {} time(s) since start",
+                        s.neighbor, s.epoch
+                    )
+                }));
+        }
+        let established = r
+            .run
+            .ctl
+            .protocols(None)?
+            .iter()
+            .filter(|p| p.name.starts_with('p') && p.established())
+            .count();
+        if established != PEERS {
+            r.flaps.push(format!(
+                "router: {established} of {PEERS} BGP sessions Established after the window"
+            ));
+        }
+        if !r.flaps.is_empty() {
+            report.errors.push(format!(
+                "scenario 6, {}: sessions went down: {}",
+                kind.name(),
+                r.flaps.join("; ")
+            ));
+        }
+        let cpu_pct = (a.cpu_s - b.cpu_s) / elapsed.as_secs_f64() * 100.0;
+        let packets_per_s = packets as f64 / elapsed.as_secs_f64();
+        eprintln!(
+            "      {}: CPU {cpu_pct:.2} % of one core, RSS {:.1} MB (peak {:.1} MB), {packets_per_s:.0} packets/s, {} flap(s)",
+            kind.name(),
+            mb(a.rss_kb),
+            mb(a.hwm_kb),
+            r.flaps.len()
+        );
+        report.s6.push(S6Row {
+            kind,
+            peers: PEERS,
+            bfd: S6_BFD,
+            bgp_up_ms: r.run.up_ms,
+            bfd_up_ms: r.bfd_up_ms,
+            cpu_s: a.cpu_s - b.cpu_s,
+            cpu_pct,
+            rss_kb: a.rss_kb,
+            peak_rss_kb: a.hwm_kb,
+            window_s: elapsed.as_secs_f64(),
+            packets_per_s,
+            flaps: r.flaps.len(),
+        });
+    }
+    Ok(())
+}
+
+/// One speaker of scenario 6 with everything known of it before the window.
+struct S6Run {
+    run: ManyPeers,
+    /// Process start → every BFD session Up at both ends with the configured interval.
+    bfd_up_ms: f64,
+    /// Each end's sessions when all were first seen Up.
+    speaker_first: Vec<BfdSession>,
+    router_first: Vec<BfdSession>,
+    before: Option<ProcSample>,
+    /// Packets through the speaker's link (both directions) before the window.
+    packets_before: u64,
+    /// Every session seen down or re-established since.
+    flaps: Vec<String>,
+}
+
+fn s6_setup(ctx: &Ctx, kind: Kind, peers: usize, vips: usize) -> Result<S6Run> {
+    let t0 = Instant::now();
+    let mut run = many_peers_setup(ctx, kind, ("bn-s6", 6), peers, vips, Some(S6_BFD))?;
+    let deadline = t0 + Duration::from_secs(60);
+    loop {
+        run.spk.check()?;
+        let speaker = speaker_bfd(&mut run)?;
+        let router = router_bfd(&mut run.ctl)?;
+        let ready = |v: &[BfdSession]| {
+            v.len() == peers
+                && v.iter()
+                    .all(|s| s.up && s.interval_ms == Some(S6_BFD.interval_ms))
+        };
+        if ready(&speaker) && ready(&router) {
+            return Ok(S6Run {
+                run,
+                bfd_up_ms: ms(t0.elapsed()),
+                speaker_first: speaker,
+                router_first: router,
+                before: None,
+                packets_before: 0,
+                flaps: Vec::new(),
+            });
+        }
+        if Instant::now() > deadline {
+            let show = |v: &[BfdSession]| {
+                let up = v.iter().filter(|s| s.up).count();
+                let other: Vec<String> = v
+                    .iter()
+                    .filter(|s| !s.up || s.interval_ms != Some(S6_BFD.interval_ms))
+                    .take(5)
+                    .map(|s| format!("{} {} {:?} ms", s.neighbor, s.state, s.interval_ms))
+                    .collect();
+                format!("{} sessions, {up} Up; e.g. {}", v.len(), other.join(", "))
+            };
+            bail!(
+                "BFD not Up at {} ms at both ends after 60 s: speaker {}; router {}",
+                S6_BFD.interval_ms,
+                show(&speaker),
+                show(&router)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One BFD session as one end reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BfdSession {
+    /// porter: the BgpPeer's name; BIRD: the neighbor's address.
+    neighbor: String,
+    state: String,
+    up: bool,
+    /// The interval this end transmits at now.
+    interval_ms: Option<u32>,
+    /// What changes when the session goes down and comes back: BIRD's Since column,
+    /// porter's count of down transitions.
+    epoch: String,
+}
+
+/// The speaker's BFD sessions: porter's `/status` (`bgpPeers.<name>.bfd`), BIRD's `show bfd
+/// sessions`.
+fn speaker_bfd(run: &mut ManyPeers) -> Result<Vec<BfdSession>> {
+    match run.spk.kind {
+        Kind::Porter => {
+            let Ok(body) = http_get(&run.net.s, "/status") else {
+                return Ok(Vec::new());
+            };
+            let v: Value = serde_json::from_str(&body)?;
+            let peers = v["bgpPeers"].as_object().cloned().unwrap_or_default();
+            Ok(peers
+                .iter()
+                .filter_map(|(name, p)| {
+                    let bfd = p.get("bfd")?;
+                    // ProtoU64 counters are strings in the JSON, as gobgp's are
+                    let count = |f: &str| -> u64 {
+                        bfd[f]
+                            .as_u64()
+                            .or_else(|| bfd[f].as_str().and_then(|s| s.parse().ok()))
+                            .unwrap_or(0)
+                    };
+                    let state = bfd["state"].as_str().unwrap_or("?").to_string();
+                    Some(BfdSession {
+                        neighbor: name.clone(),
+                        up: state == "Up",
+                        state,
+                        interval_ms: bfd["txIntervalMs"]
+                            .as_u64()
+                            .and_then(|v| u32::try_from(v).ok()),
+                        epoch: count("downTransitions").to_string(),
+                    })
+                })
+                .collect())
+        }
+        Kind::Bird => router_bfd(run.spk.bird_ctl.as_mut().context("BIRD control socket")?),
+        Kind::Gobgpd => bail!("gobgpd has no BFD"),
+    }
+}
+
+/// A BIRD's BFD sessions (`show bfd sessions`).
+fn router_bfd(ctl: &mut BirdCtl) -> Result<Vec<BfdSession>> {
+    ctl.bfd_sessions()
+}
+
+/// Packets sent plus received on `dev` in `ns` so far (`ip -s -j link`).
+fn link_packets(ns: &Netns, dev: &str) -> Result<u64> {
+    let out = ns.exec(&["ip", "-s", "-j", "link", "show", "dev", dev])?;
+    let v: Value = serde_json::from_str(&out)?;
+    let stats = &v[0]["stats64"];
+    let n = |dir: &str| stats[dir]["packets"].as_u64();
+    n("rx")
+        .zip(n("tx"))
+        .map(|(rx, tx)| rx + tx)
+        .with_context(|| format!("no packet counts for {dev} in {out}"))
+}
+
+/// Whether two epochs of one session are the same: equal, or, for BIRD's Since, clock times
+/// within 50 ms of each other. BIRD keeps the time of the change on its monotonic clock and
+/// turns it into wall-clock time at each `show`, so the milliseconds shown move by one
+/// between questions; a real flap moves it by at least a detection time.
+fn same_epoch(a: &str, b: &str) -> bool {
+    // "20:42:18.228" (BIRD's default `iso short ms`)
+    let clock = |t: &str| -> Option<f64> {
+        let mut parts = t.split(':');
+        let h: f64 = parts.next()?.parse().ok()?;
+        let m: f64 = parts.next()?.parse().ok()?;
+        let s: f64 = parts.next()?.parse().ok()?;
+        Some((h * 60.0 + m) * 60.0 + s)
+    };
+    match (clock(a), clock(b)) {
+        (Some(x), Some(y)) => (x - y).abs() <= 0.05,
+        _ => a == b,
+    }
+}
+
+/// Sessions of `first` that are no longer Up, or have gone down and come back, in `now`.
+fn bfd_changes(end: &str, first: &[BfdSession], now: &[BfdSession]) -> Vec<String> {
+    first
+        .iter()
+        .filter_map(|f| match now.iter().find(|n| n.neighbor == f.neighbor) {
+            None => Some(format!("{end}: {} gone", f.neighbor)),
+            Some(n) if !n.up => Some(format!("{end}: {} {}", f.neighbor, n.state)),
+            Some(n) if !same_epoch(&n.epoch, &f.epoch) => Some(format!(
+                "{end}: {} changed state since ({} → {})",
+                f.neighbor, f.epoch, n.epoch
+            )),
+            Some(_) => None,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
 // The lab: namespaces, speakers, the router's control socket
 // ---------------------------------------------------------------------------------------------
 
@@ -1141,6 +1459,15 @@ struct Spec<'a> {
     vips: &'a [usize],
     graceful: bool,
     hold_time: u16,
+    /// BFD on every session (scenario 6).
+    bfd: Option<Bfd>,
+}
+
+/// BFD timers, the same for both directions and at both ends.
+#[derive(Clone, Copy, Debug)]
+struct Bfd {
+    interval_ms: u32,
+    multiplier: u8,
 }
 
 impl<'a> Spec<'a> {
@@ -1152,6 +1479,7 @@ impl<'a> Spec<'a> {
             vips,
             graceful: false,
             hold_time: 9,
+            bfd: None,
         }
     }
 }
@@ -1172,10 +1500,14 @@ impl Prepared {
                 conf.locals = spec.locals.to_vec();
                 conf.hold_time = spec.hold_time;
                 conf.graceful = spec.graceful;
+                conf.bfd = spec.bfd;
                 p.config = ns.dir().join("porter.yaml");
                 write_atomic(&p.config, &conf.render(spec.vips))?;
             }
             Kind::Gobgpd => {
+                if spec.bfd.is_some() {
+                    bail!("gobgpd has no BFD");
+                }
                 let mut conf = GobgpConfig::new(spec.router_id, SPEAKER_AS);
                 for (i, n) in spec.neighbors.iter().enumerate() {
                     let mut nb =
@@ -1602,6 +1934,8 @@ struct PorterConf {
     locals: Vec<Ipv4Addr>,
     hold_time: u16,
     graceful: bool,
+    /// `spec.bfd` on every BgpPeer.
+    bfd: Option<Bfd>,
 }
 
 impl PorterConf {
@@ -1612,6 +1946,7 @@ impl PorterConf {
             locals: Vec::new(),
             hold_time: 9,
             graceful: false,
+            bfd: None,
         }
     }
 
@@ -1637,6 +1972,16 @@ impl PorterConf {
                 .get(i)
                 .map(|l| format!("  transport: {{localAddress: {l}}}\n"))
                 .unwrap_or_default();
+            let bfd = self
+                .bfd
+                .map(|b| {
+                    format!(
+                        "  bfd: {{enabled: true, minRxIntervalMs: {0}, minTxIntervalMs: {0}, \
+                         multiplier: {1}}}\n",
+                        b.interval_ms, b.multiplier
+                    )
+                })
+                .unwrap_or_default();
             let _ = write!(
                 c,
                 "---\n\
@@ -1644,7 +1989,7 @@ impl PorterConf {
                  kind: BgpPeer\n\
                  metadata: {{name: rtr{}}}\n\
                  spec:\n  conf: {{neighborAddress: {n}, peerAs: {ROUTER_AS}}}\n  \
-                 timers: {{config: {{holdTime: {}, keepaliveInterval: {}, connectRetry: 1}}}}\n{transport}",
+                 timers: {{config: {{holdTime: {}, keepaliveInterval: {}, connectRetry: 1}}}}\n{transport}{bfd}",
                 i + 1,
                 self.hold_time,
                 (self.hold_time / 3).max(1)
@@ -1682,6 +2027,15 @@ fn bird_speaker_conf(spec: &Spec) -> String {
         "# generated by porter-bench\nlog stderr all;\nrouter id {router_id};"
     );
     let _ = writeln!(c, "protocol device {{ scan time 10; }}");
+    if let Some(b) = spec.bfd {
+        // as the lab router renders it (porter-lab's BirdConfig)
+        let _ = writeln!(
+            c,
+            "protocol bfd {{ interface \"*\" {{ min rx interval {0} ms; min tx interval {0} ms; \
+             idle tx interval 1000 ms; multiplier {1}; }}; }}",
+            b.interval_ms, b.multiplier
+        );
+    }
     let _ = writeln!(c, "protocol static vips {{\n  ipv4;");
     for &i in spec.vips {
         let _ = writeln!(c, "  route {}/32 blackhole;", vip(i));
@@ -1693,11 +2047,12 @@ fn bird_speaker_conf(spec: &Spec) -> String {
             c,
             "protocol bgp rtr{} {{\n  local {local} as {SPEAKER_AS};\n  neighbor {n} as {ROUTER_AS};\n  \
              connect delay time 0; connect retry time 1; error wait time 1, 10; hold time {};{}\n  \
-             debug {{ states, events }};\n  \
+             debug {{ states, events }};{}\n  \
              ipv4 {{ import all; export where source = RTS_STATIC; next hop self; }};\n}}",
             i + 1,
             spec.hold_time,
-            if spec.graceful { " graceful restart on;" } else { "" }
+            if spec.graceful { " graceful restart on;" } else { "" },
+            if spec.bfd.is_some() { " bfd on;" } else { "" }
         );
     }
     c
@@ -1939,6 +2294,29 @@ impl BirdCtl {
             .any(|(code, text)| (*code == 1007 || *code == 0) && text.starts_with(prefix)))
     }
 
+    /// `show bfd sessions`: one row per session, `IP address  Interface  State  Since
+    /// Interval  Timeout` (Since in the default `iso short ms` format, one word; Interval in
+    /// seconds, "0.300").
+    fn bfd_sessions(&mut self) -> Result<Vec<BfdSession>> {
+        let reply = self.cmd("show bfd sessions")?;
+        Ok(reply
+            .iter()
+            .filter_map(|(_, text)| {
+                let f: Vec<&str> = text.split_whitespace().collect();
+                let addr: std::net::IpAddr = f.first()?.parse().ok()?;
+                let state = f.get(2)?.to_string();
+                let interval = f.get(4)?.parse::<f64>().ok();
+                Some(BfdSession {
+                    neighbor: addr.to_string(),
+                    up: state == "Up",
+                    state,
+                    interval_ms: interval.map(|s| (s * 1000.0).round() as u32),
+                    epoch: f.get(3)?.to_string(),
+                })
+            })
+            .collect())
+    }
+
     /// Routes in master4 (`show route count`).
     fn route_count(&mut self) -> Result<usize> {
         let reply = self.cmd("show route count table master4")?;
@@ -2108,6 +2486,7 @@ struct Report {
     s3: Vec<S3Row>,
     s4: Vec<S4Row>,
     s5: Vec<S5Row>,
+    s6: Vec<S6Row>,
     errors: Vec<String>,
     wall_s: f64,
 }
@@ -2203,6 +2582,27 @@ struct S4Row {
     window_s: f64,
 }
 
+struct S6Row {
+    kind: Kind,
+    peers: usize,
+    bfd: Bfd,
+    /// Process start → every BGP session Established with every route at the router.
+    bgp_up_ms: f64,
+    /// Process start → every BFD session Up at both ends at the configured interval.
+    bfd_up_ms: f64,
+    /// CPU time over the window, and as a share of one core.
+    cpu_s: f64,
+    cpu_pct: f64,
+    rss_kb: u64,
+    peak_rss_kb: u64,
+    window_s: f64,
+    /// Packets per second through the speaker's link, sent and received (BFD, and a
+    /// keepalive per session every 30 s): the work the CPU time pays for.
+    packets_per_s: f64,
+    /// Sessions seen down or re-established (at either end), from the start on.
+    flaps: usize,
+}
+
 #[derive(Default)]
 struct S5Row {
     kind: Kind,
@@ -2261,6 +2661,10 @@ impl Report {
 
     fn s4_get(&self, kind: Kind) -> Option<&S4Row> {
         self.s4.iter().find(|r| r.kind == kind)
+    }
+
+    fn s6_get(&self, kind: Kind) -> Option<&S6Row> {
+        self.s6.iter().find(|r| r.kind == kind)
     }
 
     fn sizes(&self) -> Vec<usize> {
@@ -2353,7 +2757,26 @@ impl Report {
                 ));
             }
         }
+        if let Some(p) = self.s6_get(Kind::Porter) {
+            t.push((
+                format!("s6: no BFD session flapped ({} peers)", p.peers),
+                p.flaps.to_string(),
+                Some(p.flaps == 0),
+            ));
+        }
         t
+    }
+
+    /// Scenario 6's porter/BIRD ratios: CPU, RSS, peak RSS.
+    fn s6_ratios(&self) -> Value {
+        let p = self.s6_get(Kind::Porter);
+        let b = self.s6_get(Kind::Bird);
+        let r = |f: fn(&S6Row) -> f64| ratio_value(p.map(f), b.map(f)).map(round);
+        json!({
+            "cpu": r(|r| r.cpu_pct),
+            "rss": r(|r| r.rss_kb as f64),
+            "peak_rss": r(|r| r.peak_rss_kb as f64),
+        })
     }
 
     fn json(&self, date: &str, quick: bool) -> Value {
@@ -2394,6 +2817,17 @@ impl Report {
                     "reestablished_ms": round(g.reestablished_ms), "refreshed_ms": round(g.refreshed_ms),
                 })),
             })).collect::<Vec<_>>(),
+            "scenario6_bfd": self.s6.iter().map(|r| json!({
+                "speaker": r.kind.name(), "peers": r.peers,
+                "bfd_interval_ms": r.bfd.interval_ms, "bfd_multiplier": r.bfd.multiplier,
+                "bgp_up_ms": round(r.bgp_up_ms), "bfd_up_ms": round(r.bfd_up_ms),
+                "cpu_s": (r.cpu_s * 1000.0).round() / 1000.0, "cpu_percent_of_one_core": round(r.cpu_pct),
+                "rss_kb": r.rss_kb, "peak_rss_kb": r.peak_rss_kb,
+                "window_s": round(r.window_s), "packets_per_s": round(r.packets_per_s),
+                "cpu_us_per_packet": round(r.cpu_s * 1e6 / (r.packets_per_s * r.window_s)),
+                "flaps": r.flaps,
+            })).collect::<Vec<_>>(),
+            "scenario6_ratios_porter_to_bird": self.s6_ratios(),
             "targets": self.targets().into_iter().map(|(t, m, ok)| json!({"target": t, "measured": m, "met": ok})).collect::<Vec<_>>(),
             "errors": self.errors,
         })
@@ -2556,6 +2990,43 @@ impl Report {
                 );
             }
             m.push('\n');
+        }
+        if !self.s6.is_empty() {
+            let r0 = &self.s6[0];
+            let _ = writeln!(m, "### 6. BFD: {} peers, BFD {} ms × {} on each\n\nThe router (BIRD) runs {} BGP sessions with BFD; the speaker the same. Time from process start until every BGP session is Established with every route, and until every BFD session is Up at both ends at {} ms; then the speaker's CPU (share of one core, and per packet sent or received on its link) and RSS over {:.0} s, while the routers' BFD sessions are watched every 0.5 s. A session that goes down or is re-established at either end fails the run. The speaker's BGP sessions (hold time 90 s) are part of the load: scenario 4 has them alone.\n", r0.peers, r0.bfd.interval_ms, r0.bfd.multiplier, r0.peers, r0.bfd.interval_ms, r0.window_s);
+            let _ = writeln!(
+                m,
+                "| speaker | BGP all up (ms) | BFD all Up (ms) | CPU (% of one core) | CPU (s) | packets/s | CPU per packet (µs) | RSS (MB) | peak RSS (MB) | flaps |"
+            );
+            let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for r in &self.s6 {
+                let _ = writeln!(
+                    m,
+                    "| {} | {:.0} | {:.0} | {:.2} | {:.3} | {:.0} | {:.0} | {:.1} | {:.1} | {} |",
+                    r.kind.name(),
+                    r.bgp_up_ms,
+                    r.bfd_up_ms,
+                    r.cpu_pct,
+                    r.cpu_s,
+                    r.packets_per_s,
+                    r.cpu_s * 1e6 / (r.packets_per_s * r.window_s),
+                    mb(r.rss_kb),
+                    mb(r.peak_rss_kb),
+                    r.flaps
+                );
+            }
+            let p = self.s6_get(Kind::Porter);
+            let b = self.s6_get(Kind::Bird);
+            let _ = writeln!(
+                m,
+                "\nporter/BIRD: CPU {}, RSS {}, peak RSS {}.\n",
+                ratio(p.map(|r| r.cpu_pct), b.map(|r| r.cpu_pct)),
+                ratio(p.map(|r| r.rss_kb as f64), b.map(|r| r.rss_kb as f64)),
+                ratio(
+                    p.map(|r| r.peak_rss_kb as f64),
+                    b.map(|r| r.peak_rss_kb as f64)
+                )
+            );
         }
         let targets = self.targets();
         if !targets.is_empty() {
