@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bfd_wire::{ControlPacket, Diag, Session, SessionConfig, State};
+use prometheus_client::metrics::counter::Counter;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn, Instrument};
@@ -176,6 +177,9 @@ struct Entry {
     socket: Option<UdpSocket>,
     publish: BfdPublisher,
     view: BfdView,
+    /// This peer's packet counters, looked up once rather than per packet.
+    sent: Counter,
+    received: Counter,
 }
 
 struct Runtime {
@@ -217,20 +221,34 @@ impl Runtime {
                 .filter_map(|e| e.session.poll_timeout())
                 .min();
             let sleep = super::sleep_until(deadline);
+            // only the sessions an input touched are driven: a packet wakes one session,
+            // not every one
             tokio::select! {
                 cmd = commands.recv() => match cmd {
-                    Some(c) => self.command(c),
+                    Some(c) => {
+                        self.command(c);
+                        let all: Vec<u32> = self.sessions.keys().copied().collect();
+                        self.drive(&all);
+                    }
                     None => break,
                 },
-                Some(r) = incoming.recv() => self.receive(r),
-                () = sleep => {
-                    let now = Instant::now();
-                    for e in self.sessions.values_mut() {
-                        e.session.handle_timeout(now);
+                Some(r) = incoming.recv() => {
+                    if let Some(disc) = self.receive(r) {
+                        self.drive(&[disc]);
                     }
                 }
+                () = sleep => {
+                    let now = Instant::now();
+                    let mut due = Vec::new();
+                    for (disc, e) in &mut self.sessions {
+                        if e.session.poll_timeout().is_some_and(|t| t <= now) {
+                            e.session.handle_timeout(now);
+                            due.push(*disc);
+                        }
+                    }
+                    self.drive(&due);
+                }
             }
-            self.drive();
         }
         // the speaker is gone: tell every neighbor BFD was switched off, not that we died
         let peers: Vec<String> = self.by_peer.keys().cloned().collect();
@@ -316,10 +334,14 @@ impl Runtime {
         };
         info!(peer = %peer, %neighbor, discriminator = disc, "BFD session configured");
         publish.send_replace(Some(view.clone()));
-        self.metrics
-            .bfd_session_up
-            .get_or_create(&PeerLabels { peer: peer.clone() })
-            .set(0);
+        let labels = PeerLabels { peer: peer.clone() };
+        self.metrics.bfd_session_up.get_or_create(&labels).set(0);
+        let sent = self.metrics.bfd_packets_sent.get_or_create(&labels).clone();
+        let received = self
+            .metrics
+            .bfd_packets_received
+            .get_or_create(&labels)
+            .clone();
         self.by_peer.insert(peer.clone(), disc);
         self.by_neighbor.insert(neighbor, disc);
         self.sessions.insert(
@@ -333,6 +355,8 @@ impl Runtime {
                 socket,
                 publish,
                 view,
+                sent,
+                received,
             },
         );
     }
@@ -351,7 +375,7 @@ impl Runtime {
         let now = Instant::now();
         e.session.set_admin_down(now, true);
         while let Some(p) = e.session.poll_transmit(now) {
-            send(&self.metrics, &e, &p);
+            send(&e, &p);
         }
         e.publish.send_replace(None);
         self.metrics
@@ -397,7 +421,8 @@ impl Runtime {
         });
     }
 
-    fn receive(&mut self, r: Received) {
+    /// Hands a packet to its session; which session, if one took it.
+    fn receive(&mut self, r: Received) -> Option<u32> {
         let from = r.from.ip().to_canonical();
         let drop = |metrics: &Metrics, reason: &str| {
             metrics
@@ -411,47 +436,46 @@ impl Runtime {
         if r.ttl != Some(TTL) {
             debug!(%from, ttl = ?r.ttl, "BFD packet with TTL other than 255 dropped");
             drop(&self.metrics, "ttl");
-            return;
+            return None;
         }
         let packet = match bfd_wire::decode(&r.bytes) {
             Ok(p) => p,
             Err(e) => {
                 debug!(%from, error = %e, "malformed BFD packet dropped");
                 drop(&self.metrics, e.reason());
-                return;
+                return None;
             }
         };
         let disc = match packet.your_discriminator {
             0 => self.by_neighbor.get(&from).copied(),
             d => Some(d),
         };
-        let Some(e) = disc.and_then(|d| self.sessions.get_mut(&d)) else {
+        let Some((disc, e)) = disc.and_then(|d| self.sessions.get_mut(&d).map(|e| (d, e))) else {
             drop(&self.metrics, "no_session");
-            return;
+            return None;
         };
         if e.neighbor != from {
             // a discriminator is ours to give; another address using it is not our neighbor
             drop(&self.metrics, "wrong_source");
-            return;
+            return None;
         }
-        self.metrics
-            .bfd_packets_received
-            .get_or_create(&PeerLabels {
-                peer: e.peer.clone(),
-            })
-            .inc();
+        e.received.inc();
         if let Err(d) = e.session.handle_packet(Instant::now(), &packet) {
             debug!(peer = %e.peer, reason = %d, "BFD packet discarded");
             drop(&self.metrics, d.reason());
         }
+        Some(disc)
     }
 
-    /// Sends what each session has to send and publishes what changed.
-    fn drive(&mut self) {
+    /// Sends what the sessions `discs` have to send and publishes what changed.
+    fn drive(&mut self, discs: &[u32]) {
         let now = Instant::now();
-        for e in self.sessions.values_mut() {
+        for disc in discs {
+            let Some(e) = self.sessions.get_mut(disc) else {
+                continue;
+            };
             while let Some(p) = e.session.poll_transmit(now) {
-                send(&self.metrics, e, &p);
+                send(e, &p);
             }
             while let Some(event) = e.session.poll_event() {
                 let (from, to, diag) = match event {
@@ -508,18 +532,13 @@ fn session_config(c: &BfdConfig) -> SessionConfig {
     }
 }
 
-fn send(metrics: &Metrics, e: &Entry, packet: &ControlPacket) {
+fn send(e: &Entry, packet: &ControlPacket) {
     let Some(sock) = &e.socket else {
         return;
     };
     match sock.try_send(&packet.encode()) {
         Ok(_) => {
-            metrics
-                .bfd_packets_sent
-                .get_or_create(&PeerLabels {
-                    peer: e.peer.clone(),
-                })
-                .inc();
+            e.sent.inc();
         }
         // no route, link down, a full queue: the packet is lost like one lost on the wire,
         // and the detection time on the far side decides
