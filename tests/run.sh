@@ -31,9 +31,14 @@ if [[ $(id -u) -eq 0 ]]; then export PORTER_LAB_REQUIRE=${PORTER_LAB_REQUIRE:-1}
 mkdir -p target
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 
-step "benchmark harness, quick (porter vs gobgpd vs BIRD; fails if a speaker loses routes, timings not asserted)"
+step "gobgp (gobgpd and gobgp CLI) from tests/gobgp/go.mod, today's release beside Debian's 3.10"
+# Built from the Go module proxy on first use (~2 min on 2 cores), then reused from the cache.
+PORTER_GOBGP_DIR=$(bash tests/gobgp/build.sh)
+export PORTER_GOBGP_DIR
+
+step "benchmark harness, quick (porter vs both gobgpds vs BIRD; fails if a speaker loses routes, timings not asserted)"
 cargo build --release -p porter -p porter-lab
-"${CARGO_TARGET_DIR:-target}/release/porter-bench" --quick --out target/bench
+"${CARGO_TARGET_DIR:-target}/release/porter-bench" --quick --out target/bench --gobgp-dir "$PORTER_GOBGP_DIR"
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if [[ $FUZZ_SECONDS != 0 ]]; then

@@ -12,6 +12,7 @@
 #   K8S_VERSION=v1.30.14 bash tests/k8s/build.sh  # another release (see README: version range)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/../go-cache.sh"
 
 command -v go >/dev/null || { echo "tests/k8s/build.sh: needs Go (1.26; see README)" >&2; exit 1; }
 pinned=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")
@@ -52,24 +53,10 @@ key=$( (cat "$src/go.mod" "$src/go.sum"; echo "$recipe") | sha256sum | cut -c1-1
 out=$cache_root/$version-etcd-$etcd_version-$key
 bins=(kube-apiserver kube-controller-manager kubectl etcd)
 
-# One build at a time (two test runs at once: the second waits, then finds the cache).
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.lock"
-flock 9
-
-complete=1
-for b in "${bins[@]}"; do [[ -x $out/$b ]] || complete=0; done
-if [[ $complete == 1 ]]; then
-  echo "tests/k8s/build.sh: Kubernetes $version, etcd $etcd_version cached in $out" >&2
-  echo "$out"
-  exit 0
-fi
-
+say="tests/k8s/build.sh: Kubernetes $version, etcd $etcd_version"
+go_cache_begin "$cache_root" "$out" "$say" "${bins[@]}"
 echo "tests/k8s/build.sh: building Kubernetes $version and etcd $etcd_version (first time: ~13 min on 2 cores)" >&2
-start=$(date +%s)
-rm -rf "$cache_root"/*.tmp.* # an earlier build cut short
-tmp=$out.tmp.$$
-mkdir -p "$tmp"
+tmp=$go_cache_tmp
 minor=${version#v1.}
 minor=${minor%%.*}
 ldflags="-s -w"
@@ -85,7 +72,4 @@ done
     k8s.io/kubernetes/cmd/kubectl
   go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3
 ) >&2
-rm -rf "$out"
-mv "$tmp" "$out"
-echo "tests/k8s/build.sh: built in $(($(date +%s) - start)) s, $(du -sh "$out" | cut -f1) in $out" >&2
-echo "$out"
+go_cache_finish "$out" "$say"

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,6 +17,51 @@ pub const API_PORT: u16 = 50051;
 
 /// How long gobgpd gets to answer on its API.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A gobgpd and the `gobgp` CLI of the same release: Debian's on PATH, or a folder holding
+/// both (what tests/gobgp/build.sh prints).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GobgpBinaries {
+    /// The daemon.
+    pub gobgpd: PathBuf,
+    /// Its CLI.
+    pub gobgp: PathBuf,
+}
+
+impl GobgpBinaries {
+    /// gobgpd and gobgp found on PATH (Debian's package).
+    pub fn system() -> Result<GobgpBinaries> {
+        Ok(GobgpBinaries {
+            gobgpd: binary("gobgpd")?,
+            gobgp: binary("gobgp")?,
+        })
+    }
+
+    /// gobgpd and gobgp in `dir`.
+    pub fn in_dir(dir: &Path) -> Result<GobgpBinaries> {
+        let found = |name: &str| -> Result<PathBuf> {
+            let p = dir.join(name);
+            if !p.is_file() {
+                bail!(
+                    "no {name} in {} (build it: bash tests/gobgp/build.sh)",
+                    dir.display()
+                );
+            }
+            Ok(p)
+        };
+        Ok(GobgpBinaries {
+            gobgpd: found("gobgpd")?,
+            gobgp: found("gobgp")?,
+        })
+    }
+
+    /// The release, from `gobgpd --version` ("gobgpd version 3.10.0" gives `3.10.0`).
+    pub fn version(&self) -> Result<String> {
+        let out = run(Command::new(&self.gobgpd).arg("--version"))?;
+        parse_version(&out)
+            .with_context(|| format!("no version in {} --version: {out}", self.gobgpd.display()))
+    }
+}
 
 /// One `[[neighbors]]` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,24 +275,31 @@ impl GobgpConfig {
 pub struct Gobgpd {
     daemon: Daemon,
     netns: String,
+    gobgp: PathBuf,
 }
 
 impl Gobgpd {
-    /// Writes the TOML, checks it with `gobgpd -d`, starts gobgpd inside the namespace with its
-    /// API on 127.0.0.1:50051 there, and waits until `gobgp global` answers.
+    /// Writes the TOML, checks it with `gobgpd -d`, starts gobgpd (Debian's, from PATH) inside
+    /// the namespace with its API on 127.0.0.1:50051 there, and waits until `gobgp global`
+    /// answers.
     pub fn start(ns: &Netns, config: &GobgpConfig) -> Result<Gobgpd> {
+        Gobgpd::start_with(&GobgpBinaries::system()?, ns, config)
+    }
+
+    /// As [`Gobgpd::start`], with the gobgpd of `bins`; [`Gobgpd::cli`] then uses its `gobgp`.
+    pub fn start_with(bins: &GobgpBinaries, ns: &Netns, config: &GobgpConfig) -> Result<Gobgpd> {
         let dir = ns.dir().join("gobgpd");
         std::fs::create_dir_all(&dir)?;
         let conf = dir.join("gobgpd.toml");
         std::fs::write(&conf, config.render())?;
-        let gobgpd = binary("gobgpd")?;
-        run(Command::new(&gobgpd).arg("-d").arg("-f").arg(&conf))
+        let gobgpd = &bins.gobgpd;
+        run(Command::new(gobgpd).arg("-d").arg("-f").arg(&conf))
             .with_context(|| format!("gobgpd rejected {}:\n{}", conf.display(), config.render()))?;
         let api = format!("127.0.0.1:{API_PORT}");
         let mut daemon = Daemon::spawn(
             &format!("gobgpd in {}", ns.name()),
             ns.name(),
-            &gobgpd,
+            gobgpd,
             [
                 "-f".as_ref(),
                 conf.as_os_str(),
@@ -258,14 +311,19 @@ impl Gobgpd {
             &dir.join("gobgpd.log"),
         )?;
         let netns = ns.name().to_string();
+        let gobgp = bins.gobgp.clone();
         let ready = wait_until_ok(START_TIMEOUT, "gobgp global answering", || {
             daemon.check_running()?;
-            gobgp_cli(&netns, &["global"]).map(|_| true)
+            gobgp_cli(&gobgp, &netns, &["global"]).map(|_| true)
         });
         if let Err(e) = ready {
             return Err(daemon.failure(&format!("did not become ready: {e:#}"), &[]));
         }
-        Ok(Gobgpd { daemon, netns })
+        Ok(Gobgpd {
+            daemon,
+            netns,
+            gobgp,
+        })
     }
 
     /// The daemon (PID, log).
@@ -275,7 +333,7 @@ impl Gobgpd {
 
     /// Runs `gobgp ARGS…` against this gobgpd.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
-        gobgp_cli(&self.netns, args)
+        gobgp_cli(&self.gobgp, &self.netns, args)
     }
 
     /// Runs `gobgp -j ARGS…` and parses the JSON.
@@ -362,13 +420,20 @@ impl Gobgpd {
 }
 
 /// `gobgp -u 127.0.0.1 -p 50051 ARGS…` inside namespace `netns`.
-fn gobgp_cli(netns: &str, args: &[&str]) -> Result<String> {
+fn gobgp_cli(gobgp: &Path, netns: &str, args: &[&str]) -> Result<String> {
     let port = API_PORT.to_string();
     run(Command::new(binary("ip")?)
         .args(["netns", "exec", netns])
-        .arg(binary("gobgp")?)
+        .arg(gobgp)
         .args(["-u", "127.0.0.1", "-p", &port])
         .args(args))
+}
+
+/// `3.10.0` from `gobgpd version 3.10.0` (also `gobgpd version 4.8.0-dev`: `4.8.0-dev`).
+fn parse_version(out: &str) -> Option<String> {
+    out.split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'))
+        .map(str::to_string)
 }
 
 fn family_of(prefix: &str) -> &'static str {
@@ -501,6 +566,19 @@ mod tests {
             serde_json::from_str(r#"{"state":{"session_state":"ACTIVE"}}"#).unwrap();
         assert_eq!(session_state(&name).as_deref(), Some("active"));
         assert_eq!(session_state(&serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn reads_the_version_line() {
+        assert_eq!(
+            parse_version("gobgpd version 3.10.0\n").as_deref(),
+            Some("3.10.0")
+        );
+        assert_eq!(
+            parse_version("gobgpd version 4.8.0").as_deref(),
+            Some("4.8.0")
+        );
+        assert_eq!(parse_version("gobgpd version unknown"), None);
     }
 
     #[test]

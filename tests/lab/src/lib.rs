@@ -55,7 +55,7 @@ pub use bird::{Bird, BirdConfig, BirdPeer, BirdRoute};
 pub use capture::Capture;
 pub use exabgp::{Exabgp, ExabgpConfig, ExabgpNeighbor};
 pub use frr::{Frr, FrrConfig, FrrNeighbor};
-pub use gobgp::{GobgpConfig, GobgpNeighbor, Gobgpd};
+pub use gobgp::{GobgpBinaries, GobgpConfig, GobgpNeighbor, Gobgpd};
 pub use layer2::{Addressing, Answer, Mac, Segment};
 pub use netns::{Lan, Netns};
 pub use process::Daemon;

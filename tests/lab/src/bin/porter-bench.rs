@@ -44,13 +44,13 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use porter_lab::{
-    find_binary, skip_unless_available, Bird, BirdConfig, BirdPeer, Daemon, GobgpConfig,
-    GobgpNeighbor, Netns, Tool,
+    find_binary, skip_unless_available, Bird, BirdConfig, BirdPeer, Daemon, GobgpBinaries,
+    GobgpConfig, GobgpNeighbor, Netns, Tool,
 };
 use serde_json::{json, Value};
 
@@ -78,19 +78,48 @@ const FAST_POLL: Duration = Duration::from_millis(2);
 enum Kind {
     #[default]
     Porter,
+    /// Debian's gobgpd (3.10), from PATH.
     Gobgpd,
+    /// gobgpd built by tests/gobgp/build.sh (`--gobgp-dir`), fed exactly as Debian's.
+    GobgpdBuilt,
     Bird,
 }
 
+/// The two gobgpds' labels with their release, e.g. `gobgpd 3.10` and `gobgpd 4.8`: set once
+/// at start from `gobgpd --version`, since the report names speakers by [`Kind::name`].
+static GOBGPD_LABELS: OnceLock<[String; 2]> = OnceLock::new();
+
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Porter, Kind::Gobgpd, Kind::Bird];
+    const ALL: [Kind; 4] = [Kind::Porter, Kind::Gobgpd, Kind::GobgpdBuilt, Kind::Bird];
 
     fn name(self) -> &'static str {
+        let label = |i: usize, fallback: &'static str| {
+            GOBGPD_LABELS.get().map_or(fallback, |l| l[i].as_str())
+        };
         match self {
             Kind::Porter => "porter",
-            Kind::Gobgpd => "gobgpd",
+            Kind::Gobgpd => label(0, "gobgpd"),
+            Kind::GobgpdBuilt => label(1, "gobgpd (built)"),
             Kind::Bird => "BIRD",
         }
+    }
+
+    fn is_gobgpd(self) -> bool {
+        matches!(self, Kind::Gobgpd | Kind::GobgpdBuilt)
+    }
+}
+
+/// `gobgpd 3.10` for a gobgpd whose `--version` says 3.10.0.
+fn gobgpd_label(bins: &GobgpBinaries) -> String {
+    match bins.version() {
+        Ok(v) => {
+            let mut parts = v.split('.');
+            match (parts.next(), parts.next()) {
+                (Some(major), Some(minor)) => format!("gobgpd {major}.{minor}"),
+                _ => format!("gobgpd {v}"),
+            }
+        }
+        Err(_) => "gobgpd".into(),
     }
 }
 
@@ -99,8 +128,25 @@ struct Ctx {
     porter: PathBuf,
     quick: bool,
     tck: f64,
-    /// The speakers to run (all three unless `--speakers` says otherwise).
+    /// The speakers to run (all unless `--speakers` says otherwise).
     kinds: Vec<Kind>,
+    /// Debian's gobgpd and gobgp.
+    gobgp_system: GobgpBinaries,
+    /// gobgpd and gobgp from `--gobgp-dir` (or `PORTER_GOBGP_DIR`), run as a fourth speaker.
+    gobgp_built: Option<GobgpBinaries>,
+}
+
+impl Ctx {
+    /// The gobgpd and gobgp CLI of `kind` (Debian's for every kind but the built gobgpd).
+    fn gobgp(&self, kind: Kind) -> Result<&GobgpBinaries> {
+        match kind {
+            Kind::GobgpdBuilt => self
+                .gobgp_built
+                .as_ref()
+                .context("no built gobgpd: pass --gobgp-dir (bash tests/gobgp/build.sh)"),
+            _ => Ok(&self.gobgp_system),
+        }
+    }
 }
 
 /// VIP number `i`.
@@ -126,20 +172,26 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: porter-bench [--quick] [--out DIR] [--porter PATH] [--only 1,2,3,4,5,6] [--speakers porter,gobgpd,bird]";
+const USAGE: &str = "usage: porter-bench [--quick] [--out DIR] [--porter PATH] [--only 1,2,3,4,5,6] [--speakers porter,gobgpd,gobgpd-built,bird] [--gobgp-dir DIR (default: $PORTER_GOBGP_DIR)]";
 
 fn run(args: &[String]) -> Result<()> {
     let mut porter = std::env::current_exe()?.with_file_name("porter");
     let mut out = PathBuf::from("bench/results");
     let mut quick = false;
     let mut only: Vec<u8> = vec![1, 2, 3, 4, 5, 6];
-    let mut kinds = Kind::ALL.to_vec();
+    let mut kinds: Option<Vec<Kind>> = None;
+    let mut gobgp_dir = std::env::var_os("PORTER_GOBGP_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
             "--out" => out = it.next().context("--out needs a directory")?.into(),
             "--porter" => porter = it.next().context("--porter needs a path")?.into(),
+            "--gobgp-dir" => {
+                gobgp_dir = Some(it.next().context("--gobgp-dir needs a directory")?.into());
+            }
             "--only" => {
                 only = it
                     .next()
@@ -156,15 +208,20 @@ fn run(args: &[String]) -> Result<()> {
                 let list = it
                     .next()
                     .context("--speakers needs a list such as porter,bird")?;
-                kinds = list
+                let list = list
                     .split(',')
                     .map(|k| match k.trim() {
                         "porter" => Ok(Kind::Porter),
                         "gobgpd" => Ok(Kind::Gobgpd),
+                        // gobgpd-built, or named by its release: gobgpd-4.8
+                        k if k.starts_with("gobgpd-") => Ok(Kind::GobgpdBuilt),
                         "bird" => Ok(Kind::Bird),
-                        other => Err(anyhow!("unknown speaker {other:?} (porter, gobgpd, bird)")),
+                        other => Err(anyhow!(
+                            "unknown speaker {other:?} (porter, gobgpd, gobgpd-built, bird)"
+                        )),
                     })
                     .collect::<Result<_>>()?;
+                kinds = Some(list);
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -183,6 +240,20 @@ fn run(args: &[String]) -> Result<()> {
     if !skip_unless_available("porter-bench", &[Tool::Bird, Tool::Gobgp]) {
         bail!("porter-bench needs root, BIRD 2 and gobgpd (apt-get install bird2 gobgpd)");
     }
+    let gobgp_system = GobgpBinaries::system()?;
+    let gobgp_built = gobgp_dir.map(|d| GobgpBinaries::in_dir(&d)).transpose()?;
+    let kinds = kinds.unwrap_or_else(|| {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| *k != Kind::GobgpdBuilt || gobgp_built.is_some())
+            .collect()
+    });
+    let _ = GOBGPD_LABELS.set([
+        gobgpd_label(&gobgp_system),
+        gobgp_built
+            .as_ref()
+            .map_or_else(|| "gobgpd (built)".into(), gobgpd_label),
+    ]);
     let tck: f64 = Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -194,7 +265,13 @@ fn run(args: &[String]) -> Result<()> {
         quick,
         tck,
         kinds,
+        gobgp_system,
+        gobgp_built,
     };
+    if ctx.kinds.contains(&Kind::GobgpdBuilt) {
+        // fail before the first scenario, not in each
+        ctx.gobgp(Kind::GobgpdBuilt)?;
+    }
     let started = Instant::now();
     let mut report = Report {
         env: environment(&ctx),
@@ -504,7 +581,7 @@ fn s2_reference(ctx: &Ctx, kind: Kind, steps: usize) -> Result<Vec<S2Row>> {
     let mut remove = Vec::new();
     let mut present: Vec<usize> = Vec::new();
     let nh = net.speaker_ip.to_string();
-    let gobgp = find_binary("gobgp").context("gobgp CLI not found")?;
+    let gobgp = &ctx.gobgp(kind)?.gobgp;
     for appear in [true, false] {
         for i in 0..steps {
             if appear {
@@ -515,7 +592,7 @@ fn s2_reference(ctx: &Ctx, kind: Kind, steps: usize) -> Result<Vec<S2Row>> {
             let prefix = format!("{}/32", vip(i));
             let t0 = Instant::now();
             match kind {
-                Kind::Gobgpd => {
+                Kind::Gobgpd | Kind::GobgpdBuilt => {
                     let verb = if appear { "add" } else { "del" };
                     let mut args = vec![
                         "-u",
@@ -532,7 +609,7 @@ fn s2_reference(ctx: &Ctx, kind: Kind, steps: usize) -> Result<Vec<S2Row>> {
                     if appear {
                         args.extend(["nexthop", nh.as_str(), "origin", "igp"]);
                     }
-                    let out = net.s.command(&gobgp).args(&args).output()?;
+                    let out = net.s.command(gobgp).args(&args).output()?;
                     if !out.status.success() {
                         bail!(
                             "gobgp global rib {verb} {prefix}: {}",
@@ -567,7 +644,7 @@ fn s2_reference(ctx: &Ctx, kind: Kind, steps: usize) -> Result<Vec<S2Row>> {
     Ok(vec![S2Row {
         kind,
         mode: match kind {
-            Kind::Gobgpd => "gobgp CLI per change".into(),
+            Kind::Gobgpd | Kind::GobgpdBuilt => "gobgp CLI per change".into(),
             _ => "config rewrite + configure".into(),
         },
         add: Latencies::of(&add),
@@ -673,7 +750,7 @@ fn s3_run(
             Kind::Porter => 10,
             Kind::Bird => 20,
             // each look runs the gobgp CLI, which costs CPU the receiver could use
-            Kind::Gobgpd => 250,
+            Kind::Gobgpd | Kind::GobgpdBuilt => 250,
         }));
     };
     let at_eor = proc_sample(spk.pid(), ctx.tck)?;
@@ -890,7 +967,7 @@ fn scenario5(ctx: &Ctx, report: &mut Report) -> Result<()> {
                 .errors
                 .push(format!("scenario 5 (kill), {}: {e:#}", kind.name())),
         }
-        if kind != Kind::Gobgpd {
+        if !kind.is_gobgpd() {
             eprintln!(
                 "  s5: {} killed and restarted with graceful restart",
                 kind.name()
@@ -1123,12 +1200,12 @@ fn scenario6(ctx: &Ctx, report: &mut Report) -> Result<()> {
     const PEERS: usize = 50;
     const VIPS: usize = 10;
     let window = Duration::from_secs(if ctx.quick { 5 } else { 20 });
-    if ctx.kinds.contains(&Kind::Gobgpd) {
+    if ctx.kinds.iter().any(|k| k.is_gobgpd()) {
         eprintln!("  s6: gobgpd left out: it has no BFD");
     }
     // As in scenario 4: set up one after the other, then measure together.
     let mut running: Vec<S6Run> = Vec::new();
-    for kind in ctx.kinds.iter().copied().filter(|k| *k != Kind::Gobgpd) {
+    for kind in ctx.kinds.iter().copied().filter(|k| !k.is_gobgpd()) {
         eprintln!(
             "  s6: {} with {PEERS} sessions, BFD {} ms × {} on each",
             kind.name(),
@@ -1352,7 +1429,7 @@ fn speaker_bfd(run: &mut ManyPeers) -> Result<Vec<BfdSession>> {
                 .collect())
         }
         Kind::Bird => router_bfd(run.spk.bird_ctl.as_mut().context("BIRD control socket")?),
-        Kind::Gobgpd => bail!("gobgpd has no BFD"),
+        Kind::Gobgpd | Kind::GobgpdBuilt => bail!("gobgpd has no BFD"),
     }
 }
 
@@ -1447,6 +1524,8 @@ struct Prepared {
     mrt: Option<Vec<u8>>,
     vips: usize,
     porter: PathBuf,
+    /// gobgpd: which gobgpd and gobgp CLI.
+    gobgp: Option<GobgpBinaries>,
 }
 
 /// What a speaker is asked to do: its address (also its router id), one session per
@@ -1493,6 +1572,10 @@ impl Prepared {
             mrt: None,
             vips: spec.vips.len(),
             porter: ctx.porter.clone(),
+            gobgp: kind
+                .is_gobgpd()
+                .then(|| ctx.gobgp(kind).cloned())
+                .transpose()?,
         };
         match kind {
             Kind::Porter => {
@@ -1504,7 +1587,7 @@ impl Prepared {
                 p.config = ns.dir().join("porter.yaml");
                 write_atomic(&p.config, &conf.render(spec.vips))?;
             }
-            Kind::Gobgpd => {
+            Kind::Gobgpd | Kind::GobgpdBuilt => {
                 if spec.bfd.is_some() {
                     bail!("gobgpd has no BFD");
                 }
@@ -1561,11 +1644,11 @@ impl Prepared {
     fn spawn(&self, ns: &Netns, recovery: bool) -> Result<Spk> {
         match self.kind {
             Kind::Porter => start_porter_path(&self.porter, ns, &self.config),
-            Kind::Gobgpd => {
-                let gobgpd = find_binary("gobgpd").context("gobgpd not found")?;
+            Kind::Gobgpd | Kind::GobgpdBuilt => {
+                let bins = self.gobgp.as_ref().context("gobgpd binaries")?;
                 let daemon = ns.spawn(
                     "gobgpd.log",
-                    &gobgpd,
+                    &bins.gobgpd,
                     [
                         "-f".as_ref(),
                         self.config.as_os_str(),
@@ -1575,9 +1658,10 @@ impl Prepared {
                         "-p".as_ref(),
                     ],
                 )?;
-                let mut spk = Spk::new(Kind::Gobgpd, daemon);
+                let mut spk = Spk::new(self.kind, daemon);
+                spk.gobgp = Some(bins.gobgp.clone());
                 if let Some(mrt) = &self.mrt {
-                    spk.feed = Some(Feed::start(ns, mrt.clone(), self.vips)?);
+                    spk.feed = Some(Feed::start(ns, &bins.gobgp, mrt.clone(), self.vips)?);
                 }
                 Ok(spk)
             }
@@ -1650,6 +1734,8 @@ struct Spk {
     feed: Option<Feed>,
     bird_ctl: Option<BirdCtl>,
     bird_conf: Option<PathBuf>,
+    /// gobgpd: its gobgp CLI.
+    gobgp: Option<PathBuf>,
 }
 
 /// What a receiver has of the full table.
@@ -1666,6 +1752,7 @@ impl Spk {
             feed: None,
             bird_ctl: None,
             bird_conf: None,
+            gobgp: None,
         }
     }
 
@@ -1713,9 +1800,9 @@ impl Spk {
                     done: eor,
                 })
             }
-            Kind::Gobgpd => {
+            Kind::Gobgpd | Kind::GobgpdBuilt => {
                 let out = ns
-                    .command(find_binary("gobgp").context("gobgp not found")?)
+                    .command(self.gobgp.as_ref().context("gobgp CLI")?)
                     .args(["-u", "127.0.0.1", "-p", "50051", "-j", "neighbor"])
                     .arg(router.to_string())
                     .stderr(Stdio::null())
@@ -1770,18 +1857,18 @@ struct Feed {
     close: mpsc::Sender<()>,
     writer: Option<std::thread::JoinHandle<Result<()>>>,
     netns: String,
+    gobgp: PathBuf,
     want: usize,
 }
 
 impl Feed {
-    fn start(ns: &Netns, records: Vec<u8>, want: usize) -> Result<Feed> {
+    fn start(ns: &Netns, gobgp: &Path, records: Vec<u8>, want: usize) -> Result<Feed> {
         let fifo = ns.dir().join("routes.mrt");
         let _ = std::fs::remove_file(&fifo);
         let st = Command::new("mkfifo").arg(&fifo).status()?;
         if !st.success() {
             bail!("mkfifo {} failed", fifo.display());
         }
-        let gobgp = find_binary("gobgp").context("gobgp not found")?;
         let log = std::fs::File::create(ns.dir().join("inject.log"))?;
         let t0 = Instant::now();
         // the CLI fails while gobgpd's API is not up yet: retried until it connects
@@ -1798,7 +1885,7 @@ impl Feed {
         loop {
             // wait for the API (each try is a CLI run, as an operator's script would do)
             let ok = ns
-                .command(&gobgp)
+                .command(gobgp)
                 .args(["-u", "127.0.0.1", "-p", "50051", "global"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -1813,7 +1900,7 @@ impl Feed {
             std::thread::sleep(Duration::from_millis(5));
         }
         let cli = ns
-            .command(&gobgp)
+            .command(gobgp)
             .args(["-u", "127.0.0.1", "-p", "50051", "mrt", "inject", "global"])
             .arg(&fifo)
             .stdin(Stdio::null())
@@ -1825,12 +1912,13 @@ impl Feed {
             close,
             writer: Some(writer),
             netns: ns.name().to_string(),
+            gobgp: gobgp.to_path_buf(),
             want,
         })
     }
 
     fn finish(mut self) -> Result<()> {
-        let have = gobgp_rib_count(&self.netns)?;
+        let have = gobgp_rib_count(&self.gobgp, &self.netns)?;
         if have != self.want {
             bail!("gobgpd holds {have} of the {} injected paths", self.want);
         }
@@ -1854,8 +1942,7 @@ impl Drop for Feed {
 }
 
 /// Paths in gobgpd's global IPv4 table (`gobgp global rib summary`).
-fn gobgp_rib_count(netns: &str) -> Result<usize> {
-    let gobgp = find_binary("gobgp").context("gobgp not found")?;
+fn gobgp_rib_count(gobgp: &Path, netns: &str) -> Result<usize> {
     let out = Command::new("ip")
         .args(["netns", "exec", netns])
         .arg(gobgp)
@@ -2471,6 +2558,9 @@ fn environment(ctx: &Ctx) -> Value {
         "git": git,
         "bird": first_line("bird", "--version"),
         "gobgpd": first_line("gobgpd", "--version"),
+        "gobgpd_built": ctx.gobgp_built.as_ref().map(|b| {
+            format!("gobgpd version {} ({})", b.version().unwrap_or_default(), b.gobgpd.display())
+        }),
     })
 }
 
@@ -2667,6 +2757,27 @@ impl Report {
         self.s6.iter().find(|r| r.kind == kind)
     }
 
+    /// The gobgpds to compare porter with: Debian's, and the built one when it ran.
+    fn gobgpds(&self) -> Vec<Kind> {
+        let built = self.s1.iter().any(|r| r.kind == Kind::GobgpdBuilt)
+            || self.s3.iter().any(|r| r.kind == Kind::GobgpdBuilt);
+        let mut v = vec![Kind::Gobgpd];
+        if built {
+            v.push(Kind::GobgpdBuilt);
+        }
+        v
+    }
+
+    /// The speakers with a row in scenario 1 or 3, in [`Kind::ALL`] order (the charts' series).
+    fn charted(&self) -> Vec<Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| {
+                self.s1.iter().any(|r| r.kind == *k) || self.s3.iter().any(|r| r.kind == *k)
+            })
+            .collect()
+    }
+
     fn sizes(&self) -> Vec<usize> {
         let mut v: Vec<usize> = self.s1.iter().map(|r| r.n).collect();
         v.sort_unstable();
@@ -2679,7 +2790,6 @@ impl Report {
         let mut t = Vec::new();
         for n in self.sizes() {
             let p = self.s1_get(Kind::Porter, n);
-            let g = self.s1_get(Kind::Gobgpd, n);
             let b = self.s1_get(Kind::Bird, n);
             let r = ratio_value(p.map(S1Row::work_ms), b.map(S1Row::work_ms));
             t.push((
@@ -2687,24 +2797,27 @@ impl Report {
                 r.map_or("–".into(), |r| format!("{r:.2}×")),
                 r.map(|r| r <= 1.0),
             ));
-            let r = ratio_value(
-                p.map(S1Row::after_established_ms),
-                g.map(S1Row::after_established_ms),
-            );
-            t.push((
-                format!("s1 N={n}: Established → last route ≤ 0.5× gobgpd's"),
-                r.map_or("–".into(), |r| format!("{r:.2}×")),
-                r.map(|r| r <= 0.5),
-            ));
-            let r = ratio_value(
-                p.map(|r| r.peak_rss_kb as f64),
-                g.map(|r| r.peak_rss_kb as f64),
-            );
-            t.push((
-                format!("s1 N={n}: peak RSS ≤ 0.2× gobgpd's"),
-                r.map_or("–".into(), |r| format!("{r:.2}×")),
-                r.map(|r| r <= 0.2),
-            ));
+            for gk in self.gobgpds() {
+                let g = self.s1_get(gk, n);
+                let r = ratio_value(
+                    p.map(S1Row::after_established_ms),
+                    g.map(S1Row::after_established_ms),
+                );
+                t.push((
+                    format!("s1 N={n}: Established → last route ≤ 0.5× {}'s", gk.name()),
+                    r.map_or("–".into(), |r| format!("{r:.2}×")),
+                    r.map(|r| r <= 0.5),
+                ));
+                let r = ratio_value(
+                    p.map(|r| r.peak_rss_kb as f64),
+                    g.map(|r| r.peak_rss_kb as f64),
+                );
+                t.push((
+                    format!("s1 N={n}: peak RSS ≤ 0.2× {}'s", gk.name()),
+                    r.map_or("–".into(), |r| format!("{r:.2}×")),
+                    r.map(|r| r <= 0.2),
+                ));
+            }
         }
         for row in self.s2.iter().filter(|r| r.kind == Kind::Porter) {
             let worst = row.add.p99.max(row.remove.p99);
@@ -2714,13 +2827,19 @@ impl Report {
                 Some(worst <= 10.0),
             ));
         }
-        if let (Some(p), Some(g)) = (self.s3_get(Kind::Porter), self.s3_get(Kind::Gobgpd)) {
-            let r = p.peak_rss_kb as f64 / g.peak_rss_kb as f64;
-            t.push((
-                format!("s3 {} prefixes: peak RSS ≤ 0.1× gobgpd's", p.prefixes),
-                format!("{r:.3}×"),
-                Some(r <= 0.1),
-            ));
+        for gk in self.gobgpds() {
+            if let (Some(p), Some(g)) = (self.s3_get(Kind::Porter), self.s3_get(gk)) {
+                let r = p.peak_rss_kb as f64 / g.peak_rss_kb as f64;
+                t.push((
+                    format!(
+                        "s3 {} prefixes: peak RSS ≤ 0.1× {}'s",
+                        p.prefixes,
+                        gk.name()
+                    ),
+                    format!("{r:.3}×"),
+                    Some(r <= 0.1),
+                ));
+            }
         }
         if let Some(p) = self.s3_get(Kind::Porter) {
             // flat: after EoR the RSS grows by at most 5 % (and 1 MB of noise)
@@ -2848,8 +2967,11 @@ impl Report {
             env["gobgpd"].as_str().unwrap_or(""),
             env["bird"].as_str().unwrap_or(""),
         );
+        if let Some(built) = env["gobgpd_built"].as_str() {
+            let _ = writeln!(m, "Also {built}, built by tests/gobgp/build.sh.\n");
+        }
         if !self.s1.is_empty() {
-            let _ = writeln!(m, "### 1. Announce N VIP /32 at start\n\nFrom process start to the last route in the router's table (config parse and session setup included), the speaker's peak RSS and CPU time. BIRD holds its first connection back by a connect-delay timer of at least 0.75 s and gobgpd by 5–10 s (a random first connect-retry): the timer wait is shown, and the comparisons use time less BIRD's timer, and Established → last route for gobgpd.\n");
+            let _ = writeln!(m, "### 1. Announce N VIP /32 at start\n\nFrom process start to the last route in the router's table (config parse and session setup included), the speaker's peak RSS and CPU time. BIRD holds its first connection back by a connect-delay timer of at least 0.75 s and gobgpd 3.10 by 5–10 s (a random first connect-retry; gobgpd 4.8 about 1–2 s here): the timer wait is shown, and the comparisons use time less BIRD's timer, and Established → last route for gobgpd.\n");
             let _ = writeln!(m, "| N | speaker | start → last route (ms) | of it connect timer (ms) | start → Established (ms) | Established → last route (ms) | peak RSS (MB) | RSS after (MB) | CPU (s) |");
             let _ = writeln!(m, "|---:|---|---:|---:|---:|---:|---:|---:|---:|");
             for r in &self.s1 {
@@ -2867,26 +2989,45 @@ impl Report {
                     r.cpu_s
                 );
             }
-            let _ = writeln!(m, "\n| N | porter/BIRD: start → last route less timer | porter/gobgpd: Established → last route | RSS porter/gobgpd | RSS porter/BIRD | CPU porter/gobgpd | CPU porter/BIRD |");
-            let _ = writeln!(m, "|---:|---:|---:|---:|---:|---:|---:|");
+            // porter against BIRD, then against each gobgpd measured
+            let gobgpds = self.gobgpds();
+            let mut head = "| N | porter/BIRD: start → last route less timer | RSS porter/BIRD | CPU porter/BIRD |".to_string();
+            for g in &gobgpds {
+                let g = g.name();
+                let _ = write!(
+                    head,
+                    " porter/{g}: Established → last route | RSS porter/{g} | CPU porter/{g} |"
+                );
+            }
+            let _ = writeln!(
+                m,
+                "\n{head}\n|---:|{}",
+                "---:|".repeat(3 + 3 * gobgpds.len())
+            );
             for n in self.sizes() {
                 let p = self.s1_get(Kind::Porter, n);
-                let g = self.s1_get(Kind::Gobgpd, n);
                 let b = self.s1_get(Kind::Bird, n);
                 let w = |r: Option<&S1Row>| r.map(S1Row::work_ms);
                 let e = |r: Option<&S1Row>| r.map(S1Row::after_established_ms);
                 let s = |r: Option<&S1Row>| r.map(|r| r.peak_rss_kb as f64);
                 let c = |r: Option<&S1Row>| r.map(|r| r.cpu_s);
-                let _ = writeln!(
-                    m,
-                    "| {n} | {} | {} | {} | {} | {} | {} |",
+                let mut row = format!(
+                    "| {n} | {} | {} | {} |",
                     ratio(w(p), w(b)),
-                    ratio(e(p), e(g)),
-                    ratio(s(p), s(g)),
                     ratio(s(p), s(b)),
-                    ratio(c(p), c(g)),
                     ratio(c(p), c(b))
                 );
+                for gk in &gobgpds {
+                    let g = self.s1_get(*gk, n);
+                    let _ = write!(
+                        row,
+                        " {} | {} | {} |",
+                        ratio(e(p), e(g)),
+                        ratio(s(p), s(g)),
+                        ratio(c(p), c(g))
+                    );
+                }
+                let _ = writeln!(m, "{row}");
             }
             m.push('\n');
         }
@@ -2932,15 +3073,23 @@ impl Report {
                 );
             }
             let p = self.s3_get(Kind::Porter);
-            let g = self.s3_get(Kind::Gobgpd);
             let b = self.s3_get(Kind::Bird);
             let t = |r: Option<&S3Row>| r.map(|r| r.eor_ms - r.established_ms);
             let s = |r: Option<&S3Row>| r.map(|r| r.peak_rss_kb as f64);
+            m.push('\n');
+            for gk in self.gobgpds() {
+                let g = self.s3_get(gk);
+                let _ = write!(
+                    m,
+                    "porter/{}: Established → EoR {}, peak RSS {}; ",
+                    gk.name(),
+                    ratio(t(p), t(g)),
+                    ratio(s(p), s(g))
+                );
+            }
             let _ = writeln!(
                 m,
-                "\nporter/gobgpd: Established → EoR {}, peak RSS {}; porter/BIRD: Established → EoR {}, peak RSS {}.\n",
-                ratio(t(p), t(g)),
-                ratio(s(p), s(g)),
+                "porter/BIRD: Established → EoR {}, peak RSS {}.\n",
                 ratio(t(p), t(b)),
                 ratio(s(p), s(b))
             );
@@ -3061,8 +3210,9 @@ impl Report {
             return None;
         }
         let groups: Vec<String> = self.sizes().iter().map(|n| format!("N = {n}")).collect();
+        let kinds = self.charted();
         let series = |f: &dyn Fn(&S1Row) -> f64| -> Vec<Vec<Option<f64>>> {
-            Kind::ALL
+            kinds
                 .iter()
                 .map(|k| {
                     self.sizes()
@@ -3075,12 +3225,14 @@ impl Report {
         let a = bar_chart(
             "1. Announce N VIPs: process start → last route at the router (ms, log)",
             &groups,
+            &kinds,
             &series(&|r| r.total_ms),
             true,
         );
         let b = bar_chart(
             "1. Announce N VIPs: peak RSS (MB, log)",
             &groups,
+            &kinds,
             &series(&|r| mb(r.peak_rss_kb)),
             true,
         );
@@ -3097,7 +3249,8 @@ impl Report {
             "peak RSS (MB)".to_string(),
             "final RSS (MB)".to_string(),
         ];
-        let values: Vec<Vec<Option<f64>>> = Kind::ALL
+        let kinds = self.charted();
+        let values: Vec<Vec<Option<f64>>> = kinds
             .iter()
             .map(|k| {
                 let r = self.s3_get(*k);
@@ -3112,17 +3265,32 @@ impl Report {
             "3. Full table in ({} prefixes from BIRD), log scale",
             self.s3[0].prefixes
         );
-        Some(stack_svgs(&[bar_chart(&title, &groups, &values, true)]))
+        Some(stack_svgs(&[bar_chart(
+            &title, &groups, &kinds, &values, true,
+        )]))
     }
 }
 
-const COLORS: [&str; 3] = ["#d9480f", "#1971c2", "#2f9e44"];
+/// One colour per speaker, in [`Kind::ALL`] order: a speaker keeps its colour whichever others ran.
+const COLORS: [&str; 4] = ["#d9480f", "#1971c2", "#74c0fc", "#2f9e44"];
+
+fn color(kind: Kind) -> &'static str {
+    let i = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+    COLORS[i]
+}
 const CHART_W: f64 = 760.0;
 const CHART_H: f64 = 300.0;
 
 /// One grouped bar chart as an SVG fragment `CHART_W` × `CHART_H`: one group per entry of
-/// `groups`, one bar per speaker (`values[speaker][group]`), a legend, values on the bars.
-fn bar_chart(title: &str, groups: &[String], values: &[Vec<Option<f64>>], log: bool) -> String {
+/// `groups`, one bar per speaker of `kinds` (`values[speaker][group]`), a legend, values on
+/// the bars.
+fn bar_chart(
+    title: &str,
+    groups: &[String],
+    kinds: &[Kind],
+    values: &[Vec<Option<f64>>],
+    log: bool,
+) -> String {
     let (left, right, top, bottom) = (60.0, 20.0, 40.0, 50.0);
     let plot_w = CHART_W - left - right;
     let plot_h = CHART_H - top - bottom;
@@ -3202,7 +3370,7 @@ fn bar_chart(title: &str, groups: &[String], values: &[Vec<Option<f64>>], log: b
                 r#"<rect x="{x:.1}" y="{yy:.1}" width="{:.1}" height="{:.1}" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
                 bw - 2.0,
                 (top + plot_h - yy).max(0.0),
-                COLORS[si % COLORS.len()],
+                color(kinds.get(si).copied().unwrap_or_default()),
                 x + bw / 2.0 - 1.0,
                 yy - 3.0,
                 short(*v)
@@ -3216,14 +3384,14 @@ fn bar_chart(title: &str, groups: &[String], values: &[Vec<Option<f64>>], log: b
             xml(g)
         );
     }
-    for (i, k) in Kind::ALL.iter().enumerate() {
+    for (i, k) in kinds.iter().enumerate() {
         let x = left + 10.0 + 110.0 * i as f64;
         let yy = CHART_H - 14.0;
         let _ = writeln!(
             s,
             r#"<rect x="{x}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{}" y="{yy:.1}" font-size="12">{}</text>"#,
             yy - 10.0,
-            COLORS[i],
+            color(*k),
             x + 16.0,
             k.name()
         );
@@ -3332,6 +3500,45 @@ mod tests {
         assert_eq!(short(12_345.0), "12k");
         assert_eq!(short(1234.0), "1.2k");
         assert_eq!(short(0.25), "0.25");
+    }
+
+    #[test]
+    fn report_compares_porter_with_each_gobgpd_that_ran() {
+        let row = |kind, total_ms, peak_rss_kb| S1Row {
+            kind,
+            n: 1000,
+            total_ms,
+            established_ms: 0.0,
+            connect_wait_ms: None,
+            peak_rss_kb,
+            rss_kb: peak_rss_kb,
+            cpu_s: 1.0,
+        };
+        let mut r = Report {
+            s1: vec![row(Kind::Porter, 10.0, 1000), row(Kind::Gobgpd, 40.0, 4000)],
+            ..Report::default()
+        };
+        assert_eq!(r.gobgpds(), [Kind::Gobgpd]);
+        assert_eq!(r.charted(), [Kind::Porter, Kind::Gobgpd]);
+        r.s1.push(row(Kind::GobgpdBuilt, 20.0, 2000));
+        assert_eq!(r.gobgpds(), [Kind::Gobgpd, Kind::GobgpdBuilt]);
+        let m = r.markdown("d", true);
+        let built = Kind::GobgpdBuilt.name();
+        assert!(m.contains(&format!("RSS porter/{built}")), "{m}");
+        // porter against Debian's 0.25×, against the built one 0.50×, per comparison
+        assert!(
+            m.contains("| 0.25× | 0.25× | 1.00× | 0.50× | 0.50× | 1.00× |"),
+            "{m}"
+        );
+        let targets = r.targets();
+        assert!(
+            targets
+                .iter()
+                .any(|(t, v, _)| t.contains(&format!("{built}'s")) && v == "0.50×"),
+            "{targets:?}"
+        );
+        // the built gobgpd keeps its own colour when BIRD is absent
+        assert_eq!(color(Kind::Bird), COLORS[3]);
     }
 
     #[test]
