@@ -61,6 +61,8 @@ pub struct BfdView {
     pub up_events: u64,
     /// Transitions from Up.
     pub down_events: u64,
+    /// Transitions from Up that were failures of the path: not AdminDown on either side.
+    pub failures: u64,
     /// Our last diagnostic.
     pub diag: Diag,
     /// When the state last changed.
@@ -70,13 +72,26 @@ pub struct BfdView {
 }
 
 impl BfdView {
-    /// Whether this view says BFD failed, coming from `before`: Up before, not Up now, and
-    /// not because either side switched BFD off (RFC 5882 §3.2: AdminDown is not a failure).
+    /// Whether BFD failed since `before`. Counted, not read off the states: a reader that
+    /// was busy may see Up, then Up again, with a failure (and a recovery) in between.
     pub fn failed_from(&self, before: Option<&BfdView>) -> bool {
-        before.is_some_and(|b| b.state == State::Up)
-            && self.state != State::Up
-            && self.state != State::AdminDown
-            && self.remote_state != State::AdminDown
+        before.is_some_and(|b| self.failures > b.failures)
+    }
+
+    /// Counts a state change; `remote_state` is the neighbor's state as the change happened.
+    fn count(&mut self, event: &bfd_wire::Event, remote_state: State) {
+        let bfd_wire::Event::StateChanged { from, to, .. } = *event else {
+            return;
+        };
+        if to == State::Up {
+            self.up_events += 1;
+        } else if from == State::Up {
+            self.down_events += 1;
+        }
+        // RFC 5882 §3.2: the neighbor (or we) switching BFD off is not a failure
+        if event.is_failure(remote_state) {
+            self.failures += 1;
+        }
     }
 }
 
@@ -328,6 +343,7 @@ impl Runtime {
             detection_time: session.detection_time(),
             up_events: 0,
             down_events: 0,
+            failures: 0,
             diag: session.local_diag(),
             last_change: None,
             error,
@@ -478,6 +494,7 @@ impl Runtime {
                 send(e, &p);
             }
             while let Some(event) = e.session.poll_event() {
+                e.view.count(&event, e.session.remote_state());
                 let (from, to, diag) = match event {
                     bfd_wire::Event::StateChanged { from, to, diag } => (from, to, diag),
                     bfd_wire::Event::RemoteAdminDown => {
@@ -491,10 +508,8 @@ impl Runtime {
                     peer: e.peer.clone(),
                 };
                 if to == State::Up {
-                    e.view.up_events += 1;
                     self.metrics.bfd_up_events.get_or_create(&labels).inc();
                 } else if from == State::Up {
-                    e.view.down_events += 1;
                     self.metrics.bfd_down_events.get_or_create(&labels).inc();
                 }
                 self.metrics
@@ -645,7 +660,7 @@ async fn receive_loop(sock: UdpSocket, out: mpsc::Sender<Received>) {
 mod tests {
     use super::*;
 
-    fn view(state: State, remote_state: State) -> BfdView {
+    fn view() -> BfdView {
         BfdView {
             config: BfdConfig {
                 min_rx: Duration::from_millis(300),
@@ -654,36 +669,62 @@ mod tests {
                 passive: false,
                 strict: false,
             },
-            state,
-            remote_state,
+            state: State::Down,
+            remote_state: State::Down,
             local_discriminator: 1,
             remote_discriminator: 2,
             tx_interval: Duration::from_millis(300),
             detection_time: Duration::from_millis(900),
             up_events: 0,
             down_events: 0,
+            failures: 0,
             diag: Diag::None,
             last_change: None,
             error: None,
         }
     }
 
+    fn change(from: State, to: State) -> bfd_wire::Event {
+        bfd_wire::Event::StateChanged {
+            from,
+            to,
+            diag: Diag::None,
+        }
+    }
+
     #[test]
     fn only_a_drop_from_up_that_nobody_asked_for_is_a_failure() {
         use State::*;
-        let up = view(Up, Up);
-        // RFC 5882 §3.2: detection expiry or the neighbor saying Down
-        assert!(view(Down, Up).failed_from(Some(&up)));
-        assert!(view(Down, Down).failed_from(Some(&up)));
-        assert!(view(Init, Down).failed_from(Some(&up)));
+        let mut v = view();
+        v.count(&change(Down, Init), Down);
+        v.count(&change(Init, Up), Up);
+        let up = v.clone();
+        assert!(!v.failed_from(Some(&up)));
+        // RFC 5882 §3.2: detection expiry (the neighbor was Up when we heard last) or the
+        // neighbor saying Down
+        v.count(&change(Up, Down), Up);
+        assert!(v.failed_from(Some(&up)));
+        let mut said_down = up.clone();
+        said_down.count(&change(Up, Down), Down);
+        assert!(said_down.failed_from(Some(&up)));
         // either side switching BFD off is not
-        assert!(!view(Down, AdminDown).failed_from(Some(&up)));
-        assert!(!view(AdminDown, Up).failed_from(Some(&up)));
-        // a session that never came up has nothing to lose (a router without BFD)
-        assert!(!view(Down, Down).failed_from(Some(&view(Down, Down))));
-        assert!(!view(Down, Down).failed_from(Some(&view(Init, Down))));
-        assert!(!view(Down, Down).failed_from(None));
-        assert!(!up.failed_from(Some(&up)));
+        let mut remote_off = up.clone();
+        remote_off.count(&bfd_wire::Event::RemoteAdminDown, AdminDown);
+        remote_off.count(&change(Up, Down), AdminDown);
+        assert!(!remote_off.failed_from(Some(&up)));
+        assert_eq!(remote_off.down_events, 1);
+        let mut local_off = up.clone();
+        local_off.count(&change(Up, AdminDown), Up);
+        assert!(!local_off.failed_from(Some(&up)));
+        // a failure and a recovery between two looks is still a failure
+        let mut flap = up.clone();
+        flap.count(&change(Up, Down), Up);
+        flap.count(&change(Down, Init), Down);
+        flap.count(&change(Init, Up), Up);
+        assert!(flap.failed_from(Some(&up)));
+        assert_eq!((flap.up_events, flap.down_events), (2, 1));
+        // nothing to compare with: a peer task's first look
+        assert!(!v.failed_from(None));
     }
 
     #[tokio::test]
