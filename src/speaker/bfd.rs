@@ -187,7 +187,6 @@ struct Entry {
     peer: String,
     neighbor: IpAddr,
     local: Option<IpAddr>,
-    config: BfdConfig,
     session: Session,
     socket: Option<UdpSocket>,
     publish: BfdPublisher,
@@ -301,12 +300,9 @@ impl Runtime {
                 if let Err(err) = e.session.set_config(now, session_config(&config)) {
                     warn!(peer = %peer, error = %err, "BFD settings refused");
                 }
-                e.config = config;
                 e.view.config = config;
-                if !Arc::ptr_eq(&e.publish, &publish) {
-                    e.publish = publish;
-                    e.publish.send_replace(Some(e.view.clone()));
-                }
+                // a restarted peer task comes with a new channel, still empty: it gets the view
+                e.publish = publish;
                 e.publish
                     .send_if_modified(|v| replace_if_changed(v, &e.view));
                 return;
@@ -366,7 +362,6 @@ impl Runtime {
                 peer,
                 neighbor,
                 local,
-                config,
                 session,
                 socket,
                 publish,
