@@ -8,6 +8,7 @@ pub mod controller;
 pub mod decode;
 pub mod ipam;
 pub mod layer2;
+pub mod overview;
 pub mod speaker;
 pub mod standalone;
 pub mod status;

@@ -19,6 +19,21 @@ struct Cli {
     command: Command,
 }
 
+/// The arguments; usage and help say `kubectl porter` when run as the kubectl plugin.
+fn parse_args() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let plugin = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .is_some_and(|n| n.starts_with("kubectl-porter"));
+    if !plugin {
+        return Cli::parse();
+    }
+    let matches = Cli::command().bin_name("kubectl porter").get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Decode BGP messages (raw bytes, or hex with --hex) and print each as a JSON line.
@@ -43,6 +58,13 @@ enum Command {
     },
     /// Kubernetes mode: allocate Service addresses, run the speaker, write CRD status.
     Manager(porter::controller::cli::ManagerArgs),
+    /// Show every node's BGP sessions, every Service's addresses and advertisement, and every
+    /// pool's usage, from the cluster (as kubectl finds it) or a standalone speaker (--from).
+    ///
+    /// Exits 3 when a selected session (all, or --node/--peer) is not Established, 1 when
+    /// the source cannot be read. Also runs as `kubectl porter status` when installed as
+    /// `kubectl-porter` on PATH (a copy or symlink of this binary).
+    Status(porter::overview::cli::StatusArgs),
     /// Run without Kubernetes: read BgpConf, BgpPeer, Eip and v1 Service objects from a YAML
     /// file, allocate addresses and announce them over BGP.
     ///
@@ -94,9 +116,10 @@ fn parse_family(s: &str) -> Result<bgp_wire::Family, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_args();
     match cli.command {
         Command::Manager(args) => porter::controller::cli::main(args),
+        Command::Status(args) => porter::overview::cli::main(args),
         Command::Crds => {
             print!("{}", porter_crds::crd_yaml());
             ExitCode::SUCCESS

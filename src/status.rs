@@ -73,6 +73,7 @@ pub fn node_peer_status(status: &PeerStatus, global_as: u32) -> NodePeerStatus {
             })
         }),
         bfd: status.bfd.as_ref().map(bfd_status),
+        advertised: Some((status.advertised as u64).into()),
     }
 }
 
@@ -218,6 +219,7 @@ mod tests {
                     "reason": "Hold Timer Expired",
                     "time": "2023-11-14T21:56:40Z",
                 },
+                "advertised": "3",
             })
         );
     }

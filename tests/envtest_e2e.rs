@@ -404,6 +404,74 @@ async fn a_user_applies_deploy_and_samples_and_porter_serves_them() {
         );
     }
 
+    // `kubectl porter status` (the binary under its plugin name on PATH) as a user would run
+    // it: every node's session Established with BFD Up, the Services and where they are
+    // advertised, the pool's usage; exit 0. Only the BgpPeer of a node is selected: the same.
+    let plugin_dir = dir.join("plugin-bin");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    let plugin = plugin_dir.join("kubectl-porter");
+    if !plugin.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_porter"), &plugin).unwrap();
+    }
+    let kubectl_porter = |args: &[&str]| {
+        let path = format!(
+            "{}:{}",
+            plugin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new(envtest_support::find_binary(&assets, "kubectl"))
+            .args(["porter", "status"])
+            .args(args)
+            .env("PATH", path)
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, table, err) = kubectl_porter(&[]);
+    eprintln!("kubectl porter status:\n{table}{err}");
+    assert_eq!(code, Some(0), "{table}{err}");
+    for n in NODES {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(n) && l.contains("10.200.49.254"))
+            .unwrap_or_else(|| panic!("no session row of {n}:\n{table}"));
+        for want in ["64512", "65001", "Established", "Up"] {
+            assert!(row.contains(want), "{want} missing from {n}'s row: {row}");
+        }
+    }
+    let web_row = table
+        .lines()
+        .find(|l| l.starts_with("default/web "))
+        .unwrap_or_else(|| panic!("no row of default/web:\n{table}"));
+    assert!(
+        web_row.contains(&web) && web_row.contains("eip-sample-pool"),
+        "{web_row}"
+    );
+    // The Cluster Service is advertised by both nodes.
+    let cluster_row = table
+        .lines()
+        .find(|l| l.starts_with("default/cluster "))
+        .unwrap_or_else(|| panic!("no row of default/cluster:\n{table}"));
+    assert!(cluster_row.contains(&cluster_vip), "{cluster_row}");
+    for n in NODES {
+        assert!(
+            table.contains(&format!(
+                "+ {n} Advertised: {cluster_vip}: to bgppeer-sample"
+            )),
+            "{table}"
+        );
+    }
+    let (code, json, err) = kubectl_porter(&["peers", "--node", NODES[0], "-o", "json"]);
+    assert_eq!(code, Some(0), "{json}{err}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["peers"].as_array().map(Vec::len), Some(1), "{v:#}");
+    assert!(v["peers"][0]["advertised"].as_u64() >= Some(1), "{v:#}");
+
     // The control plane (etcd and kube-apiserver) restarts under running speakers: BIRD
     // withdraws nothing, the watches resume (a new Service is served), nothing twice.
     let before = faults::bird_routes(&dir);

@@ -129,6 +129,20 @@ fn has_route(bird: &Bird, prefix: &str, next_hop: &str) -> bool {
     })
 }
 
+/// `porter status --from http://127.0.0.1:9480 ARGS` inside `ns`: exit code and stdout.
+fn porter_status(ns: &Netns, args: &[&str]) -> (Option<i32>, String) {
+    let out = ns
+        .command(PORTER)
+        .args(["status", "--from", "http://127.0.0.1:9480"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
 #[test]
 fn config_changes_apply_as_diffs() {
     if !available(&[Tool::Root, Tool::Bird]) {
@@ -216,6 +230,19 @@ fn config_changes_apply_as_diffs() {
     } else {
         eprintln!("curl not found: /status inside the namespace not checked");
     }
+    // `porter status --from` reads the same document as tables: both sessions Established
+    // (exit 0), the Service advertised to both routers.
+    let (code, table) = porter_status(&s, &[]);
+    assert_eq!(code, Some(0), "{table}");
+    eprintln!("porter status --from:\n{table}");
+    for needle in [
+        "r1    10.200.170.1  65001     65000    Established",
+        "r2    10.200.171.1  65001     65000    Established",
+        "default/web  203.0.113.1  public  + node1 Advertised",
+        "to r1, r2 with next hops 10.200.170.2, 10.200.171.2",
+    ] {
+        assert!(table.contains(needle), "{needle:?} not in\n{table}");
+    }
 
     // Each router learned the one route once, on one session.
     let one = Imports {
@@ -281,6 +308,18 @@ fn config_changes_apply_as_diffs() {
     .unwrap_or_else(|e| panic!("{e}\n{}", log(&porter)));
     let neighbor_id = b1.birdc(&["show", "protocols", "all", "porter"]).unwrap();
     assert!(neighbor_id.contains("10.200.170.9"), "{neighbor_id}");
+
+    // r2 goes down: `porter status` exits 3 and names it, unless only r1 is selected.
+    b2.disable("porter", Some("maintenance")).unwrap();
+    wait_until(TIMEOUT, "porter status sees r2 down", || {
+        porter_status(&s, &["peers"]).0 == Some(3)
+    })
+    .unwrap();
+    let (code, json) = porter_status(&s, &["peers", "--peer", "r1", "-o", "json"]);
+    assert_eq!(code, Some(0), "{json}");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["peers"][0]["state"], "Established", "{doc:#}");
+    assert_eq!(doc["peers"][0]["advertised"], 2, "{doc:#}");
 
     porter.stop().unwrap();
 }

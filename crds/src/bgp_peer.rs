@@ -463,6 +463,10 @@ pub struct NodePeerStatus {
     /// The BFD session with the neighbor, when `spec.bfd.enabled` (porter's addition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd: Option<BfdStatus>,
+    /// Paths this node advertises to the neighbor now (porter's addition; gobgp reports the
+    /// same count per family as `afiSafis[].state.advertised`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertised: Option<ProtoU64>,
 }
 
 /// One node's BFD session with the neighbor.

@@ -683,6 +683,7 @@ fn status_is_written_as_openelb_writes_it() {
             time: time("2024-05-01T10:04:31Z"),
         }),
         bfd: None,
+        advertised: Some(ProtoU64(2)),
     };
     let status = BgpPeerStatus {
         nodes_peer_status: [("node-a".to_string(), node)].into(),
@@ -715,7 +716,8 @@ fn status_is_written_as_openelb_writes_it() {
                 "subcode": 0,
                 "reason": "Hold Timer Expired",
                 "time": "2024-05-01T10:04:31Z"
-            }
+            },
+            "advertised": "2"
         }}})
     );
 }

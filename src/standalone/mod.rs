@@ -622,6 +622,26 @@ spec:
         assert_eq!(doc["config"]["lastReloadError"]["message"], "bad");
     }
 
+    /// `porter status --from` reads this document: the rows it makes of it follow its shape.
+    #[test]
+    fn porter_status_reads_the_status_document() {
+        let ip: IpAddr = "203.0.113.1".parse().unwrap();
+        let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_030);
+        let advertised = BTreeMap::from([(
+            Prefix::host(ip),
+            vec![("r1".to_owned(), vec!["10.200.1.2".parse().unwrap()], since)],
+        )]);
+        let doc = status_document(&shared(), &BTreeMap::new(), &advertised);
+        let o = crate::overview::from_standalone_json(&doc.to_string()).unwrap();
+        let web = o.services.iter().find(|s| s.name == "default/web").unwrap();
+        assert_eq!(web.addresses, ["203.0.113.1"]);
+        assert_eq!(web.pools, ["pool"]);
+        assert_eq!(web.nodes[0].node, "node1");
+        assert_eq!(web.nodes[0].message, "to r1 with next hops 10.200.1.2");
+        let pool = o.pools.iter().find(|p| p.name == "pool").unwrap();
+        assert_eq!((pool.used, pool.address.is_empty()), (1, false));
+    }
+
     #[test]
     fn a_service_not_yet_advertised_shows_an_empty_list() {
         let doc = status_document(&shared(), &BTreeMap::new(), &BTreeMap::new());

@@ -136,7 +136,7 @@ pub struct Cluster {
     restarts: Vec<(Timestamp, Timestamp)>,
 }
 
-fn find_binary(assets: &Path, name: &str) -> PathBuf {
+pub fn find_binary(assets: &Path, name: &str) -> PathBuf {
     let p = assets.join(name);
     if p.is_file() {
         return p;
