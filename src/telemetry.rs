@@ -121,6 +121,12 @@ pub struct Metrics {
     pub layer2_gratuitous_sent: Family<Layer2Labels, Counter>,
     /// 1 for the node that owns each layer-2 address, as far as this replica knows.
     pub layer2_owner: Family<Layer2OwnerLabels, Gauge>,
+    /// 1 for each layer-2 address whose election this replica follows: with
+    /// `layer2_owner`, an address that no node answers for is visible (the alert's input).
+    pub layer2_addresses: Family<Layer2Labels, Gauge>,
+    /// LoadBalancer Services porter serves that have no address yet, as this replica's
+    /// cache shows them (every replica counts; alert on the maximum).
+    pub services_waiting: Gauge,
     layer2_owners: Mutex<BTreeMap<IpAddr, String>>,
     /// Failed reconciles per controller (`service`, `eip`).
     pub reconcile_failures: Family<ControllerLabels, Counter>,
@@ -176,6 +182,8 @@ impl Metrics {
             layer2_responses_sent: Family::default(),
             layer2_gratuitous_sent: Family::default(),
             layer2_owner: Family::default(),
+            layer2_addresses: Family::default(),
+            services_waiting: Gauge::default(),
             layer2_owners: Mutex::new(BTreeMap::new()),
             reconcile_failures: Family::default(),
             bfd_session_up: Family::default(),
@@ -244,6 +252,16 @@ impl Metrics {
             "layer2_owner",
             "1 for the node answering ARP/NDP for each layer-2 address",
             m.layer2_owner.clone(),
+        );
+        registry.register(
+            "layer2_addresses",
+            "1 for each layer-2 address whose election this replica follows",
+            m.layer2_addresses.clone(),
+        );
+        registry.register(
+            "services_waiting",
+            "LoadBalancer Services porter serves that have no address yet",
+            m.services_waiting.clone(),
         );
         registry.register(
             "reconcile_errors",

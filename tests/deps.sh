@@ -7,7 +7,7 @@ export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 porter_deps_missing() {
   local missing=() c
-  for c in bird birdc gobgpd gobgp exabgp vtysh ip tc tcpdump tshark etcd arping ndisc6 ss curl openssl python3; do
+  for c in bird birdc gobgpd gobgp exabgp vtysh ip tc tcpdump tshark etcd arping ndisc6 ss curl openssl python3 promtool; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
   [[ -x /usr/lib/frr/bgpd ]] || missing+=(frr)
@@ -28,7 +28,7 @@ porter_install_deps() {
     # a concurrent apt run can delete downloaded .debs under us: retry
     if apt-get update -qq && apt-get install -y -qq --no-install-recommends \
         bird2 frr gobgpd exabgp iproute2 iputils-ping tcpdump tshark procps util-linux \
-        etcd-server arping ndisc6 python3 openssl curl >/dev/null; then
+        etcd-server arping ndisc6 python3 openssl curl prometheus >/dev/null; then
       return 0
     fi
     echo "tests/deps.sh: apt-get failed (try $i), retrying" >&2

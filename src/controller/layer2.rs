@@ -42,7 +42,7 @@ use crate::layer2::lease::KubeLeaseStore;
 use crate::layer2::ownership::{lease_name, Election, ElectionConfig};
 use crate::layer2::responders::Responders;
 use crate::layer2::ResponderConfig;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Layer2Labels, Metrics};
 
 /// Why this node may not own a layer-2 address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -364,6 +364,9 @@ impl Layer2Runtime {
                 r.election.stop().await;
                 // The holder this replica observed is no longer followed.
                 self.metrics.set_layer2_owner(ip, None);
+                self.metrics
+                    .layer2_addresses
+                    .remove(&Layer2Labels { ip: ip.to_string() });
                 tracing::info!(%ip, lease = %lease_name(ip), "layer 2: election stopped");
             }
         }
@@ -398,6 +401,10 @@ impl Layer2Runtime {
             ) {
                 Ok(election) => {
                     tracing::info!(%ip, lease = %lease_name(*ip), eligible, "layer 2: election started");
+                    self.metrics
+                        .layer2_addresses
+                        .get_or_create(&Layer2Labels { ip: ip.to_string() })
+                        .set(1);
                     self.elections.insert(
                         *ip,
                         Running {

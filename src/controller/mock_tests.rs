@@ -679,6 +679,7 @@ async fn node_writes_only_its_own_nodes_conf_status_entry() {
         ready: Arc::default(),
         global_as: Arc::default(),
         layer2: super::layer2::Layer2Status::new("n1", Arc::new(Metrics::new())),
+        metrics: Arc::new(Metrics::new()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(node::status_loop(ctx, async move {

@@ -455,6 +455,7 @@ pub async fn run(opts: Options, client: Client) -> anyhow::Result<()> {
         ready: ready.clone(),
         global_as,
         layer2: layer2_status.clone(),
+        metrics: metrics.clone(),
     });
     let layer2 = layer2::Layer2Runtime::new(client.clone(), &opts, metrics.clone(), layer2_status);
     let node_task = tokio::spawn(node::run(

@@ -63,6 +63,8 @@ pub struct NodeCtx {
     pub global_as: Arc<std::sync::atomic::AtomicU32>,
     /// What this node does for each layer-2 address (for its advertisement conditions).
     pub layer2: Layer2Status,
+    /// Where `porter_services_waiting` goes.
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// The last state handed to the speaker, and what it announces per Service.
@@ -395,6 +397,10 @@ pub async fn status_loop(ctx: Arc<NodeCtx>, stopped: impl std::future::Future<Ou
         if let Err(e) = write_service_conditions(&ctx, &mut written).await {
             warn!(error = %e, "cannot write Service advertisement conditions");
         }
+        let waiting = waiting_services(&ctx.stores.services.state(), &ctx.opts);
+        ctx.metrics
+            .services_waiting
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
         if *ctx.leading.borrow() {
             if let Err(e) = prune(&ctx).await {
                 warn!(error = %e, "cannot prune status of removed nodes");
@@ -583,6 +589,21 @@ async fn write_service_conditions(ctx: &NodeCtx, written: &mut Written) -> Resul
         written.services.remove(&key);
     }
     Ok(())
+}
+
+/// Services porter serves that are not being deleted and have no address in their status.
+pub fn waiting_services(services: &[Arc<Service>], opts: &Options) -> usize {
+    services
+        .iter()
+        .filter(|s| s.metadata.deletion_timestamp.is_none() && is_managed(s, opts))
+        .filter(|s| {
+            s.status
+                .as_ref()
+                .and_then(|st| st.load_balancer.as_ref())
+                .and_then(|lb| lb.ingress.as_ref())
+                .is_none_or(|i| i.iter().all(|e| e.ip.is_none()))
+        })
+        .count()
 }
 
 /// Removes `nodesPeerStatus`/`nodesConfStatus` entries of Nodes that no longer exist (their
@@ -889,20 +910,7 @@ mod tests {
             "spec": {"conf": {"peerAs": 65001, "neighborAddress": "10.200.40.254"},
                      "nodeSelector": {"matchLabels": {"role": "n2"}}}}))));
 
-        let opts = Options {
-            node_name: "n1".into(),
-            namespace: "porter-system".into(),
-            identity: "p".into(),
-            load_balancer_class: super::super::DEFAULT_CLASS.into(),
-            default_class: false,
-            lease_name: "l".into(),
-            lease: Default::default(),
-            http: "127.0.0.1:0".parse().unwrap(),
-            status_interval: Duration::from_secs(5),
-            shutdown_drain: Duration::ZERO,
-            layer2: Default::default(),
-        };
-        let (config, errors, ann) = compute(&stores, &opts);
+        let (config, errors, ann) = compute(&stores, &options());
         assert!(errors.is_empty(), "{errors:?}");
         // n1 runs BGP with its own address as router ID, but not n2's peer.
         assert_eq!(config.global.asn, 64512);
@@ -948,5 +956,49 @@ mod tests {
         assert_eq!(stale_keys(Some(keys.iter()), &nodes), ["old"]);
         assert!(stale_keys(None::<std::slice::Iter<String>>, &nodes).is_empty());
         assert_eq!(nulls(&["old".into()]), serde_json::json!({"old": null}));
+    }
+
+    fn options() -> Options {
+        Options {
+            node_name: "n1".into(),
+            namespace: "porter-system".into(),
+            identity: "p".into(),
+            load_balancer_class: super::super::DEFAULT_CLASS.into(),
+            default_class: false,
+            lease_name: "l".into(),
+            lease: Default::default(),
+            http: "127.0.0.1:0".parse().unwrap(),
+            status_interval: Duration::from_secs(5),
+            shutdown_drain: Duration::ZERO,
+            layer2: Default::default(),
+        }
+    }
+
+    /// `porter_services_waiting`: served, not being deleted, no address yet.
+    #[test]
+    fn waiting_services_are_ours_without_an_address() {
+        let svc = |name: &str, class: &str, ip: Option<&str>, deleting: bool| {
+            let mut v = serde_json::json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"type": "LoadBalancer", "loadBalancerClass": class},
+            });
+            if let Some(ip) = ip {
+                v["status"] = serde_json::json!({"loadBalancer": {"ingress": [{"ip": ip}]}});
+            }
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = "2030-01-01T00:00:00Z".into();
+                v["metadata"]["finalizers"] = serde_json::json!(["x"]);
+            }
+            Arc::new(serde_json::from_value::<Service>(v).unwrap())
+        };
+        let ours = super::super::DEFAULT_CLASS;
+        let services = [
+            svc("waiting", ours, None, false),
+            svc("served", ours, Some("203.0.113.1"), false),
+            svc("deleting", ours, None, true),
+            svc("metallb", "metallb", None, false),
+        ];
+        assert_eq!(waiting_services(&services, &options()), 1);
     }
 }
