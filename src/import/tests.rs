@@ -11,68 +11,14 @@ use crate::standalone::load;
 use crate::standalone::model::{translate, Holdings, Node, Options};
 
 /// A layer-2 pool and the L2Advertisement that announces it (the configuration page).
-const L2: &str = "
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata:
-  name: first-pool
-  namespace: metallb-system
-spec:
-  addresses:
-  - 192.168.1.240-192.168.1.250
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata:
-  name: example
-  namespace: metallb-system
-spec:
-  ipAddressPools:
-  - first-pool
-";
+const L2: &str = include_str!("../../tests/data/metallb/l2.yaml");
 
 /// A BGP pool, one router, a plain BGPAdvertisement (the configuration page), with the
 /// session settings of the advanced BGP page.
-const BGP: &str = "
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata:
-  name: sample
-  namespace: metallb-system
-spec:
-  myASN: 64500
-  peerASN: 64501
-  peerAddress: 10.0.0.1
-  sourceAddress: 10.0.0.2
-  peerPort: 1179
-  holdTime: 1m30s
-  keepaliveTime: 30s
-  connectTime: 5s
-  routerID: 10.10.10.10
-  password: s3cret
-  enableGracefulRestart: true
-  nodeSelectors:
-  - matchLabels:
-      rack: frontend
----
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata:
-  name: bgp-pool
-  namespace: metallb-system
-spec:
-  addresses:
-  - 198.51.100.0/24
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata:
-  name: example
-  namespace: metallb-system
-spec:
-  ipAddressPools:
-  - bgp-pool
-";
+const BGP: &str = include_str!("../../tests/data/metallb/bgp.yaml");
+
+/// A Community and a BGPAdvertisement of bgp.yaml's pool with every policy field porter lacks.
+const POLICY: &str = include_str!("../../tests/data/metallb/policy.yaml");
 
 /// A v1beta2 BGPPeer document in metallb-system; `spec` is its spec, indented by two.
 fn peer(name: &str, spec: &str) -> String {
@@ -274,39 +220,7 @@ spec:
 fn advertisement_policy_is_reported_not_carried() {
     // The advanced BGP page: communities (one by alias), local preference, aggregation,
     // peers and nodes.
-    let text = format!(
-        "{BGP}---
-apiVersion: metallb.io/v1beta1
-kind: Community
-metadata:
-  name: communities
-  namespace: metallb-system
-spec:
-  communities:
-  - name: NO_ADVERTISE
-    value: 65535:65282
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata:
-  name: local
-  namespace: metallb-system
-spec:
-  ipAddressPools:
-  - bgp-pool
-  aggregationLength: 24
-  aggregationLengthV6: 128
-  localPref: 50
-  communities:
-  - NO_ADVERTISE
-  - 64512:100
-  peers:
-  - other-peer
-  nodeSelectors:
-  - matchLabels:
-      kubernetes.io/hostname: kind-worker
-"
-    );
+    let text = format!("{BGP}{POLICY}");
     let out = imported(&text);
     assert_eq!(out.exit_code(), EXIT_NOT_CARRIED);
     assert_lost(

@@ -262,30 +262,31 @@ impl Translator {
         };
         let asn = first.spec.my_asn.unwrap_or_default();
         let mut conf_findings = vec![first.note("spec.myASN", format!("{asn} → BgpConf spec.as (porter has one local AS per cluster; a peer with another myASN gets spec.conf.localAs)"))];
-        let router_ids: BTreeSet<&str> = self
+        // MetalLB sends a peer's routerID from every node; porter has one for all peers.
+        let with_id = self
             .config
             .peers
             .iter()
-            .filter_map(|p| p.spec.router_id.as_deref())
-            .filter(|r| !r.is_empty())
-            .collect();
-        let router_id = router_ids.iter().next().map(|r| (*r).to_owned());
-        if let Some(id) = &router_id {
+            .find(|p| p.spec.router_id.as_deref().is_some_and(|r| !r.is_empty()));
+        let router_id = with_id.and_then(|p| p.spec.router_id.clone());
+        if let (Some(peer), Some(id)) = (with_id, &router_id) {
             let without = self
                 .config
                 .peers
                 .iter()
                 .filter(|p| p.spec.router_id.as_deref().is_none_or(str::is_empty))
                 .count();
-            let mut message = format!("{id} → BgpConf spec.routerId, for every node and peer");
-            if without > 0 {
-                message.push_str(&format!(" (also for the {without} BGPPeer(s) that set none, which MetalLB gives the node's own router ID)"));
-            }
-            conf_findings.push(Finding {
-                object: "BGPPeer routerID".into(),
-                field: None,
-                message,
-                lost: without > 0,
+            conf_findings.push(if without == 0 {
+                peer.note("spec.routerID", format!("{id} → BgpConf spec.routerId"))
+            } else {
+                peer.lost(
+                    "spec.routerID",
+                    format!(
+                        "{id} → BgpConf spec.routerId, which porter uses with every peer, also \
+                         the {without} BGPPeer(s) that set none (MetalLB gives those the \
+                         node's own router ID)"
+                    ),
+                )
             });
         }
         let conf = BgpConf::new(
