@@ -99,9 +99,18 @@ impl Output {
             .chain(self.objects.iter().flat_map(|o| o.findings.iter()))
     }
 
-    /// How many findings say something could not be carried over.
+    /// The findings that say something could not be carried over, each once (a pool's
+    /// finding is repeated above every Eip made from it).
+    pub fn lost_findings(&self) -> Vec<&Finding> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.all_findings()
+            .filter(|f| f.lost && seen.insert(f.to_string()))
+            .collect()
+    }
+
+    /// How many things could not be carried over.
     pub fn lost(&self) -> usize {
-        self.all_findings().filter(|f| f.lost).count()
+        self.lost_findings().len()
     }
 
     /// The exit status this output stands for: 0 or [`EXIT_NOT_CARRIED`].
@@ -148,7 +157,7 @@ impl Output {
             out.push_str(&format!(
                 "; {lost} thing(s) could not be carried over (also as # comments in the output):\n"
             ));
-            for finding in self.all_findings().filter(|f| f.lost) {
+            for finding in self.lost_findings() {
                 out.push_str(&format!("  {finding}\n"));
             }
         }

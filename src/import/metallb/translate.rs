@@ -674,7 +674,13 @@ impl Translator {
                     p => p,
                 };
                 common.push(pool.note("spec.serviceAllocation", format!("→ namespaces/namespaceSelector, priority {priority} (lower first). Unlike MetalLB, porter lets a Service of another namespace use this pool when it names it, and does not fall back to the default pool when a bound pool is full")));
-            } else if allocation.priority != 0 {
+            } else if !auto_assign {
+                common.push(pool.note(
+                    "spec.autoAssign",
+                    "false → not a default pool: only Services that name it draw from it",
+                ));
+            }
+            if !bound && allocation.priority != 0 {
                 common.push(pool.note(
                     "spec.serviceAllocation.priority",
                     "ignored: it orders pools bound to namespaces, and this one is bound to none",
