@@ -233,7 +233,11 @@ fn import_metallb(files: &[PathBuf]) -> ExitCode {
         };
         match read {
             Ok(bytes) => inputs.push(Input {
-                name: path.display().to_string(),
+                name: if path.as_os_str() == "-" {
+                    "standard input".to_owned()
+                } else {
+                    path.display().to_string()
+                },
                 bytes,
             }),
             Err(e) => {

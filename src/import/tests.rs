@@ -28,6 +28,10 @@ fn peer(name: &str, spec: &str) -> String {
     )
 }
 
+/// An L2Advertisement of every pool in metallb-system.
+const L2_ALL: &str = "---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata:\n  \
+                      name: all\n  namespace: metallb-system\n";
+
 fn input(name: &str, text: &str) -> Input {
     Input {
         name: name.into(),
@@ -389,7 +393,9 @@ metadata:
 
 #[test]
 fn service_allocation_binds_namespaces_and_orders_unset_priority_last() {
-    let text = "
+    let text = format!(
+        "{}{L2_ALL}",
+        "
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata:
@@ -413,14 +419,9 @@ spec:
   addresses: [192.0.2.16/28]
   serviceAllocation:
     namespaces: [team-a]
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata:
-  name: all
-  namespace: metallb-system
-";
-    let out = imported(text);
+"
+    );
+    let out = imported(&text);
     assert_eq!(out.exit_code(), 0, "{:#?}", lost(&out));
     let eips = eips(&out);
     assert_eq!(eips[0].spec.namespaces, ["team-a"]);
@@ -555,6 +556,9 @@ fn invalid_input_names_file_document_and_field() {
         e.starts_with("metallb.yaml document 1: not valid YAML"),
         "{e}"
     );
+    // An alias without its anchor: the input serde_yaml 0.9 panics on, caught.
+    let e = import_text("spec: *missing\n").unwrap_err().to_string();
+    assert!(e.contains("not valid YAML"), "{e}");
     let e = import_text("- just\n- a list\n").unwrap_err().to_string();
     assert!(e.contains("expected an object"), "{e}");
     let e = import(&[Input {
@@ -619,4 +623,41 @@ fn go_durations_read_as_seconds() {
     for bad in ["", "90", "s", "-3s", "1x", "."] {
         assert_eq!(d(bad), None, "{bad:?}");
     }
+}
+
+#[test]
+fn a_pool_without_auto_assign_is_not_default_and_names_stay_unique() {
+    let text = format!(
+        "{}{L2_ALL}{}",
+        "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: manual
+  namespace: metallb-system
+spec:
+  autoAssign: false
+  addresses: [203.0.113.10-203.0.113.20]
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: manual
+  namespace: other
+spec:
+  addresses: [203.0.113.30-203.0.113.40]
+",
+        L2_ALL.replace("metallb-system", "other")
+    );
+    let out = imported(&text);
+    assert_eq!(out.exit_code(), 0, "{:#?}", lost(&out));
+    let eips = eips(&out);
+    let names: Vec<_> = eips
+        .iter()
+        .map(|e| e.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["manual", "other-manual"]);
+    assert!(out.to_yaml().contains("Eip other-manual, not manual"));
+    assert!(!eips[0].is_default());
+    assert!(eips[1].is_default());
 }

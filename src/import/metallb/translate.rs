@@ -701,11 +701,15 @@ impl Translator {
                         continue;
                     }
                 };
-                let name = if count == 1 {
-                    names.take(&pool.namespace, &pool.name)
+                let wanted = if count == 1 {
+                    pool.name.clone()
                 } else {
-                    names.take(&pool.namespace, &format!("{}-{i}", pool.name))
+                    format!("{}-{i}", pool.name)
                 };
+                let name = names.take(&pool.namespace, &wanted);
+                if name != wanted {
+                    findings.push(pool.note("metadata.name", format!("Eip {name}, not {wanted}: porter's objects are cluster-scoped and the name is taken")));
+                }
                 if count > 1 {
                     findings.push(pool.note(&field, format!("Eip {name} is one of {count} made from this pool (an Eip holds one range)")));
                 }
