@@ -6,6 +6,7 @@
 
 pub mod controller;
 pub mod decode;
+pub mod import;
 pub mod ipam;
 pub mod layer2;
 pub mod overview;

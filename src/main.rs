@@ -103,6 +103,28 @@ enum Command {
     },
     /// Print the CRDs (Eip, BgpConf, BgpPeer) as multi-document YAML, for kubectl apply.
     Crds,
+    /// Print another load balancer's configuration as porter objects (YAML on standard
+    /// output, with a `#` comment on every field that could not be carried over).
+    ///
+    /// Exits 0 when everything was carried over, 2 when something was not (the output is
+    /// still written), 1 when the input cannot be read or is not valid.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportFrom {
+    /// MetalLB's custom resources (metallb.io: IPAddressPool, L2Advertisement,
+    /// BGPAdvertisement, BGPPeer v1beta1/v1beta2, BFDProfile, Community), e.g. the output of
+    /// `kubectl get -n metallb-system ipaddresspools,l2advertisements,bgpadvertisements,bgppeers,bfdprofiles,communities -o yaml`.
+    Metallb {
+        /// Multi-document YAML files ("-" for standard input); v1 Secrets among them are read
+        /// for BGPPeer passwordSecret.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn parse_family(s: &str) -> Result<bgp_wire::Family, String> {
@@ -124,6 +146,9 @@ fn main() -> ExitCode {
             print!("{}", porter_crds::crd_yaml());
             ExitCode::SUCCESS
         }
+        Command::Import {
+            from: ImportFrom::Metallb { files },
+        } => import_metallb(&files),
         Command::Standalone {
             config,
             node_name,
@@ -215,6 +240,44 @@ fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+    }
+}
+
+fn import_metallb(files: &[PathBuf]) -> ExitCode {
+    use porter::import::{Input, EXIT_INVALID};
+    let mut inputs = Vec::new();
+    for path in files {
+        let read = if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+        } else {
+            std::fs::read(path)
+        };
+        match read {
+            Ok(bytes) => inputs.push(Input {
+                name: if path.as_os_str() == "-" {
+                    "standard input".to_owned()
+                } else {
+                    path.display().to_string()
+                },
+                bytes,
+            }),
+            Err(e) => {
+                eprintln!("porter import metallb: cannot read {}: {e}", path.display());
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
+    }
+    match porter::import::metallb::import(&inputs) {
+        Ok(output) => {
+            print!("{}", output.to_yaml());
+            eprint!("porter import metallb: {}", output.summary());
+            ExitCode::from(output.exit_code())
+        }
+        Err(errors) => {
+            eprintln!("porter import metallb: the input cannot be imported:\n{errors}");
+            ExitCode::from(EXIT_INVALID)
         }
     }
 }

@@ -437,31 +437,11 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
         path,
         message,
     };
-    let Some(map) = value.as_object() else {
-        return Err(vec![problem(
-            None,
-            None,
-            format!(
-                "expected an object (a mapping with apiVersion and kind), found {}",
-                json_type(value)
-            ),
-        )]);
-    };
-    let text = |field: &str| map.get(field).and_then(Value::as_str);
-    let (Some(api_version), Some(kind)) = (text("apiVersion"), text("kind")) else {
-        let missing = if text("apiVersion").is_none() {
-            "apiVersion"
-        } else {
-            "kind"
-        };
-        return Err(vec![problem(
-            None,
-            Some(missing.into()),
-            "is required (a string)".into(),
-        )]);
-    };
+    let (api_version, kind) = type_fields(value)
+        .map_err(|(path, message)| vec![problem(None, path.map(str::to_owned), message)])?;
     let meta = |field: &str| {
-        map.get("metadata")
+        value
+            .get("metadata")
             .and_then(|m| m.get(field))
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
@@ -520,9 +500,30 @@ pub fn object(value: &Value) -> Result<FileObject, Vec<Problem>> {
     }
 }
 
+/// A document's `apiVersion` and `kind`, or what is wrong: the field at fault (`None` when the
+/// document is not an object) and the message.
+pub(crate) fn type_fields(value: &Value) -> Result<(&str, &str), (Option<&'static str>, String)> {
+    let Some(map) = value.as_object() else {
+        return Err((
+            None,
+            format!(
+                "expected an object (a mapping with apiVersion and kind), found {}",
+                json_type(value)
+            ),
+        ));
+    };
+    let text = |field: &str| map.get(field).and_then(Value::as_str);
+    match (text("apiVersion"), text("kind")) {
+        (Some(api_version), Some(kind)) => Ok((api_version, kind)),
+        (None, _) => Err((Some("apiVersion"), "is required (a string)".into())),
+        (_, None) => Err((Some("kind"), "is required (a string)".into())),
+    }
+}
+
 /// The documents of a YAML stream as JSON values, each or its YAML error (with line and column).
 /// A syntax error ends the stream: the parser cannot find where the next document starts.
-fn documents_of(text: &str) -> Vec<Result<Value, String>> {
+/// Never panics, whatever the text (`porter import` reads other projects' files through it).
+pub(crate) fn documents_of(text: &str) -> Vec<Result<Value, String>> {
     quiet_yaml_panics();
     // serde_yaml 0.9 has panicking paths in its event replay ("unexpected end of mapping"),
     // reached for example by an alias whose anchor is not defined (`key: *missing`) read into
@@ -789,7 +790,7 @@ fn decode_strict<T: DeserializeOwned>(value: &Value) -> Result<T, Vec<(Option<St
 }
 
 /// `spec.ports[0].name`, the same shape `serde_path_to_error` prints.
-fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
+pub(crate) fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path;
     match path {
         Path::Root => String::new(),
