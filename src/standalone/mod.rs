@@ -99,6 +99,7 @@ pub async fn run(args: Args) -> Result<(), StartError> {
     let mut cache = load::DocumentCache::default();
     let desired = translate_cached(&mut cache, &bytes, &node, &args.options, &Holdings::new())
         .map_err(|e| StartError::Config(invalid(&args.config, &e)))?;
+    let desired = Arc::new(desired);
     let http = match args.http {
         Some(addr) => Some(telemetry::bind(addr).await.map_err(StartError::Http)?),
         None => None,
@@ -202,7 +203,8 @@ struct Parts<'a> {
 struct Shared {
     file: PathBuf,
     node: String,
-    desired: Desired,
+    /// Shared with the loop that applied it: a Desired of 100,000 Services is tens of MB.
+    desired: Arc<Desired>,
     applied_at: SystemTime,
     last_error: Option<(SystemTime, String)>,
     layer2: BTreeMap<String, InterfaceStatus>,
@@ -338,7 +340,7 @@ async fn reload(
                 "configuration reloaded"
             );
             let mut s = lock(shared);
-            s.desired = desired;
+            s.desired = Arc::new(desired);
             s.applied_at = SystemTime::now();
             s.layer2 = l2.status();
             "ok"
@@ -413,7 +415,7 @@ async fn apply(
         info!(peer = %name, "not on this node: {why}");
     }
     if changes.routes {
-        speaker.set_routes(Arc::new(next.routes.clone())).await;
+        speaker.set_routes(next.routes.clone()).await;
     }
     if changes.speaker {
         if let Err(e) = speaker.apply(next.speaker.clone()).await {
@@ -579,7 +581,7 @@ spec:
         Shared {
             file: "/etc/porter.yaml".into(),
             node: "node1".into(),
-            desired,
+            desired: Arc::new(desired),
             applied_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             last_error: Some((
                 SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_060),

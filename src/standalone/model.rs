@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bgp_wire::nlri::Prefix;
 use k8s_openapi::api::core::v1::Service;
@@ -150,7 +151,7 @@ pub struct Desired {
     /// BgpPeers skipped on this node and why (their `nodeSelector` does not match).
     pub skipped_peers: BTreeMap<String, String>,
     /// Routes to announce: one host route per address of a Service in a `bgp` pool.
-    pub routes: DesiredRoutes,
+    pub routes: Arc<DesiredRoutes>,
     /// Addresses of Services in `layer2` pools, by the Eip's `spec.interface`: this instance
     /// answers ARP/NDP for all of them (standalone has one instance, so it owns them all).
     pub layer2: BTreeMap<String, BTreeSet<IpAddr>>,
@@ -355,7 +356,7 @@ pub fn translate(
         speaker: SpeakerConfig { global, peers },
         bgp,
         skipped_peers,
-        routes,
+        routes: Arc::new(routes),
         layer2,
         eips,
         services,
