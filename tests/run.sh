@@ -40,6 +40,9 @@ step "benchmark harness, quick (porter vs both gobgpds vs BIRD; fails if a speak
 cargo build --release -p porter -p porter-lab
 "${CARGO_TARGET_DIR:-target}/release/porter-bench" --quick --out target/bench --gobgp-dir "$PORTER_GOBGP_DIR"
 
+step "manager benchmark, quick (1,000 Services waiting, 1,000 created at 200/s, against kube-apiserver; fails on a duplicate address, timings not asserted)"
+"${CARGO_TARGET_DIR:-target}/release/porter-bench-manager" --quick --out target/bench
+
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 if [[ $FUZZ_SECONDS != 0 ]]; then
   step "fuzz (${FUZZ_SECONDS}s per target)"

@@ -204,69 +204,67 @@ fn event_reply() -> Value {
     json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e", "namespace": "shop"}, "eventTime": "2026-01-01T00:00:00.000000Z"})
 }
 
-#[tokio::test]
-async fn new_service_first_gets_the_finalizer_and_nothing_else() {
-    let (client, server) = scripted(vec![step(
-        "PATCH",
-        "/api/v1/namespaces/shop/services/web?",
-        Some("application/json-patch+json"),
-        |b| {
-            assert_eq!(
-                *b,
-                json!([
-                    {"op": "test", "path": "/metadata/finalizers", "value": null},
-                    {"op": "add", "path": "/metadata/finalizers", "value": [super::SERVICE_FINALIZER]}
-                ])
-            )
-        },
-        serde_json::to_value(service(&[super::SERVICE_FINALIZER], false, &[])).unwrap(),
-    )]);
-    let mut w = stores();
-    let ctx = leader_ctx(client, &mut w, &[]);
-    super::service::reconcile(Arc::new(service(&[], false, &[])), ctx.clone())
-        .await
-        .unwrap();
-    assert_eq!(server.await.unwrap(), 1);
-    // Nothing allocated before the finalizer is in place.
-    assert!(ctx.ipam.lock().unwrap().allocations().next().is_none());
+/// `svc` as the API server answers a write to it: version 42, labelled with its Eip.
+fn written(mut svc: Service) -> Value {
+    svc.metadata.resource_version = Some("42".into());
+    svc.metadata.labels = Some(
+        [(
+            "eip.openelb.kubesphere.io/v1alpha2".to_string(),
+            "pool".to_string(),
+        )]
+        .into(),
+    );
+    serde_json::to_value(svc).unwrap()
 }
 
-#[tokio::test]
-async fn allocation_applies_the_ingress_status_sends_an_event_and_labels_the_service() {
-    let (client, server) = scripted(vec![
-        step(
+/// The ingress write, over version `rv`.
+fn ingress_step(rv: &'static str, status: u16, reply: Value) -> Step {
+    Step {
+        status,
+        ..step(
             "PATCH",
             "/api/v1/namespaces/shop/services/web/status?&force=true&fieldManager=porter",
             Some("application/apply-patch+yaml"),
-            |b| {
+            move |b| {
                 assert_eq!(
                     *b,
                     json!({"apiVersion": "v1", "kind": "Service",
-                           // the resourceVersion read: a conditional write (fencing)
-                           "metadata": {"name": "web", "resourceVersion": "41"},
+                           // the version read: a conditional write (fencing)
+                           "metadata": {"name": "web", "resourceVersion": rv},
                            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}})
                 )
             },
-            serde_json::to_value(service(
-                &[super::SERVICE_FINALIZER],
-                false,
-                &["203.0.113.1"],
-            ))
-            .unwrap(),
-        ),
-        step(
-            "POST",
-            "/apis/events.k8s.io/v1/namespaces/shop/events?",
-            None,
-            |b| {
-                assert_eq!(b["reason"], "Allocated");
-                assert_eq!(b["type"], "Normal");
-                assert_eq!(b["note"], "203.0.113.1 from Eip pool");
-                assert_eq!(b["regarding"]["name"], "web");
-                assert_eq!(b["reportingController"], "porter");
-            },
-            event_reply(),
-        ),
+            reply,
+        )
+    }
+}
+
+fn allocated_event_step() -> Step {
+    step(
+        "POST",
+        "/apis/events.k8s.io/v1/namespaces/shop/events?",
+        None,
+        |b| {
+            assert_eq!(b["reason"], "Allocated");
+            assert_eq!(b["type"], "Normal");
+            assert_eq!(b["note"], "203.0.113.1 from Eip pool");
+            assert_eq!(b["regarding"]["name"], "web");
+            assert_eq!(b["reportingController"], "porter");
+        },
+        event_reply(),
+    )
+}
+
+/// A new Service: one conditional metadata write (finalizer and Eip label), then the
+/// ingress over the version that write made, then the Event. Two writes, not four.
+#[tokio::test]
+async fn new_service_gets_finalizer_and_label_in_one_conditional_write_then_its_address() {
+    let done = written(service(
+        &[super::SERVICE_FINALIZER],
+        false,
+        &["203.0.113.1"],
+    ));
+    let (client, server) = scripted(vec![
         step(
             "PATCH",
             "/api/v1/namespaces/shop/services/web?",
@@ -274,22 +272,64 @@ async fn allocation_applies_the_ingress_status_sends_an_event_and_labels_the_ser
             |b| {
                 assert_eq!(
                     *b,
-                    json!({"metadata": {"labels": {"eip.openelb.kubesphere.io/v1alpha2": "pool"}}})
+                    json!({"metadata": {
+                        "resourceVersion": "41",
+                        "finalizers": [super::SERVICE_FINALIZER],
+                        "labels": {"eip.openelb.kubesphere.io/v1alpha2": "pool"}}})
                 )
             },
-            serde_json::to_value(service(
+            written(service(&[super::SERVICE_FINALIZER], false, &[])),
+        ),
+        ingress_step("42", 200, done),
+        allocated_event_step(),
+    ]);
+    let mut w = stores();
+    let ctx = leader_ctx(client, &mut w, &[]);
+    super::service::reconcile(Arc::new(service(&[], false, &[])), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(server.await.unwrap(), 3);
+}
+
+/// Taking over from OpenELB: its finalizer goes in the same write that adds ours, the
+/// other finalizers stay.
+#[tokio::test]
+async fn openelb_finalizer_is_swapped_for_ours_in_the_metadata_write() {
+    let openelb = porter_crds::annotations::OPENELB_SERVICE_FINALIZER;
+    let (client, server) = scripted(vec![
+        step(
+            "PATCH",
+            "/api/v1/namespaces/shop/services/web?",
+            Some("application/merge-patch+json"),
+            move |b| {
+                assert_eq!(
+                    b["metadata"]["finalizers"],
+                    json!(["example.com/keep", super::SERVICE_FINALIZER])
+                );
+                assert_eq!(b["metadata"]["resourceVersion"], "41");
+            },
+            written(service(
+                &["example.com/keep", super::SERVICE_FINALIZER],
+                false,
+                &[],
+            )),
+        ),
+        ingress_step(
+            "42",
+            200,
+            written(service(
                 &[super::SERVICE_FINALIZER],
                 false,
                 &["203.0.113.1"],
-            ))
-            .unwrap(),
+            )),
         ),
+        allocated_event_step(),
     ]);
     let mut w = stores();
     let ctx = leader_ctx(client, &mut w, &[]);
     super::service::reconcile(
-        Arc::new(service(&[super::SERVICE_FINALIZER], false, &[])),
-        ctx.clone(),
+        Arc::new(service(&["example.com/keep", openelb], false, &[])),
+        ctx,
     )
     .await
     .unwrap();
@@ -322,26 +362,18 @@ async fn deposed_leader_writes_no_address() {
 async fn conflicting_ingress_write_is_retried_soon_with_the_new_version() {
     let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
                           "reason": "Conflict", "code": 409, "message": "the object has been modified"});
-    let ingress_step = |rv: &'static str, status: u16, reply: Value| Step {
-        status,
-        ..step(
-            "PATCH",
-            "/api/v1/namespaces/shop/services/web/status?&force=true&fieldManager=porter",
-            Some("application/apply-patch+yaml"),
-            move |b| {
-                assert_eq!(b["metadata"]["resourceVersion"], rv);
-                assert_eq!(
-                    b["status"]["loadBalancer"]["ingress"][0]["ip"],
-                    "203.0.113.1"
-                );
-            },
-            reply,
-        )
+    // labelled and with its finalizer: the ingress is the only write
+    let waiting = |rv: &str| {
+        let mut svc: Service =
+            serde_json::from_value(written(service(&[super::SERVICE_FINALIZER], false, &[])))
+                .unwrap();
+        svc.metadata.resource_version = Some(rv.into());
+        svc
     };
     let (client, server) = scripted(vec![ingress_step("41", 409, conflict)]);
     let mut w = stores();
     let ctx = leader_ctx(client, &mut w, &[]);
-    let svc = Arc::new(service(&[super::SERVICE_FINALIZER], false, &[]));
+    let svc = Arc::new(waiting("41"));
     let err = super::service::reconcile(svc.clone(), ctx.clone())
         .await
         .unwrap_err();
@@ -353,38 +385,19 @@ async fn conflicting_ingress_write_is_retried_soon_with_the_new_version() {
     assert_eq!(server.await.unwrap(), 1);
 
     // The retry reads the Service again (someone else wrote it: version 42).
-    let done = serde_json::to_value(service(
+    let done = written(service(
         &[super::SERVICE_FINALIZER],
         false,
         &["203.0.113.1"],
-    ))
-    .unwrap();
-    let (client, server) = scripted(vec![
-        ingress_step("42", 200, done.clone()),
-        step(
-            "POST",
-            "/apis/events.k8s.io/v1/namespaces/shop/events?",
-            None,
-            |b| assert_eq!(b["reason"], "Allocated"),
-            event_reply(),
-        ),
-        step(
-            "PATCH",
-            "/api/v1/namespaces/shop/services/web?",
-            Some("application/merge-patch+json"),
-            |_| {},
-            done,
-        ),
-    ]);
+    ));
+    let (client, server) = scripted(vec![ingress_step("42", 200, done), allocated_event_step()]);
     // The allocator kept the address it chose: the same one is written.
     let mut w = stores();
     let ctx2 = leader_ctx(client, &mut w, &[("web", "203.0.113.1")]);
-    let mut again = service(&[super::SERVICE_FINALIZER], false, &[]);
-    again.metadata.resource_version = Some("42".into());
-    super::service::reconcile(Arc::new(again), ctx2)
+    super::service::reconcile(Arc::new(waiting("42")), ctx2)
         .await
         .unwrap();
-    assert_eq!(server.await.unwrap(), 3);
+    assert_eq!(server.await.unwrap(), 2);
 }
 
 #[tokio::test]

@@ -184,6 +184,18 @@ pub struct Stores {
     pub bgp_peers: Store<BgpPeer>,
 }
 
+/// What no controller of porter reads, dropped from every watched object before it is
+/// stored: `managedFields` (one entry per field manager, often larger than the object) and
+/// kubectl's copy of the last applied object. With 10,000 Services they were most of the
+/// manager's memory.
+pub(crate) fn lean<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
 /// Starts a reflector for `K`, waking `changed` on every event.
 fn reflect<K>(api: Api<K>, changed: Arc<Notify>) -> Store<K>
 where
@@ -192,6 +204,7 @@ where
     let (reader, writer) = reflector::store();
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .backoff(WatchBackoff::default())
+        .modify(lean)
         .reflect(writer)
         .touched_objects();
     let what = WatchedKind {
@@ -230,7 +243,7 @@ fn not_served(e: &watcher::Error) -> bool {
 /// in `tests/manager_outage.rs`); seven watches per replica retrying every 5 s cost an API
 /// server nothing.
 #[derive(Clone, Debug)]
-struct WatchBackoff {
+pub(crate) struct WatchBackoff {
     next: Duration,
 }
 

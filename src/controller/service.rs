@@ -40,17 +40,16 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{self, Action};
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::finalizer::{finalizer, Event as Finalizer};
-use kube::runtime::{watcher, Controller};
+use kube::runtime::{reflector, watcher, Controller, WatchStreamExt};
 use kube::{Client, Resource, ResourceExt};
 use porter_crds::annotations;
 use porter_crds::eip::Protocol;
 use porter_crds::{BgpConf, BgpPeer, Eip};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::leader::Fence;
 use super::status::{ingress, ingress_ips};
@@ -66,7 +65,12 @@ use crate::telemetry::Metrics;
 /// rule 4). Its value names the leader and when it took over.
 pub const LEADER_EPOCH_ANNOTATION: &str = "porter.network.kubesphere.io/leader-epoch";
 /// How many stamps are in flight at once at a takeover.
-const STAMP_CONCURRENCY: usize = 16;
+const STAMP_CONCURRENCY: usize = 32;
+/// How many Services are reconciled at once (each sends its writes in turn). Unbounded, a
+/// takeover with 1,000 Services waiting opened 900 connections to the API server, one TLS
+/// handshake each, and queued the leader's own Lease renewal behind them until it missed
+/// its deadline and every write was fenced off.
+const SERVICES_IN_FLIGHT: u16 = 32;
 
 /// Label OpenELB writes on a Service: the Eip its address comes from.
 pub const EIP_LABEL: &str = annotations::EIP_POOL;
@@ -171,10 +175,16 @@ pub struct LeaderCtx {
     pools: Mutex<Vec<PoolSpec>>,
     /// Events.
     pub recorder: Recorder,
+    /// Where [`LeaderCtx::publish`] queues Events for the sender task; `None`: it sends them
+    /// itself, in order (tests).
+    events: Option<tokio::sync::mpsc::Sender<(Event, ObjectReference)>>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Whether this replica still leads; checked right before each address is written.
     pub fence: Fence,
+    /// Per Service, the versions this leader's own writes replaced, until a newer version is
+    /// reconciled: see [`LeaderCtx::is_superseded`].
+    superseded: Mutex<BTreeMap<ServiceKey, Vec<String>>>,
     /// Wakes every Service (capacity freed, pools changed).
     kick_services: mpsc::UnboundedSender<()>,
     kick_services_rx: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
@@ -187,20 +197,20 @@ pub struct LeaderCtx {
 /// that shows no address yet, so that a deposed leader's write to it, held up past the
 /// takeover, is refused with 409.
 async fn stamp_waiting_services(client: &Client, opts: &Options) -> Result<(), Error> {
-    let services = Api::<Service>::all(client.clone())
-        .list(&ListParams::default())
-        .await?;
     let epoch = format!("{}@{}", opts.identity, k8s_openapi::jiff::Timestamp::now());
-    let waiting: Vec<(String, String)> = services
-        .items
-        .iter()
-        .filter(|s| {
-            s.meta().deletion_timestamp.is_none()
-                && is_managed(s, opts)
-                && current_ingress(s).is_empty()
-        })
-        .map(|s| (s.namespace().unwrap_or_default(), s.name_any()))
-        .collect();
+    let mut waiting: Vec<(String, String)> = Vec::new();
+    for_each_service_page(client, |page| {
+        waiting.extend(
+            page.iter()
+                .filter(|s| {
+                    s.meta().deletion_timestamp.is_none()
+                        && is_managed(s, opts)
+                        && current_ingress(s).is_empty()
+                })
+                .map(|s| (s.namespace().unwrap_or_default(), s.name_any())),
+        )
+    })
+    .await?;
     let count = waiting.len();
     let results: Vec<Result<(), kube::Error>> = futures::stream::iter(waiting)
         .map(|(ns, name)| {
@@ -229,6 +239,29 @@ async fn stamp_waiting_services(client: &Client, opts: &Options) -> Result<(), E
     Ok(())
 }
 
+/// Services per page of the Lists a new leader takes.
+const LIST_PAGE: u32 = 500;
+
+/// Every Service, read from the API server (not a watch cache, so as fresh as a List can be)
+/// page by page, each page handed to `f`: one List of 10,000 Services was the manager's
+/// peak memory.
+async fn for_each_service_page(
+    client: &Client,
+    mut f: impl FnMut(Vec<Service>),
+) -> Result<(), Error> {
+    let api = Api::<Service>::all(client.clone());
+    let mut params = ListParams::default().limit(LIST_PAGE);
+    loop {
+        let page = api.list(&params).await?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        f(page.items);
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
+}
+
 impl LeaderCtx {
     /// Rebuilds the allocator from a fresh list of Services (not the watch cache, which may
     /// lag behind the previous leader's last writes) and the Eips.
@@ -241,30 +274,30 @@ impl LeaderCtx {
         fence: Fence,
     ) -> Result<Arc<LeaderCtx>, Error> {
         stamp_waiting_services(&client, &opts).await?;
-        let services = Api::<Service>::all(client.clone())
-            .list(&ListParams::default())
-            .await?;
         let pools = current_pools(&stores);
         let mut claims = Vec::new();
-        for svc in &services.items {
-            if !is_managed(svc, &opts) && !svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
-                continue;
+        for_each_service_page(&client, |page| {
+            for svc in &page {
+                if !is_managed(svc, &opts)
+                    && !svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER)
+                {
+                    continue;
+                }
+                let ips = current_ingress(svc);
+                if ips.is_empty() {
+                    continue;
+                }
+                let req = service_request(
+                    svc,
+                    stores.namespace_labels(&svc.namespace().unwrap_or_default()),
+                )
+                .unwrap_or_else(|_| {
+                    ServiceRequest::new(svc.namespace().unwrap_or_default(), svc.name_any())
+                });
+                claims.extend(ips.into_iter().map(|ip| (req.clone(), ip)));
             }
-            let req = service_request(
-                svc,
-                stores.namespace_labels(&svc.namespace().unwrap_or_default()),
-            )
-            .unwrap_or_else(|_| {
-                ServiceRequest::new(svc.namespace().unwrap_or_default(), svc.name_any())
-            });
-            let ips = ingress_ips(
-                svc.status
-                    .as_ref()
-                    .and_then(|s| s.load_balancer.as_ref())
-                    .and_then(|l| l.ingress.as_deref()),
-            );
-            claims.extend(ips.into_iter().map(|ip| (req.clone(), ip)));
-        }
+        })
+        .await?;
         let (ipam, conflicts) = Allocator::rebuild(pools.clone(), &claims);
         for c in &conflicts {
             warn!(conflict = %c, "allocator rebuild");
@@ -277,6 +310,7 @@ impl LeaderCtx {
         );
         let (ks, ks_rx) = mpsc::unbounded();
         let (ke, ke_rx) = mpsc::unbounded();
+        let events = spawn_event_sender(recorder.clone());
         Ok(Arc::new(LeaderCtx {
             client,
             opts,
@@ -284,8 +318,10 @@ impl LeaderCtx {
             ipam: Mutex::new(ipam),
             pools: Mutex::new(pools),
             recorder,
+            events: Some(events),
             metrics,
             fence,
+            superseded: Mutex::default(),
             kick_services: ks,
             kick_services_rx: Mutex::new(Some(ks_rx)),
             kick_eips: ke,
@@ -310,8 +346,10 @@ impl LeaderCtx {
             stores,
             ipam: Mutex::new(ipam),
             recorder,
+            events: None,
             metrics: Arc::new(Metrics::new()),
             fence: Fence::always(),
+            superseded: Mutex::default(),
             kick_services: ks,
             kick_services_rx: Mutex::new(Some(ks_rx)),
             kick_eips: ke,
@@ -339,6 +377,40 @@ impl LeaderCtx {
         let _ = self.kick_eips.unbounded_send(());
     }
 
+    /// Whether `svc` is a version this leader has already written over. Its own writes come
+    /// back through the watch one by one, each waking the Service again: a reconcile of the
+    /// first while the store has not seen the second would send an ingress write over a
+    /// version known to be gone, refused with 409 (at a takeover of 1,000 Services, 945 such
+    /// writes) and retried a second later. The newer version's watch event is still to come
+    /// (or a relist, which wakes every Service), so skipping loses nothing. Seeing any other
+    /// version forgets the Service's entry.
+    fn is_superseded(&self, svc: &Service) -> bool {
+        let mut map = self.superseded.lock().unwrap_or_else(|p| p.into_inner());
+        let key = key(svc);
+        let stale = map.get(&key).is_some_and(|v| {
+            svc.metadata
+                .resource_version
+                .as_ref()
+                .is_some_and(|rv| v.contains(rv))
+        });
+        if !stale {
+            map.remove(&key);
+        }
+        stale
+    }
+
+    /// Notes that this leader wrote over version `rv` of `svc`.
+    fn wrote_over(&self, svc: &Service, rv: Option<String>) {
+        if let Some(rv) = rv {
+            self.superseded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(key(svc))
+                .or_default()
+                .push(rv);
+        }
+    }
+
     /// Wakes every Eip (after an allocation or release).
     pub fn kick_eips(&self) {
         let _ = self.kick_eips.unbounded_send(());
@@ -349,6 +421,11 @@ impl LeaderCtx {
         let _ = self.kick_services.unbounded_send(());
     }
 
+    /// Publishes an Event about `svc` without holding up the reconcile: the sender task has
+    /// its own bounded queue. A Warning waits for room in it; a Normal Event (a routine
+    /// allocation or release, which the Service's status also shows) is dropped when the
+    /// queue is full, as at a takeover with thousands of Services waiting, where one Event
+    /// each would double the writes the API server is asked for at the busiest moment.
     async fn publish(&self, svc: &Service, type_: EventType, reason: &str, note: String) {
         let ev = Event {
             type_,
@@ -357,10 +434,43 @@ impl LeaderCtx {
             action: "Allocate".into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, &svc.object_ref(&())).await {
-            warn!(error = %e, "cannot publish an Event");
+        let reference = svc.object_ref(&());
+        let Some(queue) = &self.events else {
+            if let Err(e) = self.recorder.publish(&ev, &reference).await {
+                warn!(error = %e, "cannot publish an Event");
+            }
+            return;
+        };
+        if ev.type_ == EventType::Warning {
+            let _ = queue.send((ev, reference)).await;
+        } else if queue.try_send((ev, reference)).is_err() {
+            debug!(service = %key(svc), reason, "Event queue full: routine Event dropped");
         }
     }
+}
+
+/// Events waiting for the sender task, at most; see [`LeaderCtx::publish`].
+const EVENTS_QUEUED: usize = 256;
+/// Events the sender task has in flight at once.
+const EVENTS_IN_FLIGHT: usize = 4;
+
+/// Starts the task that sends queued Events until every sender is dropped (the leader
+/// context with it).
+fn spawn_event_sender(recorder: Recorder) -> tokio::sync::mpsc::Sender<(Event, ObjectReference)> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Event, ObjectReference)>(EVENTS_QUEUED);
+    tokio::spawn(async move {
+        futures::stream::poll_fn(|cx| rx.poll_recv(cx))
+            .for_each_concurrent(EVENTS_IN_FLIGHT, |(ev, reference)| {
+                let recorder = recorder.clone();
+                async move {
+                    if let Err(e) = recorder.publish(&ev, &reference).await {
+                        warn!(error = %e, "cannot publish an Event");
+                    }
+                }
+            })
+            .await;
+    });
+    tx
 }
 
 fn current_pools(stores: &Stores) -> Vec<PoolSpec> {
@@ -392,7 +502,15 @@ pub async fn run_controllers(ctx: Arc<LeaderCtx>, lost: impl std::future::Future
         warn!("controllers already ran on this context");
         return;
     };
-    let svc_ctl = Controller::new(services, watcher::Config::default())
+    // The controller's own store of Services, as lean as the shared ones (super::lean).
+    let (reader, writer) = reflector::store();
+    let watched = watcher(services, watcher::Config::default())
+        .backoff(super::WatchBackoff::default())
+        .modify(super::lean)
+        .reflect(writer)
+        .applied_objects();
+    let svc_ctl = Controller::for_stream(watched, reader)
+        .with_config(controller::Config::default().concurrency(SERVICES_IN_FLIGHT))
         .reconcile_all_on(kick_s)
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|r| async move {
@@ -464,16 +582,14 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<LeaderCtx>) -> Result<Action,
         }
         return Ok(Action::await_change());
     }
-    finalizer(&api, SERVICE_FINALIZER, svc, |event| async {
-        match event {
-            Finalizer::Apply(svc) => apply(&svc, &ctx, &api).await,
-            Finalizer::Cleanup(svc) => cleanup(&svc, &ctx, &api)
-                .await
-                .map(|()| Action::await_change()),
+    if svc.meta().deletion_timestamp.is_some() {
+        if svc.finalizers().iter().any(|f| f == SERVICE_FINALIZER) {
+            cleanup(&svc, &ctx, &api).await?;
+            remove_finalizer(&api, svc.as_ref(), SERVICE_FINALIZER).await?;
         }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+        return Ok(Action::await_change());
+    }
+    apply(&svc, &ctx, &api).await
 }
 
 /// Retry policy: a Service without an address waits for capacity; API errors back off.
@@ -502,9 +618,10 @@ fn current_ingress(svc: &Service) -> Vec<IpAddr> {
 }
 
 async fn apply(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<Action, Error> {
+    if ctx.is_superseded(svc) {
+        return Ok(Action::await_change());
+    }
     let name = svc.name_any();
-    // Taking over from OpenELB: its finalizer would hold the Service forever.
-    remove_finalizer(api, svc, annotations::OPENELB_SERVICE_FINALIZER).await?;
     let req = match service_request(
         svc,
         ctx.stores
@@ -532,6 +649,23 @@ async fn apply(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<Act
     };
     let want = ingress(&alloc.assigned);
     let want_ips = ingress_ips(Some(&want));
+    // The label OpenELB writes: the Eip the address comes from (the first family's).
+    let pool = alloc.assigned.first().map(|a| a.pool.as_str());
+    let mut version = svc.resource_version();
+    // One metadata write before the address: our finalizer (so a deletion always releases
+    // it), OpenELB's gone, and the Eip label. It carries the version read, like the
+    // ingress write after it, which then carries the version this write made: the two
+    // together are as conditional as the ingress write alone (module doc, rule 3).
+    if let Some(patch) = metadata_patch(svc, pool) {
+        if !ctx.fence.holds() {
+            return Err(Error::NotLeading);
+        }
+        let written = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        ctx.wrote_over(svc, version);
+        version = written.resource_version();
+    }
     if current_ingress(svc) != want_ips {
         // See the module doc: only while the Lease is ours, and only over the version read.
         if !ctx.fence.holds() {
@@ -540,7 +674,7 @@ async fn apply(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<Act
         let patch = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": name, "resourceVersion": svc.resource_version()},
+            "metadata": {"name": name, "resourceVersion": version},
             "status": {"loadBalancer": {"ingress": want}},
         });
         api.patch_status(
@@ -549,6 +683,7 @@ async fn apply(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<Act
             &Patch::Apply(&patch),
         )
         .await?;
+        ctx.wrote_over(svc, version);
         let what: Vec<String> = alloc
             .assigned
             .iter()
@@ -570,14 +705,40 @@ async fn apply(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<Act
     if !alloc.released.is_empty() {
         ctx.kick_services();
     }
-    // The label OpenELB writes: the Eip the address comes from (the first family's).
-    let pool = alloc.assigned.first().map(|a| a.pool.clone());
-    if svc.labels().get(EIP_LABEL) != pool.as_ref() {
-        let patch = serde_json::json!({"metadata": {"labels": {EIP_LABEL: pool}}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
     Ok(Action::requeue(Duration::from_secs(3600)))
+}
+
+/// The merge patch that gives `svc` porter's finalizer, takes OpenELB's away (taking over
+/// from OpenELB: its finalizer would hold the Service forever) and sets the Eip label to
+/// `pool`; `None` when all three are in place. The finalizer list is written whole, which
+/// is safe because the patch names the `resourceVersion` read: a concurrent change makes
+/// it fail with 409 instead of being overwritten.
+fn metadata_patch(svc: &Service, pool: Option<&str>) -> Option<serde_json::Value> {
+    let finalizers = svc.finalizers();
+    let has_ours = finalizers.iter().any(|f| f == SERVICE_FINALIZER);
+    let has_openelb = finalizers
+        .iter()
+        .any(|f| f == annotations::OPENELB_SERVICE_FINALIZER);
+    let label_ok = svc.labels().get(EIP_LABEL).map(String::as_str) == pool;
+    if has_ours && !has_openelb && label_ok {
+        return None;
+    }
+    let mut meta = serde_json::json!({"resourceVersion": svc.resource_version()});
+    if !has_ours || has_openelb {
+        let mut list: Vec<&str> = finalizers
+            .iter()
+            .map(String::as_str)
+            .filter(|f| *f != annotations::OPENELB_SERVICE_FINALIZER)
+            .collect();
+        if !has_ours {
+            list.push(SERVICE_FINALIZER);
+        }
+        meta["finalizers"] = serde_json::json!(list);
+    }
+    if !label_ok {
+        meta["labels"] = serde_json::json!({EIP_LABEL: pool});
+    }
+    Some(serde_json::json!({"metadata": meta}))
 }
 
 async fn cleanup(svc: &Service, ctx: &LeaderCtx, api: &Api<Service>) -> Result<(), Error> {

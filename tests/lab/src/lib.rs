@@ -46,6 +46,7 @@ mod frr;
 mod gobgp;
 pub mod golden;
 pub mod layer2;
+pub mod measure;
 mod netns;
 pub mod pcap;
 mod process;

@@ -48,6 +48,7 @@ use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use porter_lab::measure::{clock_ticks, proc_sample, round, Latencies, ProcSample};
 use porter_lab::{
     find_binary, skip_unless_available, Bird, BirdConfig, BirdPeer, Daemon, GobgpBinaries,
     GobgpConfig, GobgpNeighbor, Netns, Tool,
@@ -254,12 +255,7 @@ fn run(args: &[String]) -> Result<()> {
             .as_ref()
             .map_or_else(|| "gobgpd (built)".into(), gobgpd_label),
     ]);
-    let tck: f64 = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0);
+    let tck = clock_ticks();
     let ctx = Ctx {
         porter,
         quick,
@@ -2421,44 +2417,6 @@ impl BirdCtl {
 // Small helpers
 // ---------------------------------------------------------------------------------------------
 
-/// A process's peak and current resident set and its CPU time so far.
-#[derive(Clone, Copy, Debug)]
-struct ProcSample {
-    hwm_kb: u64,
-    rss_kb: u64,
-    cpu_s: f64,
-}
-
-/// Reads VmHWM and VmRSS from /proc/PID/status and utime+stime from /proc/PID/stat.
-fn proc_sample(pid: u32, tck: f64) -> Result<ProcSample> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("process {pid} is gone"))?;
-    let field = |name: &str| -> Result<u64> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .with_context(|| format!("no {name} in /proc/{pid}/status"))
-    };
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // fields after the ")" closing the command name start at field 3 (state); utime and
-    // stime are fields 14 and 15 (proc(5))
-    let rest: Vec<&str> = stat
-        .rfind(')')
-        .map(|i| stat[i + 1..].split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| -> Result<f64> {
-        rest.get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .with_context(|| format!("bad /proc/{pid}/stat"))
-    };
-    Ok(ProcSample {
-        hwm_kb: field("VmHWM:")?,
-        rss_kb: field("VmRSS:")?,
-        cpu_s: (ticks(11)? + ticks(12)?) / tck,
-    })
-}
-
 /// Sends signal `sig` to `pid` with kill(1).
 fn signal(pid: u32, sig: &str) -> Result<()> {
     let st = Command::new("kill")
@@ -2607,40 +2565,6 @@ struct S1Row {
     cpu_s: f64,
 }
 
-/// Latency percentiles of a series of changes, ms.
-#[derive(Clone, Copy, Debug, Default)]
-struct Latencies {
-    n: usize,
-    p50: f64,
-    p99: f64,
-    max: f64,
-}
-
-impl Latencies {
-    fn of(xs: &[f64]) -> Latencies {
-        let mut v = xs.to_vec();
-        v.sort_by(f64::total_cmp);
-        // nearest-rank percentile
-        let pct = |p: f64| -> f64 {
-            if v.is_empty() {
-                return f64::NAN;
-            }
-            let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-            v[rank.clamp(1, v.len()) - 1]
-        };
-        Latencies {
-            n: v.len(),
-            p50: pct(50.0),
-            p99: pct(99.0),
-            max: v.last().copied().unwrap_or(f64::NAN),
-        }
-    }
-
-    fn json(&self) -> Value {
-        json!({"n": self.n, "p50_ms": round(self.p50), "p99_ms": round(self.p99), "max_ms": round(self.max)})
-    }
-}
-
 struct S2Row {
     kind: Kind,
     mode: String,
@@ -2708,14 +2632,6 @@ struct GracefulRow {
     min_fib: usize,
     reestablished_ms: f64,
     refreshed_ms: f64,
-}
-
-fn round(x: f64) -> Value {
-    if x.is_finite() {
-        json!((x * 100.0).round() / 100.0)
-    } else {
-        Value::Null
-    }
 }
 
 /// `a / b` as text, or a dash when either is missing.
@@ -3439,16 +3355,6 @@ fn xml(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_use_nearest_rank() {
-        let xs: Vec<f64> = (1..=100).map(f64::from).collect();
-        let l = Latencies::of(&xs);
-        assert_eq!((l.n, l.p50, l.p99, l.max), (100, 50.0, 99.0, 100.0));
-        let one = Latencies::of(&[7.0]);
-        assert_eq!((one.p50, one.p99), (7.0, 7.0));
-        assert!(Latencies::of(&[]).p50.is_nan());
-    }
 
     #[test]
     fn mrt_records_have_peer_table_then_one_rib_entry_per_vip() {
