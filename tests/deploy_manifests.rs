@@ -165,6 +165,20 @@ fn deployment_has_two_host_network_replicas_one_per_node() {
         .collect();
     assert!(env.contains(&("NODE_NAME".into(), "spec.nodeName".into())));
     assert!(env.contains(&("POD_NAMESPACE".into(), "metadata.namespace".into())));
+    // The unauthenticated endpoint listens on the node's address only, whatever its family.
+    assert!(env.contains(&("HOST_IP".into(), "status.hostIP".into())));
+    let http = c
+        .args
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find_map(|a| a.strip_prefix("--http="));
+    assert_eq!(http, Some("$(HOST_IP):9443"));
+    for host in ["10.0.0.5", "fd00:1::5"] {
+        let expanded = http.unwrap().replace("$(HOST_IP)", host);
+        let addr = porter::controller::cli::listen_address(&expanded).unwrap();
+        assert_eq!(addr.ip().to_string(), host);
+    }
 
     let sc = c.security_context.clone().unwrap();
     assert_eq!(sc.read_only_root_filesystem, Some(true));

@@ -39,8 +39,12 @@ pub struct ManagerArgs {
     /// Retry period of the election, seconds.
     #[arg(long, default_value_t = 2)]
     pub retry_period: u64,
-    /// Address of the /metrics, /healthz, /readyz and /status endpoint.
-    #[arg(long, default_value = "0.0.0.0:9443")]
+    /// Address of the /metrics, /healthz, /readyz and /status endpoint, `IP:PORT`. An IPv6
+    /// address may come without brackets (as `$(HOST_IP):9443` expands from the downward
+    /// API): the part after the last colon is the port. Loopback by default: the endpoint is
+    /// not authenticated, so it is served on the node's address only when asked (the
+    /// Deployment binds it to `status.hostIP`, never to every address of the node).
+    #[arg(long, default_value = "127.0.0.1:9443", value_parser = listen_address)]
     pub http: SocketAddr,
     /// Minimum interval between two status writes of one object by this node, seconds.
     #[arg(long, default_value_t = 5)]
@@ -113,6 +117,18 @@ impl ManagerArgs {
     }
 }
 
+/// `IP:PORT`, `[IPv6]:PORT`, or an IPv6 address without brackets followed by `:PORT`.
+pub fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let bad = || format!("`{text}` is not IP:PORT");
+    let (ip, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| bad())?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    Ok(SocketAddr::new(ip, port))
+}
+
 /// Runs `porter manager`; the exit code says how it ended.
 pub fn main(args: ManagerArgs) -> ExitCode {
     if args.json_logs {
@@ -172,6 +188,23 @@ mod tests {
         let mut argv = vec!["porter", "--node-name", "n1"];
         argv.extend_from_slice(extra);
         Cli::try_parse_from(argv).unwrap().args.options()
+    }
+
+    #[test]
+    fn http_listens_on_loopback_unless_given_an_address_ipv6_with_or_without_brackets() {
+        assert_eq!(options(&[]).unwrap().http.to_string(), "127.0.0.1:9443");
+        for (given, read) in [
+            ("10.0.0.5:9443", "10.0.0.5:9443"),
+            ("[fd00:1::5]:9443", "[fd00:1::5]:9443"),
+            ("fd00:1::5:9443", "[fd00:1::5]:9443"),
+        ] {
+            let http = options(&["--http", given]).unwrap().http;
+            assert_eq!(http.to_string(), read, "{given}");
+        }
+        for bad in ["9443", ":9443", "node1:9443", "10.0.0.5:99999", "10.0.0.5"] {
+            let argv = ["porter", "--node-name", "n1", "--http", bad];
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad}");
+        }
     }
 
     #[test]
