@@ -525,10 +525,11 @@ pub(crate) fn type_fields(value: &Value) -> Result<(&str, &str), (Option<&'stati
 /// Never panics, whatever the text (`porter import` reads other projects' files through it).
 pub(crate) fn documents_of(text: &str) -> Vec<Result<Value, String>> {
     quiet_yaml_panics();
-    // serde_yaml 0.9 has panicking paths in its event replay ("unexpected end of mapping"),
-    // reached for example by an alias whose anchor is not defined (`key: *missing`) read into
-    // serde_json's Value. StrictValue avoids the known case; a malformed file must give an
-    // error and never take porter down, so the parse also runs behind catch_unwind.
+    // serde_yaml 0.9 (archived; `serde_yaml` is now its maintained fork serde_yaml_ng, see
+    // Cargo.toml) had panicking paths in its event replay ("unexpected end of mapping"),
+    // reached for example by an alias whose anchor is not defined (`key: *missing`).
+    // StrictValue avoids the known case; a malformed file must give an error and never take
+    // porter down, so the parse still runs behind catch_unwind.
     let parsed = std::panic::catch_unwind(|| {
         let mut out = Vec::new();
         for document in serde_yaml::Deserializer::from_str(text) {
