@@ -83,17 +83,18 @@ pub(crate) const RETRY_CONFLICT: Duration = Duration::from_secs(1);
 /// Whether porter serves `svc`: opted in by annotation or by class, or classless when porter
 /// is the cluster's default (`--default-class`).
 pub fn is_managed(svc: &Service, opts: &Options) -> bool {
+    serves(svc, &opts.load_balancer_class, opts.default_class)
+}
+
+/// Whether porter serving `class` (and classless Services too with `default_class`) serves
+/// `svc`: the rule of [`is_managed`], for callers without the manager's options.
+pub fn serves(svc: &Service, class: &str, default_class: bool) -> bool {
     let spec = svc.spec.as_ref();
     let type_ = spec.and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP");
-    let class = spec.and_then(|s| s.load_balancer_class.as_deref());
-    match opt_in(
-        type_,
-        svc.annotations(),
-        class,
-        Some(&opts.load_balancer_class),
-    ) {
+    let own = spec.and_then(|s| s.load_balancer_class.as_deref());
+    match opt_in(type_, svc.annotations(), own, Some(class)) {
         OptIn::Managed => true,
-        OptIn::NotAnnotated => opts.default_class && class.is_none(),
+        OptIn::NotAnnotated => default_class && own.is_none(),
         OptIn::NotLoadBalancer | OptIn::OtherClass(_) => false,
     }
 }

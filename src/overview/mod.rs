@@ -21,7 +21,7 @@ use porter_crds::{BgpPeer, Eip};
 use serde::Serialize;
 
 use crate::controller::node::ADVERTISED_CONDITION_PREFIX;
-use crate::ipam::{self, OptIn};
+use crate::controller::service::serves;
 
 pub use source::{from_standalone_json, Source};
 pub use table::render;
@@ -257,7 +257,6 @@ pub fn service_rows(services: &[Service], eips: &[Eip], class: &str) -> Vec<Serv
             pool_of.insert(ip, (name, holders));
         }
     }
-    let empty = BTreeMap::new();
     let mut rows = Vec::new();
     for svc in services {
         let key = format!(
@@ -265,16 +264,7 @@ pub fn service_rows(services: &[Service], eips: &[Eip], class: &str) -> Vec<Serv
             svc.metadata.namespace.as_deref().unwrap_or("default"),
             svc.metadata.name.as_deref().unwrap_or_default()
         );
-        let spec = svc.spec.as_ref();
-        let managed = matches!(
-            ipam::opt_in(
-                spec.and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP"),
-                svc.metadata.annotations.as_ref().unwrap_or(&empty),
-                spec.and_then(|s| s.load_balancer_class.as_deref()),
-                Some(class),
-            ),
-            OptIn::Managed
-        );
+        let managed = serves(svc, class, false);
         let conditions = svc
             .status
             .as_ref()
